@@ -1,0 +1,3 @@
+from sovstack.cli import main
+
+main()

@@ -1,0 +1,388 @@
+"""The tool catalog: `decision_tree/tools/<id>.yml`, `hosters.yml` and `criteria.yml`, validated.
+
+Every fact carries a source URL. A broken file is reported with the file, the key, the value
+and the fix, as a CatalogError.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sovstack.errors import CatalogError
+from sovstack.paths import decision_tree_dir
+from sovstack.yamlio import load_yaml
+
+NEEDS = ("email", "documents", "files", "chat", "video", "forms", "analytics")
+CATEGORIES = NEEDS + ("identity",)
+CRITERIA = ("sovereignty", "cost", "onboarding", "features")
+TOOL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+Need = Literal["email", "documents", "files", "chat", "video", "forms", "analytics"]
+Category = Literal["email", "documents", "files", "chat", "video", "forms", "analytics", "identity"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A sentence in English and French."""
+
+    en: str = Field(min_length=1)
+    fr: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.fr if lang == "fr" else self.en
+
+
+class Score(Strict):
+    value: int = Field(ge=1, le=5)
+    reason: str = Field(min_length=8)
+
+
+class Scores(Strict):
+    sovereignty: Score
+    cost: Score
+    onboarding: Score
+    features: Score
+
+    def values(self) -> dict[str, int]:
+        return {c: getattr(self, c).value for c in CRITERIA}
+
+
+class Sourced(Strict):
+    source: Url
+    note: str | None = None
+
+
+class License(Sourced):
+    spdx: str = Field(min_length=2)
+
+
+class Obtain(Sourced):
+    method: Literal["upstream-image", "debian-package", "sovstack-build", "installer", "app", "hosted-only"]
+    image: str | None = None
+    packages: list[str] = []
+    release: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_its_details(self) -> Obtain:
+        if self.method == "upstream-image" and not self.image:
+            raise ValueError("method 'upstream-image' needs 'image' (the image name with a pinned tag)")
+        if self.method == "debian-package" and not self.packages:
+            raise ValueError("method 'debian-package' needs 'packages' (the Debian package names)")
+        if self.method == "sovstack-build" and not self.release:
+            raise ValueError("method 'sovstack-build' needs 'release' (what is built, pinned)")
+        return self
+
+
+class Range(Strict):
+    min: float = Field(gt=0)
+    recommended: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.recommended < self.min:
+            raise ValueError(f"recommended ({self.recommended}) is below min ({self.min})")
+        return self
+
+
+class Resources(Sourced):
+    ram_mb: Range
+    disk_gb: Range
+
+
+class Databases(Sourced):
+    # "embedded" = the tool keeps its own data (files, SQLite, RocksDB...): nothing else to run.
+    needs: list[Literal["postgresql", "mariadb", "mysql", "sqlite", "redis", "mongodb", "clickhouse",
+                        "rabbitmq", "memcached", "embedded"]] = Field(min_length=1)
+
+
+class Sso(Sourced):
+    ldap: bool
+    oidc: bool
+    saml: bool
+    paid_only: list[Literal["ldap", "oidc", "saml"]] = []
+
+    def free(self) -> list[str]:
+        """Protocols usable in the free edition."""
+        return [p for p in ("ldap", "oidc", "saml") if getattr(self, p) and p not in self.paid_only]
+
+
+class Smtp(Sourced):
+    method: Literal["env", "config-file", "admin-ui", "inherits", "none", "is-mail-server"]
+    settings: list[str] = []
+
+
+class Limits(Sourced):
+    user_cap: int | None = Field(default=None, ge=1)
+    notes: list[str] = []
+
+
+class E2ee(Sourced):
+    value: Literal["yes", "partial", "no", "not-applicable"]
+
+
+class Maintenance(Sourced):
+    status: Literal["active", "maintenance-only", "end-of-life", "archived"]
+
+
+class AdminDifficulty(Strict):
+    value: int = Field(ge=1, le=5)
+    reason: str = Field(min_length=8)
+
+
+class Tool(Strict):
+    id: str = Field(pattern=TOOL_ID)
+    name: str
+    categories: list[Category] = Field(min_length=1)
+    role: Literal["main", "addon"] = "main"
+    addon_for: list[str] = []
+    description: Text
+    homepage: Url
+    license: License
+    obtain: Obtain
+    resources: Resources
+    databases: Databases
+    requires_tools: list[str] = []
+    sso: Sso
+    smtp: Smtp
+    limits: Limits
+    e2ee: E2ee
+    office_formats: Literal["native", "convert", "none", "not-applicable"] = "not-applicable"
+    webmail: bool | None = None
+    identity_provides: list[Literal["ldap", "oidc", "saml"]] = []
+    maintenance: Maintenance
+    admin_difficulty: AdminDifficulty
+    scores: Scores
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tool:
+        if self.role == "addon" and not self.addon_for:
+            raise ValueError("an addon needs 'addon_for' (the tools it is added to)")
+        if "identity" in self.categories and not self.identity_provides:
+            raise ValueError("an identity tool needs 'identity_provides' (ldap, oidc, saml it offers)")
+        if "documents" in self.categories and self.office_formats == "not-applicable":
+            raise ValueError("a documents tool needs 'office_formats' (native, convert or none)")
+        if "email" in self.categories and self.role == "main" and self.webmail is None:
+            raise ValueError("a mail server needs 'webmail' (true if it ships a webmail)")
+        return self
+
+    @property
+    def self_hostable(self) -> bool:
+        return self.obtain.method != "hosted-only"
+
+
+class Offer(Strict):
+    need: Need
+    tool: str | None = None  # the free software behind the offer, when it is in the catalog
+    software: str | None = None  # named when it is not in the catalog (e.g. proprietary servers)
+    features: Score | None = None  # overrides the tool's feature score for this offer
+    e2ee: Literal["yes", "partial", "no", "not-applicable"] | None = None
+
+    @model_validator(mode="after")
+    def _names_software(self) -> Offer:
+        if not self.tool and not (self.software and self.features):
+            raise ValueError("an offer needs 'tool' (a catalog id) or 'software' plus 'features'")
+        return self
+
+
+class Price(Sourced):
+    eur_month: float | None = Field(default=None, ge=0)  # for the whole association
+    eur_month_per_member: float | None = Field(default=None, ge=0)
+    known: bool = True
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Price:
+        if self.known and (self.eur_month is None) == (self.eur_month_per_member is None):
+            raise ValueError("a known price sets exactly one of eur_month, eur_month_per_member")
+        return self
+
+    def monthly(self, members: int) -> float | None:
+        if not self.known:
+            return None
+        if self.eur_month is not None:
+            return self.eur_month
+        return round(self.eur_month_per_member * members, 2)
+
+
+class Eligibility(Sourced):
+    max_accounts: int | None = Field(default=None, ge=1)
+    francophone_only: bool = False
+    non_commercial_only: bool = False
+
+
+class Hoster(Strict):
+    id: str = Field(pattern=TOOL_ID)
+    name: str
+    operator: str
+    kind: Literal["framasoft", "chatons", "associative", "commercial"]
+    libre: bool  # the whole service runs on free software
+    url: Url
+    description: Text
+    offers: list[Offer] = Field(min_length=1)
+    single_account: bool  # one member account reaches every offer of this hoster
+    price: Price
+    eligibility: Eligibility
+    scores: Scores  # features here is the hoster's own; offers take the tool's
+
+
+class ServerSize(Strict):
+    ram_mb: int = Field(gt=0)
+    disk_gb: int = Field(gt=0)
+    eur_month: float = Field(ge=0)
+    example: str
+
+
+class NeedInfo(Strict):
+    label: Text
+    e2ee_applies: bool
+    sso_applies: bool
+    why: Text
+
+
+class Criteria(Strict):
+    criteria: dict[str, Text]
+    weights: dict[str, float]
+    priority_bonus: float = Field(ge=0)
+    preference_bonus: float = Field(ge=0)
+    techie_capacity: dict[Literal["none", "some", "confident"], int]
+    base: Resources  # what the server itself needs: Debian, Docker, Caddy, backups
+    server_sizes: list[ServerSize] = Field(min_length=1)
+    server_sizes_source: Url
+    needs: dict[Need, NeedInfo]
+
+    @field_validator("criteria", "weights")
+    @classmethod
+    def _the_four(cls, value: dict) -> dict:
+        if sorted(value) != sorted(CRITERIA):
+            raise ValueError(f"must have exactly the keys {', '.join(CRITERIA)}")
+        return value
+
+    @field_validator("server_sizes")
+    @classmethod
+    def _ascending(cls, sizes: list[ServerSize]) -> list[ServerSize]:
+        if [s.ram_mb for s in sizes] != sorted(s.ram_mb for s in sizes):
+            raise ValueError("list server sizes from the smallest RAM to the largest")
+        return sizes
+
+
+class Catalog(Strict):
+    tools: dict[str, Tool]
+    hosters: dict[str, Hoster]
+    criteria: Criteria
+
+    @cached_property
+    def tools_by_category(self) -> dict[str, list[Tool]]:
+        grouped: dict[str, list[Tool]] = {c: [] for c in CATEGORIES}
+        for tool in sorted(self.tools.values(), key=lambda t: t.id):
+            for category in tool.categories:
+                grouped[category].append(tool)
+        return grouped
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, with messages that name the file, the key, the value and the fix.
+
+_FIXES = {
+    "extra_forbidden": "remove it, or check its spelling against the schema in sovstack/catalog.py",
+    "missing": "add it",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "use the required form",
+}
+
+
+def describe_validation_error(path: Path | str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" else f" = {value!r}"[:120]
+        fix = _FIXES.get(err["type"], "correct the value")
+        lines.append(f"{path}: key '{key}'{shown}: {err['msg']}; fix: {fix}")
+    return "\n".join(lines)
+
+
+def _parse(model: type[BaseModel], data: Any, path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(describe_validation_error(path, exc)) from None
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    root = root or decision_tree_dir()
+    tools_dir = root / "tools"
+    tools: dict[str, Tool] = {}
+    problems: list[str] = []
+    for path in sorted(tools_dir.glob("*.yml")):
+        try:
+            tool = _parse(Tool, load_yaml(path, error=CatalogError), path)
+        except CatalogError as exc:
+            problems.append(exc.message)
+            continue
+        if tool.id != path.stem:
+            problems.append(f"{path}: key 'id' = {tool.id!r}: does not match the file name; "
+                            f"fix: rename the file to {tool.id}.yml or set id: {path.stem}")
+            continue
+        tools[tool.id] = tool
+    if not tools and not problems:
+        problems.append(f"{tools_dir}: no tool files found; fix: check SOVSTACK_DECISION_TREE")
+
+    hosters: dict[str, Hoster] = {}
+    hosters_path = root / "hosters.yml"
+    raw = load_yaml(hosters_path, error=CatalogError)
+    if not isinstance(raw, dict) or not isinstance(raw.get("hosters"), list):
+        problems.append(f"{hosters_path}: key 'hosters': must be a list of hosters; fix: start with 'hosters:'")
+        raw = {"hosters": []}
+    for index, entry in enumerate(raw["hosters"]):
+        try:
+            hoster = _parse(Hoster, entry, f"{hosters_path} [hosters.{index}]")
+        except CatalogError as exc:
+            problems.append(exc.message)
+            continue
+        if hoster.id in hosters:
+            problems.append(f"{hosters_path}: key 'hosters.{index}.id' = {hoster.id!r}: listed twice; fix: keep one")
+        hosters[hoster.id] = hoster
+
+    criteria_path = root / "criteria.yml"
+    try:
+        criteria = _parse(Criteria, load_yaml(criteria_path, error=CatalogError), criteria_path)
+    except CatalogError as exc:
+        problems.append(exc.message)
+        criteria = None
+
+    problems += _cross_references(root, tools, hosters)
+    if problems:
+        raise CatalogError("the decision tree is broken:\n" + "\n".join(problems))
+    return Catalog(tools=tools, hosters=hosters, criteria=criteria)
+
+
+def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hoster]) -> list[str]:
+    problems = []
+    for tool in tools.values():
+        path = root / "tools" / f"{tool.id}.yml"
+        for key in ("requires_tools", "addon_for"):
+            for other in getattr(tool, key):
+                if other not in tools:
+                    problems.append(f"{path}: key '{key}' = {other!r}: no such tool in the catalog; "
+                                    f"fix: use one of the ids in {root / 'tools'}")
+    for hoster in hosters.values():
+        for index, offer in enumerate(hoster.offers):
+            if offer.tool and offer.tool not in tools:
+                problems.append(f"{root / 'hosters.yml'}: key '{hoster.id}.offers.{index}.tool' = {offer.tool!r}: "
+                                f"no such tool; fix: use a catalog id or 'software' with 'features'")
+            elif offer.tool and offer.need not in tools[offer.tool].categories:
+                problems.append(f"{root / 'hosters.yml'}: key '{hoster.id}.offers.{index}.need' = {offer.need!r}: "
+                                f"tool {offer.tool!r} does not serve it; fix: pick a tool of that category")
+    return problems
+
+
+def is_tool_id(value: str) -> bool:
+    return bool(re.match(TOOL_ID, value))

@@ -1,0 +1,41 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sovstack.catalog import load_catalog
+from sovstack.paths import PROJECT_ROOT
+from sovstack.questionnaire import load_questionnaire
+
+REPO = PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def questionnaire():
+    return load_questionnaire()
+
+
+@pytest.fixture
+def tree_copy(tmp_path, monkeypatch):
+    """A writable copy of decision_tree/ that sovstack reads instead of the real one."""
+    copy = tmp_path / "decision_tree"
+    shutil.copytree(REPO / "decision_tree", copy)
+    monkeypatch.setenv("SOVSTACK_DECISION_TREE", str(copy))
+    return copy
+
+
+def base_answers(**overrides):
+    answers = {"members": 20, "techie": "confident", "budget_eur_month": 30,
+               "needs": ["email", "documents", "files", "chat", "video", "forms", "analytics"]}
+    answers.update(overrides)
+    return answers
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    return tmp_path / "out"

@@ -1,0 +1,128 @@
+"""The command line, run as a real process: outputs, errors, and nothing written on bad input."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+SOVSTACK = [sys.executable, "-m", "sovstack"]
+
+
+def run(*args, stdin=subprocess.DEVNULL, timeout=60, cwd=None):
+    return subprocess.run([*SOVSTACK, *args], stdin=stdin, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or REPO)
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+SAMPLE = {"members": 30, "techie": "some", "budget_eur_month": 20, "needs": ["email", "chat", "files"]}
+
+
+def test_ask_with_answers_writes_answers_markdown_and_html(tmp_path, out_dir):
+    answers = write(tmp_path / "a.yml", SAMPLE)
+    result = run("ask", "--answers", str(answers), "--out", str(out_dir))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == ["answers.yml", "report.html", "report.md"]
+    html = (out_dir / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+    assert "report.md" in result.stdout + result.stderr
+
+
+def test_written_answers_reproduce_the_same_recommendation(tmp_path, out_dir):
+    first = run("ask", "--answers", str(write(tmp_path / "a.yml", SAMPLE)), "--out", str(out_dir), "--json")
+    again = run("ask", "--answers", str(out_dir / "answers.yml"), "--out", str(tmp_path / "o2"), "--json")
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert json.loads(first.stdout) == json.loads(again.stdout)
+
+
+def test_json_has_the_documented_shape(tmp_path, out_dir):
+    result = run("ask", "--answers", str(write(tmp_path / "a.yml", SAMPLE)), "--out", str(out_dir), "--json")
+    data = json.loads(result.stdout)
+    assert set(data["categories"]) == {"email", "chat", "files"}
+    for entry in data["categories"].values():
+        assert {"mode", "tool", "hoster", "scores", "reasons", "alternatives", "excluded"} <= set(entry)
+        assert entry["mode"] in ("self-host", "hosted", "keep")
+        assert all({"tool", "why"} <= set(e) and e["why"] for e in entry["excluded"])
+    assert {"ram_mb", "disk_gb", "monthly_eur"} <= set(data["totals"])
+
+
+def test_french_report(tmp_path, out_dir):
+    result = run("ask", "--answers", str(write(tmp_path / "a.yml", SAMPLE)), "--out", str(out_dir),
+                 "--lang", "fr", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "Quitter les géants du numérique" in (out_dir / "report.md").read_text()
+    reasons = json.loads(result.stdout)["categories"]["chat"]["reasons"]
+    assert any("score global" in r for r in reasons)
+
+
+def test_without_terminal_or_answers_it_stops_at_once_with_a_hint(out_dir):
+    start = time.monotonic()
+    result = run("ask", "--out", str(out_dir), timeout=20)
+    assert time.monotonic() - start < 10
+    assert result.returncode == 2
+    assert "no terminal" in result.stderr and "--answers" in result.stderr
+    assert not out_dir.exists()
+
+
+BAD = [
+    ({**SAMPLE, "members": 0}, "'members'"),
+    ({**SAMPLE, "wishes": 1}, "unknown question 'wishes'"),
+    ({**SAMPLE, "techie": 3}, "'techie'"),
+    ({**SAMPLE, "budget_eur_month": -1}, "'budget_eur_month'"),
+    ({**SAMPLE, "needs": ["email", "teleport"]}, "'teleport'"),
+    ("members: [1,\n", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("answers,words", BAD)
+def test_bad_answers_exit_non_zero_and_write_nothing(tmp_path, out_dir, answers, words):
+    result = run("ask", "--answers", str(write(tmp_path / "a.yml", answers)), "--out", str(out_dir), "--json")
+    assert result.returncode == 2
+    assert words in result.stderr and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not out_dir.exists()
+
+
+def test_missing_answers_file_is_named(out_dir):
+    result = run("ask", "--answers", "/nonexistent/a.yml", "--out", str(out_dir))
+    assert result.returncode == 2 and "/nonexistent/a.yml" in result.stderr
+
+
+COMMANDS = [[], ["ask"], ["catalog"], ["catalog", "check"], ["catalog", "list"], ["catalog", "show"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "sovstack")
+def test_every_command_has_help_with_an_example(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0 and "Example" in result.stdout
+
+
+def test_catalog_commands(tmp_path):
+    assert "ok:" in run("catalog", "check").stdout
+    listed = json.loads(run("catalog", "list", "--need", "chat", "--json").stdout)
+    assert "mattermost" in [t["id"] for t in listed]
+    shown = run("catalog", "show", "open-web-analytics")
+    assert shown.returncode == 0 and "sovstack-build" in shown.stdout
+    missing = run("catalog", "show", "googledocs")
+    assert missing.returncode == 2 and "catalog list" in missing.stderr
+
+
+def test_ask_does_not_import_provisioning_libraries(tmp_path, out_dir):
+    answers = write(tmp_path / "a.yml", SAMPLE)
+    code = ("import sys, runpy; sys.argv=['sovstack','ask','--answers',%r,'--out',%r,'--json'];\n"
+            "try:\n runpy.run_module('sovstack', run_name='__main__')\n"
+            "except SystemExit: pass\n"
+            "heavy=[m for m in ('ansible','pyinfra','docker','questionary') if m in sys.modules]\n"
+            "sys.stderr.write('HEAVY=%%s' %% heavy)") % (str(answers), str(out_dir))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ}, stdin=subprocess.DEVNULL)
+    assert "HEAVY=[]" in result.stderr, result.stderr[-500:]

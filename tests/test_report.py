@@ -1,0 +1,50 @@
+"""The report pages: self-contained, printable, in both languages, saying what the decision says."""
+
+import re
+
+import pytest
+
+from sovstack.service import recommend
+from tests.conftest import base_answers
+
+
+@pytest.fixture(scope="module")
+def result_en():
+    return recommend(base_answers(organisation="Les <Amis> & Co"), source="test", lang="en")
+
+
+def test_html_is_self_contained_and_printable(result_en):
+    html = result_en.html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "@media print" in html
+    assert '<meta name="viewport"' in html
+
+
+def test_html_escapes_the_organisation_name(result_en):
+    assert "Les &lt;Amis&gt; &amp; Co" in result_en.html and "<Amis>" not in result_en.html
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_report_names_every_pick_runner_up_and_exclusion(result_en, fmt):
+    text = getattr(result_en, fmt)
+    catalog = result_en.catalog
+    for need, entry in result_en.data["categories"].items():
+        assert catalog.criteria.needs[need].label.en in text
+        if entry["tool"]:
+            assert catalog.tools[entry["tool"]].name in text
+        for reason in entry["reasons"]:
+            assert (reason if fmt == "markdown" else _escaped(reason)) in text
+        for excluded in entry["excluded"]:
+            assert (excluded["why"] if fmt == "markdown" else _escaped(excluded["why"])) in text
+    assert f"€{result_en.data['totals']['monthly_eur']}" in text
+
+
+def _escaped(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;")
+
+
+def test_french_report_is_in_french():
+    result = recommend(base_answers(), source="test", lang="fr")
+    assert '<html lang="fr">' in result.html
+    assert "Coût mensuel estimé" in result.markdown and "Estimated monthly cost" not in result.markdown
+    assert any("score global" in r for r in result.data["categories"]["chat"]["reasons"])
