@@ -158,6 +158,7 @@ class Tool(Strict):
     office_formats: Literal["native", "convert", "none", "not-applicable"] = "not-applicable"
     webmail: bool | None = None
     identity_provides: list[Literal["ldap", "oidc", "saml"]] = []
+    familiar_to: list[Literal["google", "microsoft"]] = []  # looks like what users of that suite know
     maintenance: Maintenance
     admin_difficulty: AdminDifficulty
     scores: Scores
@@ -185,11 +186,14 @@ class Offer(Strict):
     software: str | None = None  # named when it is not in the catalog (e.g. proprietary servers)
     features: Score | None = None  # overrides the tool's feature score for this offer
     e2ee: Literal["yes", "partial", "no", "not-applicable"] | None = None
+    own_domain: bool | None = None  # email: addresses on the association's domain (None: not known)
 
     @model_validator(mode="after")
     def _names_software(self) -> Offer:
         if not self.tool and not (self.software and self.features):
             raise ValueError("an offer needs 'tool' (a catalog id) or 'software' plus 'features'")
+        if self.need == "email" and "own_domain" not in self.model_fields_set:
+            raise ValueError("an email offer needs 'own_domain': true, false, or null when not known")
         return self
 
 
@@ -252,6 +256,7 @@ class Criteria(Strict):
     weights: dict[str, float]
     priority_bonus: float = Field(ge=0)
     preference_bonus: float = Field(ge=0)
+    familiarity_bonus: float = Field(ge=0)
     techie_capacity: dict[Literal["none", "some", "confident"], int]
     base: Resources  # what the server itself needs: Debian, Docker, Caddy, backups
     server_sizes: list[ServerSize] = Field(min_length=1)

@@ -9,7 +9,7 @@ server and the budget together, and an identity tool is chosen when members shou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sovstack.catalog import CRITERIA, NEEDS, Catalog, Hoster, Offer, Tool
@@ -144,6 +144,14 @@ class _Context:
         return {"ram_mb": largest.ram_mb, "disk_gb": largest.disk_gb,
                 "eur_month": round(largest.eur_month * count, 2), "example": largest.example, "count": count}
 
+    def affordable_ram(self, eur: float) -> int:
+        """The most RAM the listed server sizes give for this monthly amount (0 if none)."""
+        sizes = [s for s in self.criteria.server_sizes if s.eur_month <= eur]
+        largest = self.criteria.server_sizes[-1]
+        if eur >= 2 * largest.eur_month:
+            return largest.ram_mb * int(eur // largest.eur_month)
+        return sizes[-1].ram_mb if sizes else 0
+
     # --- scores ----------------------------------------------------------------------------------
     def weighted(self, scores: dict[str, int]) -> float:
         return round(sum(self.weights[c] * scores[c] for c in CRITERIA), 2)
@@ -155,6 +163,17 @@ class _Context:
         where = say("where_own") if mode == SELF_HOST else say("where_hoster")
         bonus = self.criteria.preference_bonus
         return bonus, [say("preference", where=where, bonus=_num(bonus))]
+
+    def familiarity_bonus(self, tool: Tool | None) -> tuple[float, list[Reason]]:
+        suite = self.answers.get("existing_suite")
+        if tool is None or suite not in tool.familiar_to:
+            return 0.0, []
+        bonus = self.criteria.familiarity_bonus
+        return bonus, [say("familiar", suite=suite.capitalize(), bonus=_num(bonus))]
+
+    def bonuses(self, mode: str, tool: Tool | None) -> tuple[float, list[Reason]]:
+        (b1, n1), (b2, n2) = self.preference_bonus(mode), self.familiarity_bonus(tool)
+        return b1 + b2, n1 + n2
 
 
 def _num(value: float) -> str:
@@ -212,7 +231,7 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     if tool.limits.user_cap is not None:
         notes.append(say("limit_note", note=f"{tool.limits.user_cap} users at most"))
     scores = tool.scores.values()
-    bonus, bonus_notes = ctx.preference_bonus(SELF_HOST)
+    bonus, bonus_notes = ctx.bonuses(SELF_HOST, tool)
     return Candidate(mode=SELF_HOST, tool=tool.id, hoster=None, scores=scores,
                      score_reasons={c: getattr(tool.scores, c).reason for c in CRITERIA},
                      total=round(ctx.weighted(scores) + bonus, 2), notes=tuple(bonus_notes + notes))
@@ -232,6 +251,11 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     if hoster.eligibility.francophone_only and not a.get("francophone"):
         return out(say("francophone_only"))
     notes: list[Reason] = []
+    if need == "email":
+        if offer.own_domain is False:
+            return out(say("no_own_domain"))
+        if offer.own_domain is None:
+            notes.append(say("own_domain_unknown"))
     e2ee = offer.e2ee or (tool.e2ee.value if tool else "no")
     if a.get("e2ee_required") and info.e2ee_applies:
         if e2ee == "no":
@@ -263,7 +287,7 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
               "onboarding": hoster.scores.onboarding.value, "features": feature.value}
     reasons = {"sovereignty": hoster.scores.sovereignty.reason, "cost": hoster.scores.cost.reason,
                "onboarding": hoster.scores.onboarding.reason, "features": feature.reason}
-    bonus, bonus_notes = ctx.preference_bonus(HOSTED)
+    bonus, bonus_notes = ctx.bonuses(HOSTED, tool)
     return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
                      total=round(ctx.weighted(scores) + bonus, 2), notes=tuple(bonus_notes + notes),
                      hosted_eur=price or 0.0, priced=price is not None)
@@ -314,7 +338,7 @@ def _provides(ctx: _Context, identity: Tool) -> set[str]:
     return provided
 
 
-def choose_identity(ctx: _Context, member_tools: list[str]) -> Identity | None:
+def choose_identity(ctx: _Context, member_tools: list[str], rank: int = 0) -> Identity | None:
     """An identity tool when members should share one account across self-hosted tools."""
     with_sso = [t for t in member_tools if ctx.catalog.tools[t].sso.free()]
     if ctx.answers.get("sso_required") and member_tools:
@@ -340,6 +364,12 @@ def choose_identity(ctx: _Context, member_tools: list[str]) -> Identity | None:
     if not options:
         return None
     options.sort(key=lambda o: (-o[0], -o[1], o[2]))
+    if rank:  # a lighter option was needed to fit; the better ones are explained as not fitting
+        for _, _, tid, _tool in options[:rank]:
+            excluded.append(Exclusion(tid, None, SELF_HOST, say("identity_heavy")))
+        options = options[rank:]
+    if not options:
+        return None
     best = options[0][3]
     provided = _provides(ctx, best)
     connected, unconnected = [], []
@@ -369,6 +399,7 @@ def choose_identity(ctx: _Context, member_tools: list[str]) -> Identity | None:
 @dataclass
 class _State:
     picks: dict[str, Candidate | None]  # None = keep
+    identity_rank: int = 0  # which identity option to use, best first; raised when the best does not fit
 
     def self_hosted(self) -> list[str]:
         return [c.tool for c in self.picks.values() if c is not None and c.mode == SELF_HOST]
@@ -377,7 +408,7 @@ class _State:
 def _assemble(ctx: _Context, state: _State) -> tuple[list[str], dict[str, list[str]], Identity | None]:
     companions = {n: _companions(ctx, c) for n, c in state.picks.items() if c is not None}
     main = state.self_hosted()
-    identity = choose_identity(ctx, ctx.with_requirements(main)) if main else None
+    identity = choose_identity(ctx, ctx.with_requirements(main), state.identity_rank) if main else None
     tools = main + [t for ts in companions.values() for t in ts]
     if identity:
         tools.append(identity.tool.id)
@@ -412,10 +443,16 @@ def _totals(ctx: _Context, state: _State, tools: list[str]) -> Totals:
 
 
 def _overshoot(ctx: _Context, totals: Totals) -> float:
-    """How far the stack is from fitting: MB of RAM over, plus euros over (weighted as 100 MB each)."""
-    ram_over = max(0, totals.ram_mb - ctx.server_ram) if ctx.server_ram is not None and totals.ram_mb else 0
-    eur_over = max(0.0, totals.monthly_eur - ctx.budget)
-    return ram_over + 100 * eur_over
+    """How far the stack is from fitting, in MB of RAM (a euro over budget counts as 100 MB).
+
+    Without a server of their own, the RAM limit is the largest server the budget left after
+    hosted services can pay for, so that every MB saved counts, not just the step to a cheaper size.
+    """
+    hosted_over = max(0.0, totals.hosted_eur - ctx.budget)
+    if not totals.self_hosted_tools:
+        return 100 * hosted_over
+    limit = ctx.server_ram if ctx.server_ram is not None else ctx.affordable_ram(ctx.budget - totals.hosted_eur)
+    return max(0, totals.ram_mb - limit) + 100 * hosted_over
 
 
 def _fit_reason(ctx: _Context, totals: Totals) -> Reason:
@@ -424,42 +461,79 @@ def _fit_reason(ctx: _Context, totals: Totals) -> Reason:
     return say("fit_budget", cost=_num(totals.monthly_eur), budget=_num(ctx.budget))
 
 
-def _fit(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State,
-         demoted: dict[str, list[tuple[Candidate, Reason]]]) -> tuple[list[str], dict, Identity | None, Totals]:
-    """Step picks down their ranking until the whole stack fits the server and the budget.
+def _fits(ctx: _Context, state: _State) -> bool:
+    return _totals(ctx, state, _assemble(ctx, state)[0]).fits
+
+
+def _fit(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State, kept: set[str]) -> None:
+    """Make the whole stack fit the server and the budget: step down, then climb back where room is left."""
+    _step_down(ctx, ranked, state)
+    _climb_back(ctx, ranked, state, kept)
+
+
+def _climb_back(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State, kept: set[str]) -> None:
+    """Give each need back the best option that still fits; each change only moves a pick up, so this ends."""
+    changed = True
+    while changed:
+        changed = False
+        for need in NEEDS:
+            if need not in state.picks or need in kept:
+                continue
+            current = state.picks[need]
+            better = ranked[need] if current is None else ranked[need][:ranked[need].index(current)]
+            for candidate in better:
+                trial = _State({**state.picks, need: candidate}, state.identity_rank)
+                if _fits(ctx, trial):
+                    state.picks[need] = candidate
+                    changed = True
+                    break
+        while state.identity_rank > 0 and _fits(ctx, _State(dict(state.picks), state.identity_rank - 1)):
+            state.identity_rank -= 1
+            changed = True
+
+
+def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State) -> None:
+    """Step picks down their ranking until the stack fits.
 
     Each step takes the move that brings the stack closest to fitting per point of score lost;
-    every step moves one need one place down, so this ends.
+    every step moves one need one place down (or the identity to a lighter option), so this ends.
     """
     while True:
         tools, companions, identity = _assemble(ctx, state)
         totals = _totals(ctx, state, tools)
         if totals.fits:
-            return tools, companions, identity, totals
+            return
         before = _overshoot(ctx, totals)
-        best: tuple | None = None
-        for need in NEEDS:
-            if need not in state.picks or state.picks[need] is None:
-                continue
-            current = state.picks[need]
-            if current.mode == HOSTED and current.hosted_eur == 0:
-                continue  # a free hosted pick costs nothing to the fit
+        moves = []  # (gain, loss, order, need or None for identity, new candidate)
+        for order, need in enumerate(NEEDS):
+            current = state.picks.get(need)
+            if current is None or (current.mode == HOSTED and current.hosted_eur == 0):
+                continue  # kept, or free: moving it cannot help
             options = ranked[need]
             index = options.index(current)
             nxt = options[index + 1] if index + 1 < len(options) else None
-            trial = _State({**state.picks, need: nxt})
-            t_tools, _, _ = _assemble(ctx, trial)
-            after = _overshoot(ctx, _totals(ctx, trial, t_tools))
-            loss = current.total - (nxt.total if nxt else 0.0)
-            gain = before - after
-            key = (after > 0, -(gain / (loss + 0.5)), loss, NEEDS.index(need))
-            if best is None or key < best[0]:
-                best = (key, need, nxt)
-        if best is None:  # nothing left to move: everything is kept or free
-            return tools, companions, identity, totals
-        _, need, nxt = best
-        demoted.setdefault(need, []).append((state.picks[need], _fit_reason(ctx, totals)))
-        state.picks[need] = nxt
+            trial = _State({**state.picks, need: nxt}, state.identity_rank)
+            after = _overshoot(ctx, _totals(ctx, trial, _assemble(ctx, trial)[0]))
+            moves.append((before - after, current.total - (nxt.total if nxt else 0.0), order, need, nxt))
+        if identity is not None:
+            trial = _State(dict(state.picks), state.identity_rank + 1)
+            t_tools, _, t_identity = _assemble(ctx, trial)
+            if t_identity is not None or not ctx.answers.get("sso_required"):
+                after = _overshoot(ctx, _totals(ctx, trial, t_tools))
+                loss = ctx.weighted(identity.tool.scores.values()) - (
+                    ctx.weighted(t_identity.tool.scores.values()) if t_identity else 0.0)
+                moves.append((before - after, max(loss, 0.0), len(NEEDS), None, None))
+        if not moves:  # nothing left to move: everything is kept or free
+            return
+        helpful = [m for m in moves if m[0] > 0]
+        if helpful:  # the most fit per point of score lost
+            gain, loss, _, need, nxt = min(helpful, key=lambda m: (-(m[0] / (m[1] + 0.5)), m[1], m[2]))
+        else:  # no single step helps yet: take the cheapest step and look again
+            gain, loss, _, need, nxt = min(moves, key=lambda m: (m[1], m[2]))
+        if need is None:
+            state.identity_rank += 1
+        else:
+            state.picks[need] = nxt
 
 
 def decide(answers: dict[str, Any], catalog: Catalog) -> Recommendation:
@@ -470,14 +544,17 @@ def decide(answers: dict[str, Any], catalog: Catalog) -> Recommendation:
     excluded: dict[str, list[Exclusion]] = {}
     for need in needs:
         ranked[need], excluded[need] = candidates_for(ctx, need)
+    if answers.get("sso_required"):
+        _one_account_system(ctx, [n for n in needs if n not in covered], ranked, excluded)
     state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
-    demoted: dict[str, list[tuple[Candidate, Reason]]] = {}
-    tools, companions, identity, totals = _fit(ctx, ranked, state, demoted)
+    _fit(ctx, ranked, state, kept=covered)
+    tools, companions, identity = _assemble(ctx, state)
+    totals = _totals(ctx, state, tools)
 
     outcomes: dict[str, Outcome] = {}
     for need in needs:
         pick = state.picks[need]
-        lost = demoted.get(need, [])
+        lost = _did_not_fit(ctx, ranked[need], state, need) if need not in covered else []
         fit_excluded = [Exclusion(c.tool, c.hoster, c.mode,
                                   say("stack_fit", what=why, chosen=_label(pick) if pick else "keep"))
                         for c, why in lost]
@@ -488,6 +565,55 @@ def decide(answers: dict[str, Any], catalog: Catalog) -> Recommendation:
         outcome.reasons = _explain(ctx, outcome, covered, lost)
         outcomes[need] = outcome
     return Recommendation(answers=answers, outcomes=outcomes, identity=identity, totals=totals)
+
+
+def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: str) -> list[tuple[Candidate, Reason]]:
+    """The options ranked above the pick, each with what taking it would have cost the stack."""
+    pick = state.picks[need]
+    above = options if pick is None else options[:options.index(pick)]
+    lost = []
+    for candidate in above:
+        trial = _State({**state.picks, need: candidate}, state.identity_rank)
+        lost.append((candidate, _fit_reason(ctx, _totals(ctx, trial, _assemble(ctx, trial)[0]))))
+    return lost
+
+
+def _account_system(c: Candidate) -> str:
+    return SELF_HOST if c.mode == SELF_HOST else c.hoster
+
+
+def _one_account_system(ctx: _Context, needs: list[str], ranked: dict[str, list[Candidate]],
+                        excluded: dict[str, list[Exclusion]]) -> None:
+    """One account per member: keep the needs that use accounts within one account system.
+
+    The system is your own server (behind the identity tool) or one hoster whose services share an
+    account; the one chosen serves the most needs, then has the best scores.
+    """
+    sso_needs = [n for n in needs if ctx.criteria.needs[n].sso_applies]
+    systems: dict[str, tuple[int, float]] = {}
+    for need in sso_needs:
+        best: dict[str, float] = {}
+        for c in ranked[need]:
+            if c.mode == HOSTED and not ctx.catalog.hosters[c.hoster].single_account:
+                continue
+            best.setdefault(_account_system(c), c.total)
+        for system, total in best.items():
+            count, value = systems.get(system, (0, 0.0))
+            systems[system] = (count + 1, value + total)
+    if not systems:
+        return
+    chosen = min(systems, key=lambda s: (-systems[s][0], -systems[s][1], s != SELF_HOST, s))
+    where = say("account_self") if chosen == SELF_HOST else \
+        say("account_hoster", hoster=ctx.catalog.hosters[chosen].name)
+    for need in sso_needs:
+        inside = [c for c in ranked[need] if _account_system(c) == chosen]
+        if not inside:
+            ranked[need] = [replace(c, notes=c.notes + (say("own_account_only", where=where),))
+                            for c in ranked[need]]
+            continue
+        excluded[need] = [Exclusion(c.tool, c.hoster, c.mode, say("other_account_domain", where=where))
+                          for c in ranked[need] if _account_system(c) != chosen] + excluded[need]
+        ranked[need] = inside
 
 
 def _label(c: Candidate) -> str:

@@ -70,6 +70,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "costs about €{price}/month, over your budget of €{budget}",
         "fr": "coûte environ {price} €/mois, au-delà de votre budget de {budget} €",
     },
+    "no_own_domain": {
+        "en": "addresses are on the hoster's domain, not your association's own",
+        "fr": "les adresses sont au nom de l'hébergeur, pas de votre association",
+    },
+    "own_domain_unknown": {
+        "en": "ask whether they host mail on your own domain",
+        "fr": "demandez s'ils hébergent le courriel à votre nom de domaine",
+    },
+    "other_account_domain": {
+        "en": "members would need a separate account: your other tools share one account {where}",
+        "fr": "les membres auraient besoin d'un compte à part : vos autres outils partagent un compte {where}",
+    },
+    "own_account_only": {
+        "en": "no option here can join the single account {where}: members get a separate account for this one",
+        "fr": "aucune option ici ne rejoint le compte unique {where} : les membres auront un compte à part pour celle-ci",
+    },
+    "account_self": {"en": "on your server", "fr": "sur votre serveur"},
+    "account_hoster": {"en": "at {hoster}", "fr": "chez {hoster}"},
+    "familiar": {
+        "en": "looks like the {suite} tools your members use today (+{bonus})",
+        "fr": "ressemble aux outils {suite} que vos membres utilisent aujourd'hui (+{bonus})",
+    },
     "stack_fit": {
         "en": "did not fit with your other picks ({what}); {chosen} was taken instead",
         "fr": "ne tenait pas avec vos autres choix ({what}) ; {chosen} a été retenu à la place",
@@ -156,6 +178,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "identity_misses": {
         "en": "covers fewer of your tools: {tools} would stay unconnected",
         "fr": "couvre moins de vos outils : {tools} resteraient non connectés",
+    },
+    "identity_heavy": {
+        "en": "did not fit on the server with your other tools; a lighter directory was taken",
+        "fr": "ne tenait pas sur le serveur avec vos autres outils ; un annuaire plus léger a été retenu",
     },
     "unconnected": {
         "en": "{tool} cannot use {identity}: {why}",
