@@ -257,6 +257,8 @@ class Criteria(Strict):
     priority_bonus: float = Field(ge=0)
     preference_bonus: float = Field(ge=0)
     familiarity_bonus: float = Field(ge=0)
+    together_bonus: float = Field(ge=0)
+    office_convert_penalty: float = Field(ge=0)
     techie_capacity: dict[Literal["none", "some", "confident"], int]
     base: Resources  # what the server itself needs: Debian, Docker, Caddy, backups
     server_sizes: list[ServerSize] = Field(min_length=1)

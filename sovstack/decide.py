@@ -205,6 +205,7 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     if tool.limits.user_cap is not None and ctx.members > tool.limits.user_cap:
         return out(say("user_cap", cap=tool.limits.user_cap, members=ctx.members))
     notes: list[Reason] = []
+    penalty = 0.0
     if a.get("e2ee_required") and info.e2ee_applies:
         if tool.e2ee.value == "no":
             return out(say("no_e2ee"))
@@ -216,7 +217,8 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
         if tool.office_formats == "none":
             return out(say("no_office"))
         if tool.office_formats == "convert":
-            notes.append(say("office_convert"))
+            penalty += ctx.criteria.office_convert_penalty
+            notes.append(say("office_convert", penalty=_num(ctx.criteria.office_convert_penalty)))
     stack = ctx.with_requirements([tool.id])
     ram, disk = ctx.ram(stack), ctx.disk(stack)
     if ctx.server_ram is not None:
@@ -234,7 +236,7 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     bonus, bonus_notes = ctx.bonuses(SELF_HOST, tool)
     return Candidate(mode=SELF_HOST, tool=tool.id, hoster=None, scores=scores,
                      score_reasons={c: getattr(tool.scores, c).reason for c in CRITERIA},
-                     total=round(ctx.weighted(scores) + bonus, 2), notes=tuple(bonus_notes + notes))
+                     total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes))
 
 
 def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Candidate | Exclusion:
@@ -251,6 +253,7 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     if hoster.eligibility.francophone_only and not a.get("francophone"):
         return out(say("francophone_only"))
     notes: list[Reason] = []
+    penalty = 0.0
     if need == "email":
         if offer.own_domain is False:
             return out(say("no_own_domain"))
@@ -268,7 +271,8 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
         if tool.office_formats == "none":
             return out(say("no_office"))
         if tool.office_formats == "convert":
-            notes.append(say("office_convert"))
+            penalty += ctx.criteria.office_convert_penalty
+            notes.append(say("office_convert", penalty=_num(ctx.criteria.office_convert_penalty)))
     price = hoster.price.monthly(ctx.members)
     if price is not None and price > ctx.budget:
         return out(say("over_budget_hosted", price=_num(price), budget=_num(ctx.budget)))
@@ -289,7 +293,7 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
                "onboarding": hoster.scores.onboarding.reason, "features": feature.reason}
     bonus, bonus_notes = ctx.bonuses(HOSTED, tool)
     return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
-                     total=round(ctx.weighted(scores) + bonus, 2), notes=tuple(bonus_notes + notes),
+                     total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes),
                      hosted_eur=price or 0.0, priced=price is not None)
 
 
@@ -544,6 +548,7 @@ def decide(answers: dict[str, Any], catalog: Catalog) -> Recommendation:
     excluded: dict[str, list[Exclusion]] = {}
     for need in needs:
         ranked[need], excluded[need] = candidates_for(ctx, need)
+    _rank_together(ctx, [n for n in needs if n not in covered], ranked)
     if answers.get("sso_required"):
         _one_account_system(ctx, [n for n in needs if n not in covered], ranked, excluded)
     state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
@@ -576,6 +581,35 @@ def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: s
         trial = _State({**state.picks, need: candidate}, state.identity_rank)
         lost.append((candidate, _fit_reason(ctx, _totals(ctx, trial, _assemble(ctx, trial)[0]))))
     return lost
+
+
+def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candidate]]) -> None:
+    """Favour options that go with the first choices of the other needs, then rank again.
+
+    A tool that runs inside a tool chosen for another need costs little more (Nextcloud Office
+    beside Nextcloud), and a second service from the same hoster adds no new account or contract.
+    """
+    first = {n: ranked[n][0] for n in needs if ranked[n]}
+    bonus = ctx.criteria.together_bonus
+    for need in needs:
+        others = {n: c for n, c in first.items() if n != need}
+        tools_elsewhere = {}
+        for n, c in others.items():
+            if c.mode == SELF_HOST:
+                for tid in ctx.with_requirements([c.tool]):
+                    tools_elsewhere.setdefault(tid, n)
+        hosters_elsewhere = {c.hoster: n for n, c in others.items() if c.mode == HOSTED}
+        updated = []
+        for c in ranked[need]:
+            note = None
+            if c.mode == SELF_HOST:
+                shared = [t for t in ctx.catalog.tools[c.tool].requires_tools if t in tools_elsewhere]
+                if shared:
+                    note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
+            elif c.hoster in hosters_elsewhere:
+                note = say("together_hoster", need=hosters_elsewhere[c.hoster], bonus=_num(bonus))
+            updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
+        ranked[need] = sorted(updated, key=_rank_key)
 
 
 def _account_system(c: Candidate) -> str:

@@ -126,8 +126,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "chiffrement de bout en bout seulement en partie : {note}",
     },
     "office_convert": {
-        "en": ".docx/.xlsx files are converted on import and export, not edited in place",
-        "fr": "les fichiers .docx/.xlsx sont convertis à l'import et à l'export, pas modifiés tels quels",
+        "en": ".docx/.xlsx files are converted on import and export, not edited in place (-{penalty})",
+        "fr": "les fichiers .docx/.xlsx sont convertis à l'import et à l'export, pas modifiés tels quels (-{penalty})",
+    },
+    "together_tool": {
+        "en": "runs with {tool}, already chosen for {need} (+{bonus})",
+        "fr": "fonctionne avec {tool}, déjà retenu pour {need} (+{bonus})",
+    },
+    "together_hoster": {
+        "en": "same hoster as your {need}: one subscription, one place to ask (+{bonus})",
+        "fr": "même hébergeur que pour {need} : un seul abonnement, un seul interlocuteur (+{bonus})",
     },
     "hosted_free": {"en": "free of charge", "fr": "gratuit"},
     "hosted_price": {"en": "about €{price}/month", "fr": "environ {price} €/mois"},

@@ -1,0 +1,130 @@
+"""Realistic association profiles and what the engine must recommend for them.
+
+Each row: the answers, then per need the expected (mode, tool or hoster), and why, from catalog facts
+(decision_tree/tools/*.yml, hosters.yml, criteria.yml). When a catalog fact changes, the row that
+depends on it fails and its justification says which fact to re-check.
+"""
+
+import pytest
+
+from sovstack.decide import decide
+from sovstack.questionnaire import resolve
+
+ALL = ["email", "documents", "files", "chat", "video", "forms", "analytics"]
+
+PROFILES = [
+    ("choir, no techie, francophone, no budget",
+     dict(members=25, francophone=True, techie="none", budget_eur_month=0, needs=["documents", "files", "video", "forms"]),
+     # no techie: every self-host option is out. Framaspace is free, francophone, <=50 accounts and
+     # runs Nextcloud (files 5) with Nextcloud Office; Framatalk (Jitsi) is free and link-based.
+     {"documents": ("hosted", "framaspace"), "files": ("hosted", "framaspace"),
+      "video": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
+     {"documents": [("nextcloud-office", "no_techie")]}),
+    ("same choir, not francophone",
+     dict(members=25, francophone=False, techie="none", budget_eur_month=0, needs=["documents", "files", "video", "forms"]),
+     # Framaspace is for francophone associations only: Disroot (free, Nextcloud, CryptPad) takes over.
+     {"documents": ("hosted", "disroot"), "files": ("hosted", "disroot"), "video": ("hosted", "framasoft"),
+      "forms": ("hosted", "framasoft")},
+     {"files": [("framaspace", "francophone_only")]}),
+    ("union of 400, confident techie, one account for all",
+     dict(members=400, techie="confident", budget_eur_month=60, sso_required=True, needs=ALL),
+     # 400 members exceed Framaspace (50), Mattermost TE (250) and Rocket.Chat Starter (50); with SSO the
+     # self-hosted tools share one directory; Synapse has free OIDC/SAML; mailcow is the fullest mail suite
+     # a confident admin can carry; GoatCounter is the lightest analytics.
+     {"email": ("self-host", "mailcow"), "documents": ("self-host", "etherpad"), "files": ("self-host", "nextcloud"),
+      "chat": ("self-host", "matrix-synapse"), "forms": ("self-host", "nextcloud-forms"),
+      "analytics": ("self-host", "goatcounter"), "video": ("hosted", "entraide-chatons")},
+     {"chat": [("mattermost", "user_cap"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")]}),
+    ("tiny collective, volunteer techie, €5",
+     dict(members=8, techie="some", budget_eur_month=5, needs=["documents", "chat", "forms"]),
+     # €5 buys the 4 GB server (€4.11): Etherpad (5/5/5/2) fits; Framateam and Framaforms are free.
+     {"documents": ("self-host", "etherpad"), "chat": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
+     {"documents": [("onlyoffice", "over_budget_server")]}),
+    ("activists needing end-to-end encryption, confident techie",
+     dict(members=30, techie="confident", budget_eur_month=20, e2ee_required=True, needs=["documents", "chat", "video"]),
+     # only E2EE tools pass: CryptPad (documents), Matrix/XMPP-OMEMO (chat), Jitsi (video); Disroot hosts
+     # all three for free, so one hoster serves them together.
+     {"documents": ("hosted", "disroot"), "chat": ("hosted", "disroot"), "video": ("hosted", "disroot")},
+     {"chat": [("mattermost", "no_e2ee"), ("zulip", "no_e2ee")], "documents": [("etherpad", "no_e2ee")]}),
+    ("activists needing E2EE, no techie",
+     dict(members=30, techie="none", budget_eur_month=0, e2ee_required=True, needs=["documents", "files", "chat"]),
+     {"documents": ("hosted", "disroot"), "files": ("hosted", "disroot"), "chat": ("hosted", "disroot")},
+     {"documents": [("cryptpad", "no_techie")]}),
+    ("NGO of 60 co-editing Word files, coming from Microsoft",
+     dict(members=60, techie="confident", budget_eur_month=40, office_formats=True, existing_suite="microsoft",
+          needs=["documents", "files"]),
+     # Etherpad/HedgeDoc cannot edit .docx; Framaspace stops at 50 accounts; Nextcloud Office edits
+     # .docx natively inside the Nextcloud chosen for files (+1 together).
+     {"documents": ("self-host", "nextcloud-office"), "files": ("self-host", "nextcloud")},
+     {"documents": [("etherpad", "no_office"), ("hedgedoc", "no_office")]}),
+    ("sports club of 120 with its own 4 GB server",
+     dict(members=120, techie="confident", budget_eur_month=15, server_ram_mb=4096, needs=["email", "chat"]),
+     # mailcow needs 6 GB+ and is out on a 4 GB server; Mailu fits (1 GB) and ships webmail.
+     {"email": ("self-host", "mailu"), "chat": ("hosted", "framasoft")},
+     {"email": [("mailcow", "ram_server")]}),
+    ("mail only, no techie",
+     dict(members=8, techie="none", budget_eur_month=10, needs=["email"]),
+     # ARN's mailboxes are @sans-nuage.fr, not the association's domain; Disroot is free.
+     {"email": ("hosted", "disroot")},
+     {"email": [("arn-sans-nuage", "no_own_domain"), ("stalwart", "no_techie")]}),
+    ("webmaster wanting analytics only",
+     dict(members=2, techie="some", budget_eur_month=5, needs=["analytics"]),
+     # GoatCounter: EUPL, single binary, SQLite, 5/5 cost; Plausible needs 4 GB and ClickHouse.
+     {"analytics": ("self-host", "goatcounter")}, {}),
+    ("existing 2 GB server, no money",
+     dict(members=40, techie="confident", budget_eur_month=0, server_ram_mb=2048, needs=["documents", "forms", "analytics"]),
+     # a server they have costs nothing more; Nextcloud-based tools need more than 2 GB with the base.
+     {"documents": ("self-host", "etherpad"), "forms": ("hosted", "framasoft"), "analytics": ("self-host", "goatcounter")},
+     {"documents": [("onlyoffice", "ram_server")]}),
+    ("techie but zero budget and no server",
+     dict(members=20, techie="confident", budget_eur_month=0, needs=["chat", "video"]),
+     # no money for a server (€4.11 the smallest): free hosted services only.
+     {"chat": ("hosted", "framasoft"), "video": ("hosted", "framasoft")},
+     {"chat": [("matrix-synapse", "over_budget_server")]}),
+    ("files already covered",
+     dict(members=20, techie="some", budget_eur_month=10, needs=["files", "chat"], already_covered=["files"]),
+     {"files": ("keep", None), "chat": ("hosted", "framasoft")}, {}),
+    ("wants its own server, francophone",
+     dict(members=50, techie="confident", budget_eur_month=20, hosting_preference="own-server", francophone=True,
+          needs=["files", "documents"]),
+     # the preference (+2) puts self-hosted Nextcloud ahead of Framaspace.
+     {"files": ("self-host", "nextcloud"), "documents": ("self-host", "etherpad")}, {}),
+    ("prefers a trusted hoster, francophone",
+     dict(members=30, techie="some", budget_eur_month=20, hosting_preference="trusted-hoster", francophone=True,
+          needs=["files", "documents", "forms"]),
+     {"files": ("hosted", "framaspace"), "documents": ("hosted", "framaspace"), "forms": ("hosted", "framasoft")}, {}),
+    ("chat for 300 members",
+     dict(members=300, techie="confident", budget_eur_month=30, needs=["chat"]),
+     # Mattermost self-hosted stops at 250 users; Framateam (hosted) has no such cap.
+     {"chat": ("hosted", "framasoft")}, {"chat": [("mattermost", "user_cap")]}),
+    ("parents' association, 200 members, video and forms",
+     dict(members=200, techie="confident", budget_eur_month=20, needs=["video", "forms"]),
+     # BigBlueButton needs 16 GB plus the base: two of the largest servers, far over a €20 budget.
+     {"video": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
+     {"video": [("bigbluebutton", "over_budget_server")]}),
+    ("features first, forms and analytics",
+     dict(members=40, techie="confident", budget_eur_month=50, priority="features", needs=["forms", "analytics"]),
+     {"forms": ("hosted", "framasoft"), "analytics": ("self-host", "goatcounter")}, {}),
+    ("no techie, email with own domain required but no budget",
+     dict(members=60, techie="none", budget_eur_month=0, needs=["email"], e2ee_required=True),
+     # E2EE mail hosted is only Proton (paid, price unknown) and no self-hosting without a techie.
+     {"email": ("hosted", "proton")}, {"email": [("disroot", "no_e2ee")]}),
+]
+
+
+@pytest.mark.parametrize("name,answers,expected,exclusions", PROFILES, ids=[p[0] for p in PROFILES])
+def test_profile(catalog, questionnaire, name, answers, expected, exclusions):
+    typed = resolve(questionnaire, answers, source=name).answers
+    rec = decide(typed, catalog)
+    got = {}
+    for need, o in rec.outcomes.items():
+        got[need] = (o.mode, None if o.pick is None else (o.pick.hoster or o.pick.tool))
+    assert got == expected
+    for need, items in exclusions.items():
+        reasons = {(e.hoster or e.tool): e.why.key for e in rec.outcomes[need].excluded}
+        for who, key in items:
+            assert reasons.get(who) == key, (need, who, reasons.get(who))
+
+
+def test_at_least_fifteen_profiles():
+    assert len(PROFILES) >= 15
