@@ -62,10 +62,26 @@ def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
     }
 
 
+def _bytecode_cache():
+    """Compiled templates kept between runs (start-up time); none if the cache dir is not writable."""
+    import os
+
+    from jinja2 import FileSystemBytecodeCache
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "sovstack", "jinja")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(directory) if os.access(directory, os.W_OK) else None
+
+
 def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     return Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=FileSystemLoader(str(templates_dir() / "report")),
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html", "html.j2"]),

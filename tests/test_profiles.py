@@ -63,7 +63,7 @@ PROFILES = [
      {"email": ("self-host", "mailu"), "chat": ("hosted", "framasoft")},
      {"email": [("mailcow", "ram_server")]}),
     ("mail only, no techie",
-     dict(members=8, techie="none", budget_eur_month=10, needs=["email"]),
+     dict(members=8, techie="none", budget_eur_month=10, francophone=True, needs=["email"]),
      # ARN's mailboxes are @sans-nuage.fr, not the association's domain; Disroot is free.
      {"email": ("hosted", "disroot")},
      {"email": [("arn-sans-nuage", "no_own_domain"), ("stalwart", "no_techie")]}),
