@@ -103,10 +103,11 @@ def _print_summary(result, lang: str) -> None:
         table.add_column(column)
     for need, c in result.data["categories"].items():
         label = result.catalog.criteria.needs[need].label.get(lang)
-        name = c["hoster"] or c["tool"] or "-"
+        cat = result.catalog
+        name = cat.hosters[c["hoster"]].name if c["hoster"] else cat.tools[c["tool"]].name if c["tool"] else "-"
         table.add_row(label, name, t["mode"][c["mode"]])
     if result.data["identity"]:
-        table.add_row(t["identity"], result.data["identity"]["tool"], t["mode"]["self-host"])
+        table.add_row(t["identity"], result.catalog.tools[result.data["identity"]["tool"]].name, t["mode"]["self-host"])
     console = Console()
     console.print(table)
     totals = result.data["totals"]

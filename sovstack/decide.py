@@ -186,6 +186,27 @@ def _sso_detail(tool: Tool) -> Reason:
     return say("none_at_all")
 
 
+def _content_limits(ctx: _Context, need: str, e2ee: str, e2ee_note: str | None,
+                    tool: Tool | None) -> tuple[Reason | None, list[Reason], float]:
+    """E2EE and office-format requirements, the same for a tool on your server or at a hoster.
+
+    Returns why it is refused (or None), the caveats to show, and the score penalty.
+    """
+    a, notes, penalty = ctx.answers, [], 0.0
+    if a.get("e2ee_required") and ctx.criteria.needs[need].e2ee_applies:
+        if e2ee == "no":
+            return say("no_e2ee"), [], 0.0
+        if e2ee == "partial":
+            notes.append(say("e2ee_partial", note=e2ee_note or ""))
+    if a.get("office_formats") and need == "documents" and tool is not None:
+        if tool.office_formats == "none":
+            return say("no_office"), [], 0.0
+        if tool.office_formats == "convert":
+            penalty = ctx.criteria.office_convert_penalty
+            notes.append(say("office_convert", penalty=_num(penalty)))
+    return None, notes, penalty
+
+
 def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusion:
     """A self-hosting candidate, or why it is excluded."""
     a = ctx.answers
@@ -204,21 +225,11 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
         return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
     if tool.limits.user_cap is not None and ctx.members > tool.limits.user_cap:
         return out(say("user_cap", cap=tool.limits.user_cap, members=ctx.members))
-    notes: list[Reason] = []
-    penalty = 0.0
-    if a.get("e2ee_required") and info.e2ee_applies:
-        if tool.e2ee.value == "no":
-            return out(say("no_e2ee"))
-        if tool.e2ee.value == "partial":
-            notes.append(say("e2ee_partial", note=tool.e2ee.note or ""))
     if a.get("sso_required") and info.sso_applies and not tool.sso.free():
         return out(say("no_free_sso", detail=_sso_detail(tool)))
-    if a.get("office_formats") and need == "documents":
-        if tool.office_formats == "none":
-            return out(say("no_office"))
-        if tool.office_formats == "convert":
-            penalty += ctx.criteria.office_convert_penalty
-            notes.append(say("office_convert", penalty=_num(ctx.criteria.office_convert_penalty)))
+    refused, notes, penalty = _content_limits(ctx, need, tool.e2ee.value, tool.e2ee.note, tool)
+    if refused:
+        return out(refused)
     stack = ctx.with_requirements([tool.id])
     ram, disk = ctx.ram(stack), ctx.disk(stack)
     if ctx.server_ram is not None:
@@ -253,26 +264,18 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     if hoster.eligibility.francophone_only and not a.get("francophone"):
         return out(say("francophone_only"))
     notes: list[Reason] = []
-    penalty = 0.0
     if need == "email":
         if offer.own_domain is False:
             return out(say("no_own_domain"))
         if offer.own_domain is None:
             notes.append(say("own_domain_unknown"))
-    e2ee = offer.e2ee or (tool.e2ee.value if tool else "no")
-    if a.get("e2ee_required") and info.e2ee_applies:
-        if e2ee == "no":
-            return out(say("no_e2ee"))
-        if e2ee == "partial":
-            notes.append(say("e2ee_partial", note=tool.e2ee.note if tool and tool.e2ee.note else ""))
     if a.get("sso_required") and info.sso_applies and not hoster.single_account:
         return out(say("no_shared_account"))
-    if a.get("office_formats") and need == "documents" and tool is not None:
-        if tool.office_formats == "none":
-            return out(say("no_office"))
-        if tool.office_formats == "convert":
-            penalty += ctx.criteria.office_convert_penalty
-            notes.append(say("office_convert", penalty=_num(ctx.criteria.office_convert_penalty)))
+    e2ee = offer.e2ee or (tool.e2ee.value if tool else "no")
+    refused, more_notes, penalty = _content_limits(ctx, need, e2ee, tool.e2ee.note if tool else None, tool)
+    if refused:
+        return out(refused)
+    notes += more_notes
     price = hoster.price.monthly(ctx.members)
     if price is not None and price > ctx.budget:
         return out(say("over_budget_hosted", price=_num(price), budget=_num(ctx.budget)))
@@ -671,8 +674,7 @@ def _explain(ctx: _Context, outcome: Outcome, covered: set[str], lost: list) -> 
         runner = alternatives[0]
         diffs = [c for c in CRITERIA if pick.scores[c] != runner.scores[c]]
         ahead = [c for c in diffs if pick.scores[c] > runner.scores[c]]
-        why = "; ".join(f"{c}: {pick.score_reasons[c]}" for c in ahead) or \
-            "; ".join(f"{c}: {pick.score_reasons[c]}" for c in CRITERIA[:1])
+        why = "; ".join(f"{c}: {pick.score_reasons[c].rstrip('.')}" for c in ahead or CRITERIA[:1])
         reasons.append(say("pick_over", runner_up=_label(runner), runner_total=_num(runner.total), why=why))
     else:
         reasons.append(say("pick_alone"))
