@@ -6,7 +6,6 @@ and the fix, as a CatalogError.
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -390,6 +389,3 @@ def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hos
                                 f"tool {offer.tool!r} does not serve it; fix: pick a tool of that category")
     return problems
 
-
-def is_tool_id(value: str) -> bool:
-    return bool(re.match(TOOL_ID, value))
