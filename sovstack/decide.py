@@ -468,8 +468,12 @@ def _fit_reason(ctx: _Context, totals: Totals) -> Reason:
     return say("fit_budget", cost=_num(totals.monthly_eur), budget=_num(ctx.budget))
 
 
+def _stack_totals(ctx: _Context, state: _State) -> Totals:
+    return _totals(ctx, state, _assemble(ctx, state)[0])
+
+
 def _fits(ctx: _Context, state: _State) -> bool:
-    return _totals(ctx, state, _assemble(ctx, state)[0]).fits
+    return _stack_totals(ctx, state).fits
 
 
 def _fit(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State, kept: set[str]) -> None:
@@ -520,7 +524,7 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
             index = options.index(current)
             nxt = options[index + 1] if index + 1 < len(options) else None
             trial = _State({**state.picks, need: nxt}, state.identity_rank)
-            after = _overshoot(ctx, _totals(ctx, trial, _assemble(ctx, trial)[0]))
+            after = _overshoot(ctx, _stack_totals(ctx, trial))
             moves.append((before - after, current.total - (nxt.total if nxt else 0.0), order, need, nxt))
         if identity is not None:
             trial = _State(dict(state.picks), state.identity_rank + 1)
@@ -582,7 +586,7 @@ def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: s
     lost = []
     for candidate in above:
         trial = _State({**state.picks, need: candidate}, state.identity_rank)
-        lost.append((candidate, _fit_reason(ctx, _totals(ctx, trial, _assemble(ctx, trial)[0]))))
+        lost.append((candidate, _fit_reason(ctx, _stack_totals(ctx, trial))))
     return lost
 
 
