@@ -132,6 +132,57 @@ class Maintenance(Sourced):
     status: Literal["active", "maintenance-only", "end-of-life", "archived"]
 
 
+class Build(Strict):
+    """An image sovstack builds on the server from `templates/apps/<id>/<context>`."""
+
+    image: str = Field(pattern=r"^[a-z0-9./_-]+:[A-Za-z0-9._-]+$")
+    context: str = Field(pattern=r"^[a-z0-9_-]+$")
+
+
+class Step(Strict):
+    """A command run on the server after the tool is up; skipped when `unless` succeeds."""
+
+    name: str = Field(min_length=3)
+    run: str = Field(min_length=1)  # Jinja2 with the template context; runs under sh -e
+    unless: str = Field(min_length=1)  # the idempotence guard: exit 0 means "already done"
+
+
+class Deploy(Sourced):
+    """How sovstack deploys a self-hostable tool (conventions: templates/apps/README.md)."""
+
+    how: Literal["compose", "debian", "refused"]
+    reason: str | None = None  # for "refused": why sovstack does not deploy it, shown at init
+    subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    web_port: int | None = Field(default=None, ge=8001, le=8999)  # loopback port Caddy proxies to
+    health: str | None = Field(default=None, pattern=r"^/")  # path answering 2xx/3xx when healthy
+    public_ports: list[int] = []  # opened in the firewall besides 22/80/443 (mail ports)
+    images: list[str] = []  # every image its compose file uses, pinned (built ones included)
+    builds: list[Build] = []
+    secrets: list[str] = []  # generated once into secrets.yml under tools.<id>
+    packages: list[str] = []  # Debian packages installed on the server
+    services: list[str] = []  # systemd units restarted when this tool's host files change
+    steps: list[Step] = []  # after the compose project is up, in order
+
+    @model_validator(mode="after")
+    def _complete(self) -> Deploy:
+        if self.how == "refused":
+            if not self.reason:
+                raise ValueError("how: refused needs 'reason' (shown to the techie at init)")
+            return self
+        if self.reason:
+            raise ValueError("'reason' is only for how: refused")
+        if (self.subdomain is None) != (self.web_port is None) or (self.web_port and not self.health):
+            raise ValueError("a web tool sets subdomain, web_port and health together")
+        if self.how == "compose" and not self.images:
+            raise ValueError("how: compose needs 'images' (every image its compose file uses, pinned)")
+        if self.how == "debian" and not self.packages:
+            raise ValueError("how: debian needs 'packages'")
+        for image in self.images:
+            if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
+                raise ValueError(f"image {image!r} must be pinned to a version tag")
+        return self
+
+
 class AdminDifficulty(Strict):
     value: int = Field(ge=1, le=5)
     reason: str = Field(min_length=8)
@@ -161,6 +212,7 @@ class Tool(Strict):
     maintenance: Maintenance
     admin_difficulty: AdminDifficulty
     scores: Scores
+    deploy: Deploy | None = None  # self-hostable tools: how sovstack deploys it, or why it does not
 
     @model_validator(mode="after")
     def _consistent(self) -> Tool:
@@ -172,6 +224,8 @@ class Tool(Strict):
             raise ValueError("a documents tool needs 'office_formats' (native, convert or none)")
         if "email" in self.categories and self.role == "main" and self.webmail is None:
             raise ValueError("a mail server needs 'webmail' (true if it ships a webmail)")
+        if self.self_hostable and self.deploy is None:
+            raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
         return self
 
     @property
@@ -372,6 +426,14 @@ def load_catalog(root: Path | None = None) -> Catalog:
 
 def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hoster]) -> list[str]:
     problems = []
+    ports: dict[int, str] = {}
+    for tool in tools.values():
+        port = tool.deploy.web_port if tool.deploy else None
+        if port and port in ports:
+            problems.append(f"{root / 'tools' / (tool.id + '.yml')}: key 'deploy.web_port' = {port}: also used by "
+                            f"{ports[port]}; fix: pick a free port between 8001 and 8999")
+        elif port:
+            ports[port] = tool.id
     for tool in tools.values():
         path = root / "tools" / f"{tool.id}.yml"
         for key in ("requires_tools", "addon_for"):
