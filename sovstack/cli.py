@@ -193,5 +193,262 @@ def catalog_show(tool_id: str) -> None:
     click.echo(dump_yaml(cat.tools[tool_id].model_dump(mode="json", exclude_defaults=True)), nl=False)
 
 
+STACK = click.option("--stack", "stack_path", type=click.Path(dir_okay=False, path_type=Path),
+                     default=Path("sovstack.yml"), show_default=True, help="The stack file.")
+SERVERS = click.option("--server", "only", multiple=True, help="Only this server (repeatable); default: all.")
+ENGINE = click.option("--engine", type=click.Choice(["ansible", "pyinfra"]), default="ansible", show_default=True,
+                      help="What applies the rendered manifest.")
+
+
+def _prompt_text(question: str, flag: str) -> str:
+    from sovstack.errors import InteractiveSessionRequired
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InteractiveSessionRequired(f"{flag} is missing and there is no terminal to ask for it",
+                                         f"give it on the command line: {flag} VALUE")
+    import questionary
+
+    answer = questionary.text(question).ask()
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer.strip()
+
+
+@main.command()
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("recommendation/answers.yml"), show_default=True,
+              help="The answers `sovstack ask` wrote; the recommendation is made again from them.")
+@click.option("--domain", help="The association's domain; tools get subdomains of it.")
+@click.option("--admin-email", help="Where certificates and alerts go.")
+@click.option("--organisation", help="The association's name (default: from the answers).")
+@click.option("--server", "address", help="The server's address (IP or host name) for SSH.")
+@click.option("--ssh-user", default="root", show_default=True)
+@click.option("--ssh-port", default=22, show_default=True, type=int)
+@click.option("--ssh-key", help="Private key file for SSH (default: your agent or ~/.ssh).")
+@click.option("--sandbox", "sandbox_name", help="Use the local sandbox server of this name instead of --server.")
+@click.option("--tls", type=click.Choice(["public", "internal"]), help="public: Let's Encrypt; internal: Caddy's own "
+              "CA (default for a sandbox).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("sovstack.yml"),
+              show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing stack file.")
+def init(answers_file: Path, domain, admin_email, organisation, address, ssh_user, ssh_port, ssh_key,
+         sandbox_name, tls, out_path: Path, force: bool) -> None:
+    """Turn a recommendation into a stack file (sovstack.yml) and its secrets.
+
+    Asks for what is missing (domain, admin mail, server) when run in a terminal. Tools that
+    sovstack does not deploy are listed with the reason and left out.
+
+    \b
+    Examples:
+      sovstack init                                   # asks for domain, admin mail, server
+      sovstack init --answers recommendation/answers.yml --domain voisins.example.org \
+        --admin-email admin@voisins.example.org --server 203.0.113.10
+      sovstack init --sandbox sandbox --domain voisins.test --admin-email admin@voisins.test
+    """
+    from sovstack.errors import UserError
+    from sovstack.init_stack import draft, sandbox_server
+    from sovstack.provision import load
+    from sovstack.sandbox import STATE_DIR
+    from sovstack.service import load_answers_file, recommend
+
+    if out_path.exists() and not force:
+        raise UserError(f"{out_path} already exists", "edit it, or pass --force to write a new one")
+    if not answers_file.exists():
+        raise UserError(f"--answers {answers_file}: no such file",
+                        "answer the questionnaire first: sovstack ask (it writes recommendation/answers.yml)")
+    given = load_answers_file(answers_file)
+    result = recommend(given, source=str(answers_file))
+    organisation = organisation or result.recommendation.answers.get("organisation") or \
+        _prompt_text("Name of the association?", "--organisation")
+    domain = (domain or _prompt_text("Domain of the association (e.g. voisins.example.org)?", "--domain")).lower()
+    admin_email = admin_email or _prompt_text("Admin e-mail address?", "--admin-email")
+    if sandbox_name:
+        server = sandbox_server(sandbox_name, STATE_DIR)
+        tls = tls or "internal"
+    else:
+        address = address or _prompt_text("Server address (IP or host name)?", "--server")
+        server = {"address": address, "ssh_user": ssh_user, "ssh_port": ssh_port,
+                  **({"ssh_key": ssh_key} if ssh_key else {})}
+    made = draft(result.recommendation, result.catalog, organisation=organisation, domain=domain,
+                 admin_email=admin_email, server=server, tls=tls or "public",
+                 language="fr" if result.recommendation.answers.get("francophone") else "en")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(made.text)
+    load(out_path)  # generates secrets.yml next to it
+    click.echo(f"wrote {out_path} and {out_path.parent / 'secrets.yml'} (0600)")
+    click.echo("self-hosted: " + (", ".join(made.tools) or "nothing"))
+    for need, who in made.hosted.items():
+        click.echo(f"hosted: {need} at {who}")
+    for tool, why in made.refused:
+        click.echo(f"not deployed: {tool}: {why}")
+    click.echo(f"next: sovstack plan --stack {out_path}")
+
+
+@main.command("render")
+@STACK
+def render_cmd(stack_path: Path) -> None:
+    """Write build/<server>/ (manifest + files) and the inventories from the stack file.
+
+    \b
+    Example:
+      sovstack render --stack sovstack.yml && ansible-playbook -i build/hosts.yml playbooks/site.yml
+    """
+    from sovstack.provision import load, render_all
+
+    loaded = load(stack_path)
+    for bundle in render_all(loaded):
+        m = bundle.manifest
+        click.echo(f"{bundle.path}: {len(m['files'])} files, {len(m['compose'])} compose projects, "
+                   f"{len(m['steps'])} steps")
+    click.echo(f"{loaded.build / 'hosts.yml'} (Ansible), {loaded.build / 'inventory.py'} (pyinfra)")
+
+
+@main.command()
+@STACK
+@SERVERS
+@ENGINE
+def plan(stack_path: Path, only: tuple[str, ...], engine: str) -> None:
+    """Show, per server, what a deploy would change (a dry run; nothing changes).
+
+    \b
+    Example:
+      sovstack plan --stack sovstack.yml --server main
+    """
+    from sovstack.provision import apply, check_servers, load, render_all
+
+    loaded = load(stack_path)
+    servers = loaded.servers(only)
+    bundles = render_all(loaded)
+    check_servers(loaded, bundles, servers)
+    result = apply(loaded, engine, servers, click.echo, check=True)
+    for server in servers:
+        click.echo(f"plan: {server}: {result.changed.get(server, '?')} change(s) would be made")
+
+
+@main.command()
+@STACK
+@SERVERS
+@ENGINE
+@click.option("-v", "--verbose", count=True, help="Pass -v… to the engine (secrets stay hidden).")
+@click.option("--wait", default=180, show_default=True, help="Seconds to wait for the tools' health checks.")
+def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, wait: int) -> None:
+    """Render, check the servers, apply with Ansible (default) or pyinfra, then check health.
+
+    Nothing changes on any server unless every server passes the checks first (reachable, right
+    SSH key, Debian 12/13, the ports it needs free).
+
+    \b
+    Examples:
+      sovstack deploy
+      sovstack deploy --engine pyinfra --server main
+    """
+    from sovstack.errors import UserError
+    from sovstack.provision import apply, check_servers, health, load, render_all
+
+    loaded = load(stack_path)
+    servers = loaded.servers(only)
+    bundles = render_all(loaded)
+    check_servers(loaded, bundles, servers)
+    result = apply(loaded, engine, servers, click.echo, verbosity=verbose)
+    checks = health(loaded, bundles, servers, wait=wait)
+    bad = [c for c in checks if not c.ok]
+    for c in checks:
+        click.echo(f"health: {c.server}: {c.tool} https://{c.fqdn}: {'ok' if c.ok else 'FAILING'} ({c.detail})")
+    click.echo(f"deploy: {engine}: " + ", ".join(f"{s}: {result.changed.get(s, '?')} change(s)" for s in servers))
+    if bad:
+        raise UserError("deployed, but failing health checks: " + ", ".join(c.tool for c in bad),
+                        "look at the tool's logs on the server: docker compose -f /srv/sovstack/apps/<tool>/compose.yml logs")
+
+
+@main.group()
+def sandbox() -> None:
+    """A local Debian 13 server in Docker, for trying a stack before renting a VPS.
+
+    Needs the Docker engine and debootstrap on this machine (apt-get install docker.io
+    debootstrap). State (SSH key, inventory) is kept in .sovstack/sandbox/<name>/.
+
+    \b
+    Examples:
+      sovstack sandbox up
+      sovstack init --sandbox sandbox --domain voisins.test --admin-email admin@voisins.test
+      sovstack sandbox down
+    """
+
+
+NAME = click.option("--name", default="sandbox", show_default=True, help="Which sandbox server.")
+
+
+@sandbox.command("up")
+@NAME
+def sandbox_up(name: str) -> None:
+    """Start a sandbox server (builds its image once) and write its inventory.
+
+    \b
+    Example:
+      sovstack sandbox up --name sandbox
+    """
+    from sovstack import sandbox as sb
+
+    server = sb.up(name, progress=lambda msg: click.echo(msg, err=True))
+    _show_sandbox(server)
+
+
+def _show_sandbox(server) -> None:
+    click.echo(f"{server.name}: ssh {' '.join(server.ssh_command())}")
+    click.echo(f"  address seen from this machine: {server.address}; inventory: {server.inventory}")
+
+
+@sandbox.command("status")
+@NAME
+def sandbox_status(name: str) -> None:
+    """Say whether the sandbox server runs, and how to reach it.
+
+    \b
+    Example:
+      sovstack sandbox status
+    """
+    from sovstack import sandbox as sb
+    from sovstack.errors import UserError
+
+    server = sb.status(name)
+    if server is None:
+        raise UserError(f"sandbox {name!r} is not running", f"start it: sovstack sandbox up --name {name}")
+    _show_sandbox(server)
+
+
+@sandbox.command("down")
+@NAME
+def sandbox_down(name: str) -> None:
+    """Remove the sandbox server and its data.
+
+    \b
+    Example:
+      sovstack sandbox down --name sandbox
+    """
+    from sovstack import sandbox as sb
+
+    click.echo(f"{name}: removed" if sb.down(name) else f"{name}: there was no such sandbox")
+
+
+@sandbox.command("load")
+@NAME
+@click.argument("images", nargs=-1, required=True)
+def sandbox_load(name: str, images: tuple[str, ...]) -> None:
+    """Copy images from this machine's Docker into the sandbox's (it cannot pull where you cannot).
+
+    \b
+    Example:
+      sovstack sandbox load debian:trixie-slim
+    """
+    from sovstack import sandbox as sb
+    from sovstack.errors import UserError
+
+    server = sb.status(name)
+    if server is None:
+        raise UserError(f"sandbox {name!r} is not running", f"start it: sovstack sandbox up --name {name}")
+    sb.load_images(server, list(images))
+    click.echo(f"{name}: loaded {', '.join(images)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

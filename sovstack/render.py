@@ -1,0 +1,292 @@
+"""Stack file + secrets -> `build/<server>/`: one manifest and the files it lists.
+
+The manifest is the only thing the engines (Ansible, pyinfra) read: packages, directories, files
+with owner and mode and what each change restarts, services, images to build, compose projects,
+post-deploy steps with their guards, the ports the server must have free, the health checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+
+from sovstack.catalog import Catalog, Tool
+from sovstack.errors import UserError
+from sovstack.paths import templates_dir
+from sovstack.secrets import Secrets
+from sovstack.stackfile import Stack
+from sovstack.yamlio import dump_yaml
+
+ROOT = "/srv/sovstack"
+BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-compose", "caddy", "nftables", "fail2ban",
+                 "python3-systemd", "unattended-upgrades", "iproute2"]
+# Units of the base layer, started and enabled on every server.
+BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended-upgrades", "ssh"]
+# Who may already hold a port on a converged server (the rest means "taken by something else").
+PORT_OWNERS = {22: ["sshd"], 80: ["caddy"], 443: ["caddy"]}
+
+
+# A post-deploy step as a script: `sh script --check` says whether it is done (exit 0), `sh script`
+# runs it unless done and prints "changed" when it ran. Both engines only call it.
+STEP_SCRIPT = """#!/bin/sh
+# sovstack step: {name}
+set -e
+done_already() {{
+{unless}
+}}
+if done_already >/dev/null 2>&1; then exit 0; fi
+[ "${{1:-}}" = --check ] && exit 1
+{run}
+echo changed
+"""
+
+
+@dataclass
+class Bundle:
+    server: str
+    path: Path
+    manifest: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)  # dest -> content
+
+
+def _environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                              autoescape=False)
+
+
+def _mem_limit(tool: Tool) -> str:
+    return f"{int(tool.resources.ram_mb.recommended)}m"
+
+
+def app_context(stack: Stack, catalog: Catalog, tool_id: str) -> dict[str, Any]:
+    tool = catalog.tools[tool_id]
+    deploy = tool.deploy
+    fqdn = stack.fqdn(tool_id, catalog)
+    return {
+        "id": tool_id, "name": tool.name, "fqdn": fqdn, "url": f"https://{fqdn}" if fqdn else None,
+        "web_port": deploy.web_port, "dir": f"{ROOT}/apps/{tool_id}", "data": f"{ROOT}/data/{tool_id}",
+        "mem_limit": _mem_limit(tool), "server": stack.tools[tool_id].server,
+        "images": {image.rsplit(":", 1)[0]: image for image in deploy.images},
+    }
+
+
+def mail_context(stack: Stack, secrets: Secrets, tool_id: str) -> dict[str, Any] | None:
+    relay = stack.mail_relay
+    if relay is None:
+        return None
+    return {"host": relay.host, "port": relay.port, "username": relay.username,
+            "password": secrets.get("mail_relay.password"), "security": relay.security,
+            "from_address": f"{tool_id}@{relay.from_domain or stack.domain}"}
+
+
+def stack_context(stack: Stack) -> dict[str, Any]:
+    return {"organisation": stack.organisation, "domain": stack.domain, "admin_email": stack.admin_email,
+            "language": stack.language, "tls": stack.tls}
+
+
+def render(stack: Stack, catalog: Catalog, secrets: Secrets, out: Path) -> list[Bundle]:
+    """Render every server's bundle in memory, then write them all (nothing is written on error)."""
+    bundles = [render_server(stack, catalog, secrets, name, out / name) for name in stack.servers]
+    for bundle in bundles:
+        write_bundle(bundle)
+    write_inventory(stack, out)
+    return bundles
+
+
+def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str, path: Path) -> Bundle:
+    templates = templates_dir()
+    env = _environment(templates)
+    secret_values = [v for v in secrets.values()]
+    tools_here = stack.tools_on(server)
+    all_tools = {t: app_context(stack, catalog, t) for t in stack.tools}
+    base_ctx = {"stack": stack_context(stack), "tools": all_tools, "server": server, "root": ROOT}
+
+    files: dict[str, bytes] = {}
+    file_entries: list[dict[str, Any]] = []
+
+    def add(dest: str, content: bytes, notify: list[str]) -> None:
+        if dest in files:
+            raise UserError(f"two templates write {dest} on server {server!r}",
+                            "this is a catalog mistake: report it")
+        files[dest] = content
+        secret = any(value.encode() in content for value in secret_values)
+        executable = dest.startswith(f"{ROOT}/bin/")
+        mode = "0600" if secret else ("0755" if executable else "0644")
+        file_entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": "root", "mode": mode,
+                             "sha256": hashlib.sha256(content).hexdigest(), "notify": notify})
+
+    def render_tree(tree: Path, ctx: dict[str, Any], dest_root: str, notify: list[str],
+                    skip: set[str] = frozenset()) -> None:
+        if not tree.is_dir():
+            return
+        for source in sorted(p for p in tree.rglob("*") if p.is_file()):
+            rel = source.relative_to(tree)
+            if rel.parts[0] in skip:
+                continue
+            name = str(PurePosixPath(dest_root) / rel.as_posix())
+            if source.suffix == ".j2":
+                template = source.relative_to(templates).as_posix()
+                try:
+                    content = env.get_template(template).render(ctx).encode()
+                except jinja2.TemplateError as exc:
+                    raise UserError(f"{source}: cannot render ({exc})", "this is a template mistake: report it") from None
+                name = name[:-3]
+            else:
+                content = source.read_bytes()
+            add(name, content, notify)
+
+    # Per-tool files first: the Caddyfile includes each web tool's site block.
+    packages = list(BASE_PACKAGES)
+    services: list[dict[str, Any]] = []
+    builds: list[dict[str, Any]] = []
+    compose: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    health: list[dict[str, Any]] = []
+    ports: list[dict[str, Any]] = [{"port": p, "owners": o} for p, o in PORT_OWNERS.items()]
+    public_ports = [22, 80, 443]
+    sites: list[dict[str, Any]] = []
+    directories = [{"path": ROOT, "mode": "0755"}, {"path": f"{ROOT}/bin", "mode": "0755"},
+                   {"path": f"{ROOT}/apps", "mode": "0755"}, {"path": f"{ROOT}/data", "mode": "0711"},
+                   {"path": f"{ROOT}/steps", "mode": "0700"}]
+    for tool_id in tools_here:
+        tool = catalog.tools[tool_id]
+        deploy = tool.deploy
+        app = all_tools[tool_id]
+        ctx = {**base_ctx, "app": app, "secrets": secrets.for_tool(tool_id),
+               "mail": mail_context(stack, secrets, tool_id)}
+        tool_dir = templates / "apps" / tool_id
+        directories.append({"path": app["data"], "mode": "0750"})
+        for name in deploy.packages:
+            if name not in packages:
+                packages.append(name)
+        if deploy.how == "compose" and (tool_dir / "app").is_dir():
+            directories.append({"path": app["dir"], "mode": "0750"})
+            render_tree(tool_dir / "app", ctx, app["dir"], [f"compose:{tool_id}"])
+            if f"{app['dir']}/compose.yml" not in files and tool.role != "addon":
+                raise UserError(f"{tool_dir / 'app'}: no compose.yml.j2 for {tool_id}",
+                                "this is a catalog mistake: report it")
+        unit_notify = [f"restart:{unit}" for unit in deploy.services]
+        render_tree(tool_dir / "root", ctx, "/", unit_notify)
+        for build in deploy.builds:
+            context = f"{app['dir']}/{build.context}"
+            render_tree(tool_dir / build.context, ctx, context, [f"build:{build.image}", f"compose:{tool_id}"])
+            builds.append({"tool": tool_id, "image": build.image, "context": context})
+        if f"{app['dir']}/compose.yml" in files:
+            compose.append({"name": tool_id, "dir": app["dir"]})
+        for unit in deploy.services:
+            services.append({"name": unit, "tool": tool_id})
+        for step in deploy.steps:
+            try:
+                script = STEP_SCRIPT.format(name=step.name, unless=env.from_string(step.unless).render(ctx),
+                                            run=env.from_string(step.run).render(ctx))
+            except jinja2.TemplateError as exc:
+                raise UserError(f"catalog {tool_id}: step {step.name!r}: cannot render ({exc})",
+                                "this is a catalog mistake: report it") from None
+            dest = f"{ROOT}/steps/{len(steps) + 1:02d}-{tool_id}.sh"
+            add(dest, script.encode(), [])
+            steps.append({"tool": tool_id, "name": f"{tool_id}: {step.name}", "script": dest})
+        if deploy.web_port:
+            site_body = None
+            caddy_template = tool_dir / "caddy.j2"
+            if caddy_template.exists():
+                site_body = env.get_template(caddy_template.relative_to(templates).as_posix()).render(ctx)
+            sites.append({"tool": tool_id, "fqdn": app["fqdn"], "web_port": deploy.web_port, "body": site_body})
+            health.append({"tool": tool_id, "fqdn": app["fqdn"],
+                           "url": f"http://127.0.0.1:{deploy.web_port}{deploy.health}"})
+            ports.append({"port": deploy.web_port, "owners": ["docker-proxy"]})
+        for port in deploy.public_ports:
+            public_ports.append(port)
+            ports.append({"port": port, "owners": ["docker-proxy", "master", "dovecot", "slapd"]})
+
+    base = {**base_ctx, "sites": sites, "public_ports": sorted(set(public_ports))}
+    render_tree(templates / "server" / "root", base, "/", [])
+    # What each base file restarts when it changes.
+    for entry in file_entries:
+        entry["notify"] = entry["notify"] or _base_notify(entry["dest"])
+
+    manifest = {
+        "server": server, "root": ROOT, "domain": stack.domain, "tls": stack.tls,
+        "packages": packages, "directories": directories,
+        "files": sorted(file_entries, key=lambda e: e["dest"]),
+        "services": [{"name": s, "tool": None} for s in BASE_SERVICES] + services,
+        "builds": builds, "compose": compose, "steps": steps, "health": health,
+        "ports": sorted(ports, key=lambda p: p["port"]), "public_ports": sorted(set(public_ports)),
+    }
+    return Bundle(server=server, path=path, manifest=manifest, files=files)
+
+
+def _base_notify(dest: str) -> list[str]:
+    if dest.startswith("/etc/caddy/"):
+        return ["reload:caddy"]
+    if dest.startswith("/etc/ssh/"):
+        return ["reload:ssh"]
+    if dest.startswith("/etc/fail2ban/"):
+        return ["restart:fail2ban"]
+    if dest.startswith("/etc/docker/"):
+        return ["restart:docker"]
+    if dest.endswith("firewall.nft") or dest.endswith("sovstack-firewall.service"):
+        return ["restart:sovstack-firewall"]
+    return []
+
+
+def write_bundle(bundle: Bundle) -> None:
+    """Replace build/<server>/ with the new bundle: private (it holds secrets), all at once."""
+    tmp = bundle.path.with_name(f".{bundle.path.name}.new")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True, mode=0o700)
+    os.chmod(tmp.parent, 0o700)
+    for entry in bundle.manifest["files"]:
+        target = tmp / entry["src"]
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bundle.files[entry["dest"]])
+    header = (f"# Rendered by sovstack for server {bundle.server!r}. Do not edit: edit sovstack.yml and run\n"
+              "# `sovstack render` again. Applied by playbooks/site.yml and sovstack/engines/pyinfra_deploy.py.\n")
+    fd = os.open(tmp / "manifest.yml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(header + dump_yaml(bundle.manifest))
+    if bundle.path.exists():
+        shutil.rmtree(bundle.path)
+    os.replace(tmp, bundle.path)
+
+
+def inventory_data(stack: Stack, out: Path) -> dict[str, Any]:
+    hosts = {}
+    for name, server in stack.servers.items():
+        host: dict[str, Any] = {"ansible_host": server.address, "ansible_port": server.ssh_port,
+                                "ansible_user": server.ssh_user,
+                                "sovstack_bundle": str((out / name).resolve())}
+        if server.ssh_key:
+            host["ansible_ssh_private_key_file"] = str(Path(server.ssh_key).expanduser())
+        if not server.check_host_key:
+            host["ansible_ssh_common_args"] = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+        hosts[name] = host
+    return {"all": {"hosts": hosts}}
+
+
+def write_inventory(stack: Stack, out: Path) -> Path:
+    """build/hosts.yml for Ansible and build/inventory.py for pyinfra: the same servers."""
+    path = out / "hosts.yml"
+    path.write_text("# Ansible inventory rendered by sovstack: ansible-playbook -i build/hosts.yml playbooks/site.yml\n"
+                    + dump_yaml(inventory_data(stack, out)))
+    rows = []
+    for name, server in stack.servers.items():
+        data: dict[str, Any] = {"ssh_hostname": server.address, "ssh_port": server.ssh_port,
+                                "ssh_user": server.ssh_user, "sovstack_bundle": str((out / name).resolve()),
+                                "_sudo": server.ssh_user != "root"}
+        if server.ssh_key:
+            data["ssh_key"] = str(Path(server.ssh_key).expanduser())
+        if not server.check_host_key:
+            data.update(ssh_strict_host_key_checking="no", ssh_known_hosts_file="/dev/null")
+        rows.append(f"    ({name!r}, {data!r}),")
+    (out / "inventory.py").write_text("# pyinfra inventory rendered by sovstack.\nservers = [\n" + "\n".join(rows) + "\n]\n")
+    return path

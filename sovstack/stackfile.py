@@ -1,0 +1,171 @@
+"""`sovstack.yml`: the stack a techie reads, edits and versions. Validated against the catalog.
+
+Every mistake is reported with the file, the key, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sovstack.catalog import Catalog, Tool, describe_validation_error
+from sovstack.errors import UserError
+from sovstack.yamlio import load_yaml
+
+LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+DOMAIN = rf"^({LABEL}\.)+[a-z]{{2,63}}$"
+NAME = r"^[a-z][a-z0-9-]{0,30}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Server(Strict):
+    address: str = Field(min_length=1)  # IP address or host name SSH reaches
+    ssh_user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_-]*$")
+    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_key: str | None = None  # private key file; default: the SSH agent / ~/.ssh
+    public_ip: str | None = None  # the address DNS points at, when SSH goes elsewhere (NAT, tunnel)
+    check_host_key: bool = True  # false only for throwaway servers (sandboxes) whose host key changes
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:-]+", value):
+            raise ValueError("must be an IP address or a host name")
+        return value
+
+
+class Placement(Strict):
+    server: str
+    subdomain: str | None = Field(default=None, pattern=rf"^{LABEL}$")
+
+
+class MailRelay(Strict):
+    host: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str = Field(min_length=1)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    from_domain: str | None = None  # defaults to the stack's domain
+    # The password is in secrets.yml under mail_relay.password.
+
+
+class Stack(Strict):
+    organisation: str = Field(min_length=1)
+    domain: str = Field(pattern=DOMAIN, max_length=200)
+    admin_email: str = Field(pattern=EMAIL)
+    language: Literal["en", "fr"] = "en"
+    tls: Literal["public", "internal"] = "public"  # internal: Caddy's own CA, for sandboxes/no DNS
+    servers: dict[str, Server] = Field(min_length=1)
+    tools: dict[str, Placement] = {}
+    hosted: dict[str, str] = {}  # need -> hoster (or a free-text provider name), for the report
+    mail_relay: MailRelay | None = None
+
+    @field_validator("servers")
+    @classmethod
+    def _server_names(cls, value: dict) -> dict:
+        for name in value:
+            if not re.match(NAME, name):
+                raise ValueError(f"server name {name!r} must be lowercase letters, digits and hyphens")
+        return value
+
+    def tools_on(self, server: str) -> list[str]:
+        return sorted(tool for tool, place in self.tools.items() if place.server == server)
+
+    def fqdn(self, tool: str, catalog: Catalog) -> str | None:
+        sub = self.subdomain(tool, catalog)
+        return f"{sub}.{self.domain}" if sub else None
+
+    def subdomain(self, tool: str, catalog: Catalog) -> str | None:
+        deploy = catalog.tools[tool].deploy
+        if not deploy or not deploy.web_port:
+            return None
+        return self.tools[tool].subdomain or deploy.subdomain
+
+
+def deployable(tool: Tool) -> tuple[bool, str]:
+    """Whether sovstack deploys this tool, and if not, why."""
+    if not tool.self_hostable or tool.deploy is None:
+        return False, f"{tool.name} is offered only as a hosted service; it cannot be self-hosted"
+    if tool.deploy.how == "refused":
+        return False, tool.deploy.reason or "not deployable"
+    return True, ""
+
+
+def parse_stack(data: object, path: Path | str, catalog: Catalog) -> Stack:
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: must be a mapping with organisation, domain, servers and tools",
+                        "start from the file `sovstack init` writes")
+    try:
+        stack = Stack.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(path, exc),
+                        "see the comments in the file `sovstack init` writes") from None
+    problems = check_against_catalog(stack, catalog, path)
+    if problems:
+        raise UserError("\n".join(problems), "correct the keys named above; nothing was changed")
+    return stack
+
+
+def load_stack(path: Path, catalog: Catalog) -> Stack:
+    if not path.exists():
+        raise UserError(f"{path}: no such stack file", "create it with `sovstack init`, or pass --stack FILE")
+    return parse_stack(load_yaml(path), path, catalog)
+
+
+def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> list[str]:
+    problems: list[str] = []
+    seen_hosts: dict[tuple[str, str], str] = {}
+    public_ports: dict[tuple[str, int], str] = {}
+    for tool_id, place in stack.tools.items():
+        key = f"{path}: key 'tools.{tool_id}'"
+        tool = catalog.tools.get(tool_id)
+        if tool is None:
+            known = ", ".join(sorted(t for t in catalog.tools if deployable(catalog.tools[t])[0]))
+            problems.append(f"{key}: no tool {tool_id!r} in the catalog; fix: use one of {known}")
+            continue
+        ok, why = deployable(tool)
+        if not ok:
+            problems.append(f"{key}: sovstack does not deploy {tool.name}: {why}; "
+                            f"fix: remove it, or choose another tool with `sovstack catalog list`")
+            continue
+        if place.server not in stack.servers:
+            problems.append(f"{key}.server' = {place.server!r}: no such server; "
+                            f"fix: use one of {', '.join(stack.servers)} or add it under 'servers'")
+        if place.subdomain and not tool.deploy.web_port:
+            problems.append(f"{key}.subdomain' = {place.subdomain!r}: {tool.name} has no web interface; "
+                            f"fix: remove the subdomain")
+        sub = stack.subdomain(tool_id, catalog)
+        if sub:
+            other = seen_hosts.get((sub, stack.domain))
+            if other:
+                problems.append(f"{key}.subdomain' = {sub!r}: also used by {other}; "
+                                f"fix: give one of them another subdomain")
+            seen_hosts[(sub, stack.domain)] = tool_id
+        for port in tool.deploy.public_ports:
+            other = public_ports.get((place.server, port))
+            if other:
+                problems.append(f"{key}': needs public port {port}, already taken by {other} on server "
+                                f"{place.server!r}; fix: keep one of them, or place them on different servers")
+            public_ports[(place.server, port)] = tool_id
+        for base in tool.addon_for:
+            if tool.role == "addon" and not any(b in stack.tools for b in tool.addon_for):
+                problems.append(f"{key}': {tool.name} is an add-on for {', '.join(tool.addon_for)}; "
+                                f"fix: add {tool.addon_for[0]} to 'tools' too")
+                break
+            if base in stack.tools and stack.tools[base].server != place.server:
+                problems.append(f"{key}.server' = {place.server!r}: an add-on runs beside {base} "
+                                f"(on {stack.tools[base].server!r}); fix: place both on one server")
+        for needed in tool.requires_tools:
+            if needed not in stack.tools:
+                problems.append(f"{key}': {tool.name} needs {needed}; fix: add {needed} to 'tools'")
+    for need, provider in stack.hosted.items():
+        if need not in catalog.criteria.needs:
+            problems.append(f"{path}: key 'hosted.{need}': not a need; fix: use one of "
+                            f"{', '.join(catalog.criteria.needs)}")
+    return problems
