@@ -154,6 +154,7 @@ class Deploy(Sourced):
     reason: str | None = None  # for "refused": why sovstack does not deploy it, shown at init
     subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
     web_port: int | None = Field(default=None, ge=8001, le=8999)  # loopback port Caddy proxies to
+    served_by_caddy: bool = False  # Caddy serves the site itself (caddy.j2), e.g. static reports: no web_port
     health: str | None = Field(default=None, pattern=r"^/")  # path answering 2xx/3xx when healthy
     public_ports: list[int] = []  # opened in the firewall besides 22/80/443 (mail ports)
     images: list[str] = []  # every image its compose file uses, pinned (built ones included)
@@ -171,8 +172,11 @@ class Deploy(Sourced):
             return self
         if self.reason:
             raise ValueError("'reason' is only for how: refused")
-        if (self.subdomain is None) != (self.web_port is None) or (self.web_port and not self.health):
-            raise ValueError("a web tool sets subdomain, web_port and health together")
+        web = self.web_port is not None or self.served_by_caddy
+        if (self.subdomain is None) == web or (self.subdomain is None) != (self.health is None):
+            raise ValueError("a web tool sets subdomain, health and either web_port or served_by_caddy: true")
+        if self.web_port and self.served_by_caddy:
+            raise ValueError("web_port and served_by_caddy exclude each other")
         if self.how == "compose" and not self.images:
             raise ValueError("how: compose needs 'images' (every image its compose file uses, pinned)")
         if self.how == "debian" and not self.packages:

@@ -75,7 +75,7 @@ class Health:
     server: str
     tool: str
     fqdn: str
-    url: str
+    url: str | None
     ok: bool
     detail: str
 
@@ -89,10 +89,11 @@ def health(loaded: Loaded, bundles: list[Bundle], servers: list[str], wait: floa
             continue
         target = loaded.target(bundle.server)
         for entry in bundle.manifest["health"]:
-            path = entry["url"].split(str(_port(entry["url"])), 1)[1]
-            probe = (f"a=$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {entry['url']}); "
-                     f"b=$(curl -sk -o /dev/null -w '%{{http_code}}' --max-time 10 --resolve "
-                     f"{entry['fqdn']}:443:127.0.0.1 https://{entry['fqdn']}{path}); echo $a $b")
+            # The loopback port (when the tool has one), then Caddy over HTTPS by name.
+            local = (f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {entry['url']}" if entry["url"]
+                     else "echo 200")
+            probe = (f"a=$({local}); b=$(curl -sk -o /dev/null -w '%{{http_code}}' --max-time 10 --resolve "
+                     f"{entry['fqdn']}:443:127.0.0.1 https://{entry['fqdn']}{entry['path']}); echo $a $b")
             while True:
                 codes = target.run(probe).stdout.split()
                 ok = len(codes) == 2 and all(c[:1] in ("2", "3") for c in codes)
@@ -103,6 +104,3 @@ def health(loaded: Loaded, bundles: list[Bundle], servers: list[str], wait: floa
             results.append(Health(bundle.server, entry["tool"], entry["fqdn"], entry["url"], ok, detail))
     return results
 
-
-def _port(url: str) -> int:
-    return int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])

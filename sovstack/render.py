@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -119,7 +120,10 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         secret = any(value.encode() in content for value in secret_values)
         executable = dest.startswith(f"{ROOT}/bin/")
         mode = "0600" if secret else ("0755" if executable else "0644")
-        file_entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": "root", "mode": mode,
+        group = "root"
+        if secret and dest.startswith("/etc/caddy/"):
+            mode, group = "0640", "caddy"  # Caddy runs as its own user and must read its config
+        file_entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": group, "mode": mode,
                              "sha256": hashlib.sha256(content).hexdigest(), "notify": notify})
 
     def render_tree(tree: Path, ctx: dict[str, Any], dest_root: str, notify: list[str],
@@ -154,7 +158,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     sites: list[dict[str, Any]] = []
     directories = [{"path": ROOT, "mode": "0755"}, {"path": f"{ROOT}/bin", "mode": "0755"},
                    {"path": f"{ROOT}/apps", "mode": "0755"}, {"path": f"{ROOT}/data", "mode": "0711"},
-                   {"path": f"{ROOT}/steps", "mode": "0700"}]
+                   {"path": f"{ROOT}/steps", "mode": "0700"}, {"path": f"{ROOT}/pending", "mode": "0700"}]
     for tool_id in tools_here:
         tool = catalog.tools[tool_id]
         deploy = tool.deploy
@@ -181,7 +185,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         if f"{app['dir']}/compose.yml" in files:
             compose.append({"name": tool_id, "dir": app["dir"]})
         for unit in deploy.services:
-            services.append({"name": unit, "tool": tool_id})
+            services.append({"name": unit, "tool": tool_id, "phase": "after-steps"})
         for step in deploy.steps:
             try:
                 script = STEP_SCRIPT.format(name=step.name, unless=env.from_string(step.unless).render(ctx),
@@ -192,15 +196,19 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
             dest = f"{ROOT}/steps/{len(steps) + 1:02d}-{tool_id}.sh"
             add(dest, script.encode(), [])
             steps.append({"tool": tool_id, "name": f"{tool_id}: {step.name}", "script": dest})
-        if deploy.web_port:
+        if deploy.subdomain:
             site_body = None
             caddy_template = tool_dir / "caddy.j2"
             if caddy_template.exists():
                 site_body = env.get_template(caddy_template.relative_to(templates).as_posix()).render(ctx)
+            elif deploy.served_by_caddy:
+                raise UserError(f"{caddy_template}: missing for {tool_id} (served_by_caddy)",
+                                "this is a catalog mistake: report it")
             sites.append({"tool": tool_id, "fqdn": app["fqdn"], "web_port": deploy.web_port, "body": site_body})
-            health.append({"tool": tool_id, "fqdn": app["fqdn"],
-                           "url": f"http://127.0.0.1:{deploy.web_port}{deploy.health}"})
-            ports.append({"port": deploy.web_port, "owners": ["docker-proxy"]})
+            health.append({"tool": tool_id, "fqdn": app["fqdn"], "path": deploy.health,
+                           "url": f"http://127.0.0.1:{deploy.web_port}{deploy.health}" if deploy.web_port else None})
+            if deploy.web_port:
+                ports.append({"port": deploy.web_port, "owners": ["docker-proxy", "caddy"]})
         for port in deploy.public_ports:
             public_ports.append(port)
             ports.append({"port": port, "owners": ["docker-proxy", "master", "dovecot", "slapd"]})
@@ -211,15 +219,42 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     for entry in file_entries:
         entry["notify"] = entry["notify"] or _base_notify(entry["dest"])
 
+    # Every file's directory exists before the file is copied (Ansible's copy does not create it).
+    listed = {d["path"] for d in directories}
+    for entry in file_entries:
+        parent = str(PurePosixPath(entry["dest"]).parent)
+        if parent not in listed:
+            directories.append({"path": parent, "mode": "0755"})
+            listed.add(parent)
+        entry["secret"] = entry["mode"] in ("0600", "0640")
+        entry["markers"] = _markers(entry, builds, compose)
+
     manifest = {
         "server": server, "root": ROOT, "domain": stack.domain, "tls": stack.tls,
         "packages": packages, "directories": directories,
         "files": sorted(file_entries, key=lambda e: e["dest"]),
-        "services": [{"name": s, "tool": None} for s in BASE_SERVICES] + services,
+        "services": [{"name": s, "tool": None, "phase": "base"} for s in BASE_SERVICES] + services,
         "builds": builds, "compose": compose, "steps": steps, "health": health,
         "ports": sorted(ports, key=lambda p: p["port"]), "public_ports": sorted(set(public_ports)),
     }
     return Bundle(server=server, path=path, manifest=manifest, files=files)
+
+
+def _markers(entry: dict[str, Any], builds: list[dict], compose: list[dict]) -> list[dict[str, str]]:
+    """What a change of this file leaves for bin/sovstack-pending: marker file name and content."""
+    found = [{"name": "daemon-reload", "content": ""}] if entry["dest"].startswith("/etc/systemd/") else []
+    for target in entry["notify"]:
+        action, _, what = target.partition(":")
+        if action in ("restart", "reload"):
+            found.append({"name": f"{action}_{what}", "content": ""})
+        elif action == "build":
+            context = next(b["context"] for b in builds if b["image"] == what)
+            found.append({"name": "build_" + re.sub(r"[^A-Za-z0-9._-]", "%", what), "content": f"{what}\n{context}"})
+        elif action == "compose":
+            directory = next((c["dir"] for c in compose if c["name"] == what), None)
+            if directory:
+                found.append({"name": f"compose_{what}", "content": directory})
+    return found
 
 
 def _base_notify(dest: str) -> list[str]:

@@ -83,7 +83,7 @@ class Stack(Strict):
 
     def subdomain(self, tool: str, catalog: Catalog) -> str | None:
         deploy = catalog.tools[tool].deploy
-        if not deploy or not deploy.web_port:
+        if not deploy or not deploy.subdomain:
             return None
         return self.tools[tool].subdomain or deploy.subdomain
 
@@ -137,7 +137,7 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
         if place.server not in stack.servers:
             problems.append(f"{key}.server' = {place.server!r}: no such server; "
                             f"fix: use one of {', '.join(stack.servers)} or add it under 'servers'")
-        if place.subdomain and not tool.deploy.web_port:
+        if place.subdomain and not tool.deploy.subdomain:
             problems.append(f"{key}.subdomain' = {place.subdomain!r}: {tool.name} has no web interface; "
                             f"fix: remove the subdomain")
         sub = stack.subdomain(tool_id, catalog)

@@ -4,13 +4,14 @@ Run by `sovstack deploy --engine pyinfra` as `pyinfra build/inventory.py sovstac
 each host's data carries `sovstack_bundle`, the path of its build/<server>/ directory.
 """
 
+import io
 from pathlib import Path
 
 import yaml
 from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 bundle = Path(host.data.sovstack_bundle)
@@ -37,44 +38,42 @@ for entry in manifest["directories"]:
     files.directory(name=f"Directory {entry['path']}", path=entry["path"], user="root", group="root",
                     mode=entry["mode"])
 
-changed_by: dict[str, list] = {}
-unit_files = []
+marker_ops: dict[str, list] = {}
+marker_content: dict[str, str] = {}
 for entry in manifest["files"]:
     op = files.put(name=f"File {entry['dest']}", src=str(bundle / entry["src"]), dest=entry["dest"],
                    user=entry["owner"], group=entry["group"], mode=entry["mode"])
-    for target in entry["notify"]:
-        changed_by.setdefault(target, []).append(op)
-    if entry["dest"].startswith("/etc/systemd/"):
-        unit_files.append(op)
+    for marker in entry["markers"]:
+        marker_ops.setdefault(marker["name"], []).append(op)
+        marker_content[marker["name"]] = marker["content"]
 
-if unit_files:
-    systemd.daemon_reload(name="Reload systemd when a unit file changed", _if=any_changed(*unit_files))
+# What changed files require is written down at once and done by bin/sovstack-pending, which removes
+# each marker only when its action succeeded: an interrupted run is completed by the next one.
+for name, ops in marker_ops.items():
+    files.put(name=f"Pending {name}", src=io.StringIO(marker_content[name]), dest=f"{root}/pending/{name}",
+              mode="0600", _if=any_changed(*ops))
 
-for target, ops in changed_by.items():
-    action, _, unit = target.partition(":")
-    if action == "restart":
-        systemd.service(name=f"Restart {unit}", service=unit, restarted=True, _if=any_changed(*ops))
-    elif action == "reload":
-        systemd.service(name=f"Reload {unit}", service=unit, reloaded=True, _if=any_changed(*ops))
+pending = f"test -z \"$(ls -A {root}/pending)\""
+converge(name="Restart and reload what changed files belong to", check=pending,
+         apply=f"{root}/bin/sovstack-pending --keep-going")
 
 for entry in manifest["services"]:
-    systemd.service(name=f"Service {entry['name']}", service=entry["name"], running=True, enabled=True)
+    if entry["phase"] == "base":
+        systemd.service(name=f"Service {entry['name']}", service=entry["name"], running=True, enabled=True)
 
 for entry in manifest["builds"]:
-    ops = changed_by.get(f"build:{entry['image']}", [])
-    if ops:
-        server.shell(name=f"Rebuild {entry['image']}", _if=any_changed(*ops),
-                     commands=[f"{root}/bin/sovstack-build rebuild {entry['image']} {entry['context']}"])
     converge(name=f"Image {entry['image']}", check=f"docker image inspect {entry['image']}",
              apply=f"{root}/bin/sovstack-build ensure {entry['image']} {entry['context']}")
 
 for entry in manifest["compose"]:
-    ops = changed_by.get(f"compose:{entry['name']}", [])
-    if ops:
-        server.shell(name=f"Recreate {entry['name']}", _if=any_changed(*ops),
-                     commands=[f"{root}/bin/sovstack-compose recreate {entry['dir']}"])
     converge(name=f"Compose {entry['name']}", check=f"{root}/bin/sovstack-compose status {entry['dir']}",
              apply=f"{root}/bin/sovstack-compose ensure {entry['dir']}")
 
 for entry in manifest["steps"]:
     converge(name=f"Step {entry['name']}", check=f"sh {entry['script']} --check", apply=f"sh {entry['script']}")
+
+converge(name="Retry what could not restart before the steps", check=pending, apply=f"{root}/bin/sovstack-pending")
+
+for entry in manifest["services"]:
+    if entry["phase"] == "after-steps":
+        systemd.service(name=f"Service {entry['name']}", service=entry["name"], running=True, enabled=True)
