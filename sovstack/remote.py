@@ -85,9 +85,11 @@ def preflight(target: Target, manifest: dict[str, Any]) -> list[str]:
     probe = target.run("cat /etc/os-release; echo; id -u; command -v sudo || true")
     problems = []
     release = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', probe.stdout, re.M))
-    if release.get("ID") != "debian" or release.get("VERSION_ID") not in ("12", "13"):
+    if release.get("ID") != "debian" or release.get("VERSION_ID") != "13":
+        # Debian 12 packages only Compose v1 (docker-compose 1.29), which our compose files do not target.
         problems.append(f"server {target.name!r} runs {release.get('PRETTY_NAME', 'an unknown system')}; "
-                        "fix: sovstack deploys Debian 12 or 13 (13 recommended): reinstall the server with it")
+                        "fix: sovstack deploys Debian 13 (trixie): reinstall the server with it, or upgrade "
+                        "Debian 12 to 13 first")
     if target.server.ssh_user != "root" and "/sudo" not in probe.stdout:
         problems.append(f"server {target.name!r}: user {target.server.ssh_user!r} is not root and sudo is missing; "
                         "fix: use ssh_user: root, or install sudo and allow the user to use it without a password")

@@ -25,7 +25,8 @@ from sovstack.stackfile import Stack
 from sovstack.yamlio import dump_yaml
 
 ROOT = "/srv/sovstack"
-BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-compose", "caddy", "nftables", "fail2ban",
+# Debian 13: docker.io no longer carries the CLI (docker-cli), docker-compose is Compose v2.
+BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-cli", "docker-compose", "caddy", "nftables", "fail2ban",
                  "python3-systemd", "unattended-upgrades", "iproute2"]
 # Units of the base layer, started and enabled on every server.
 BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended-upgrades", "ssh"]
