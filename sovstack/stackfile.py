@@ -123,15 +123,15 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
     seen_hosts: dict[tuple[str, str], str] = {}
     public_ports: dict[tuple[str, int], str] = {}
     for tool_id, place in stack.tools.items():
-        key = f"{path}: key 'tools.{tool_id}'"
+        key = f"{path}: key 'tools.{tool_id}"  # the closing quote comes after any sub-key
         tool = catalog.tools.get(tool_id)
         if tool is None:
             known = ", ".join(sorted(t for t in catalog.tools if deployable(catalog.tools[t])[0]))
-            problems.append(f"{key}: no tool {tool_id!r} in the catalog; fix: use one of {known}")
+            problems.append(f"{key}': no tool {tool_id!r} in the catalog; fix: use one of {known}")
             continue
         ok, why = deployable(tool)
         if not ok:
-            problems.append(f"{key}: sovstack does not deploy {tool.name}: {why}; "
+            problems.append(f"{key}': sovstack does not deploy {tool.name}: {why}; "
                             f"fix: remove it, or choose another tool with `sovstack catalog list`")
             continue
         if place.server not in stack.servers:

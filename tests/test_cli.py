@@ -97,7 +97,27 @@ def test_missing_answers_file_is_named(out_dir):
     assert result.returncode == 2 and "/nonexistent/a.yml" in result.stderr
 
 
-COMMANDS = [[], ["ask"], ["catalog"], ["catalog", "check"], ["catalog", "list"], ["catalog", "show"]]
+def _all_commands(group=None, prefix=()):
+    import click
+
+    from sovstack.cli import main
+
+    group = group or main
+    found = [list(prefix)]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += _all_commands(command, (*prefix, name))
+        else:
+            found.append([*prefix, name])
+    return found
+
+
+COMMANDS = _all_commands()
+
+
+def test_the_provisioning_commands_exist():
+    assert {"init", "render", "plan", "deploy", "sandbox up", "sandbox down", "sandbox status"} <= \
+        {" ".join(c) for c in COMMANDS}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "sovstack")
@@ -126,3 +146,30 @@ def test_ask_does_not_import_provisioning_libraries(tmp_path, out_dir):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                             env={**os.environ}, stdin=subprocess.DEVNULL)
     assert "HEAVY=[]" in result.stderr, result.stderr[-500:]
+
+
+def test_init_from_answers_writes_a_stack_and_private_secrets_then_render_works(tmp_path):
+    answers = REPO / "examples" / "answers" / "neighbourhood-association.yml"
+    result = run("init", "--answers", str(answers), "--domain", "voisins.example.org", "--admin-email",
+                 "admin@voisins.example.org", "--server", "203.0.113.10", "--out", "sovstack.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    stack = yaml.safe_load((tmp_path / "sovstack.yml").read_text())
+    assert stack["domain"] == "voisins.example.org" and stack["servers"]["main"]["address"] == "203.0.113.10"
+    assert (tmp_path / "secrets.yml").stat().st_mode & 0o777 == 0o600
+    secret_values = [v for tool in yaml.safe_load((tmp_path / "secrets.yml").read_text())["tools"].values()
+                     for v in tool.values()]
+    assert secret_values and not any(v in result.stdout + result.stderr for v in secret_values)
+    rendered = run("render", cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    assert (tmp_path / "build" / "main" / "manifest.yml").exists() and (tmp_path / "build" / "hosts.yml").exists()
+    again = run("init", "--answers", str(answers), "--domain", "x.org", "--admin-email", "a@x.org",
+                "--server", "203.0.113.10", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_init_without_a_terminal_names_the_missing_flag(tmp_path):
+    answers = REPO / "examples" / "answers" / "small-choir.yml"
+    result = run("init", "--answers", str(answers), "--admin-email", "a@x.org", "--server", "203.0.113.10",
+                 cwd=tmp_path)
+    assert result.returncode == 2 and "--domain" in result.stderr and "fix:" in result.stderr
+    assert not (tmp_path / "sovstack.yml").exists()

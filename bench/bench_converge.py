@@ -1,0 +1,80 @@
+"""Fresh and no-op converge time per engine, on sandbox servers (Debian 13 in Docker, over SSH).
+
+The stack is the Debian-package tools (Postfix + Dovecot + Rspamd, OpenLDAP, GoAccess) on the base
+layer (Docker, Caddy, firewall, fail2ban, unattended upgrades). Each engine gets its own fresh
+sandbox; the no-op time is the median of several runs of `sovstack deploy` (render, checks, engine,
+health), so it is what a techie waits for.
+
+Run: .venv/bin/python bench/bench_converge.py [--noop-runs N] [--check]
+Needs the Docker engine and debootstrap (scripts/start-docker.sh, scripts/setup.sh --tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sovstack import sandbox  # noqa: E402
+
+TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
+TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"}}
+
+
+def deploy(work: Path, engine: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sovstack", "deploy", "--engine", engine, "--wait", "60"], cwd=work,
+                   check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def bench(engine: str, noop_runs: int, state: Path) -> dict:
+    name = f"bench-{engine}"
+    server = sandbox.up(name, state_dir=state)
+    try:
+        work = state / f"stack-{engine}"
+        work.mkdir()
+        (work / "sovstack.yml").write_text(yaml.safe_dump({
+            "organisation": "Bench", "domain": "bench.test", "admin_email": "admin@bench.test", "tls": "internal",
+            "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port, "ssh_key": server.ssh_key,
+                                 "check_host_key": False}},
+            "tools": TOOLS}))
+        fresh = deploy(work, engine)
+        noop = [deploy(work, engine) for _ in range(noop_runs)]
+        return {"engine": engine, "fresh_s": fresh, "noop_s": statistics.median(noop)}
+    finally:
+        sandbox.down(name, state_dir=state)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--noop-runs", type=int, default=3)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a no-op time misses its target")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sovstack-bench-") as tmp:
+        rows = [bench(engine, args.noop_runs, Path(tmp)) for engine in ("ansible", "pyinfra")]
+    by = {r["engine"]: r for r in rows}
+    print("| engine | fresh converge | no-op re-converge | target (no-op) |")
+    print("|---|---|---|---|")
+    missed = False
+    for r in rows:
+        ok = r["noop_s"] <= TARGETS[r["engine"]]
+        missed |= not ok
+        print(f"| {r['engine']} | {r['fresh_s']:.1f} s | {r['noop_s']:.1f} s | {TARGETS[r['engine']]:.0f} s "
+              f"{'ok' if ok else 'MISSED'} |")
+    print(f"| pyinfra/ansible | {by['pyinfra']['fresh_s'] / by['ansible']['fresh_s']:.2f} | "
+          f"{by['pyinfra']['noop_s'] / by['ansible']['noop_s']:.2f} | |")
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Bad input stops a deploy before anything changes on the server, with a message that says what to do."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from sovstack import sandbox
+from tests.servers import require_docker, sovstack, ssh
+from tests.test_deploy_sandbox import write_stack
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
+
+
+@pytest.fixture(scope="module")
+def fresh(request, tmp_path_factory):
+    require_docker()
+    state = tmp_path_factory.mktemp("sandbox-bad")
+    server = sandbox.up("test-bad", state_dir=state)
+    request.addfinalizer(lambda: sandbox.down("test-bad", state_dir=state))
+    return server
+
+
+def untouched(server) -> bool:
+    return ssh(server, "test -e /srv/sovstack || test -e /etc/caddy", check=False).returncode != 0
+
+
+def edit(path, **changes):
+    data = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        node = data
+        *parents, last = key.split(".")
+        for parent in parents:
+            node = node[parent]
+        node[last] = value
+    path.write_text(yaml.safe_dump(data))
+
+
+def other_key(tmp_path):
+    key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return str(key)
+
+
+CASES = [
+    # (id, change to the stack file, words the error must contain)
+    ("unreachable server", lambda tmp: {"servers.main.ssh_port": 1}, ["cannot connect over SSH", "ssh_port"]),
+    ("wrong ssh key", lambda tmp: {"servers.main.ssh_key": other_key(tmp)}, ["refused the key", "ssh_key"]),
+    ("bad domain", lambda tmp: {"domain": "not a domain"}, ["key 'domain'", "'not a domain'"]),
+    ("unknown tool", lambda tmp: {"tools": {"wordpress": {"server": "main"}}}, ["tools.wordpress", "no tool"]),
+    ("unknown server", lambda tmp: {"tools": {"goaccess": {"server": "web"}}}, ["tools.goaccess.server", "'web'"]),
+    ("one subdomain twice", lambda tmp: {"tools": {"goaccess": {"server": "main"},
+                                                    "etherpad": {"server": "main", "subdomain": "stats"}}},
+     ["subdomain", "also used by"]),
+    ("refused tool", lambda tmp: {"tools": {"bigbluebutton": {"server": "main"}}}, ["does not deploy BigBlueButton"]),
+]
+
+
+@pytest.mark.parametrize("name,change,words", CASES, ids=[c[0] for c in CASES])
+def test_bad_stack_stops_before_any_change(fresh, tmp_path, name, change, words):
+    stack = write_stack(tmp_path, fresh, {"goaccess": {"server": "main"}})
+    edit(stack, **change(tmp_path))
+    result = sovstack("deploy", cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    for word in words:
+        assert word in result.stderr
+    assert "fix:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert untouched(fresh)
+
+
+def test_a_port_already_taken_on_the_server_stops_before_any_change(fresh, tmp_path):
+    ssh(fresh, "systemd-run --unit=squatter python3 -m http.server 443")
+    try:
+        write_stack(tmp_path, fresh, {"goaccess": {"server": "main"}})
+        for engine in ("ansible", "pyinfra"):
+            result = sovstack("deploy", "--engine", engine, cwd=tmp_path, check=False)
+            assert result.returncode == 2
+            assert "port 443 is already taken by 'python3'" in result.stderr
+            assert "systemctl disable --now" in result.stderr
+            assert untouched(fresh)
+    finally:
+        ssh(fresh, "systemctl stop squatter", check=False)

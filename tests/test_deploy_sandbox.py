@@ -1,0 +1,155 @@
+"""Deploys on real Debian 13 sandbox servers (Docker + systemd + sshd), with Ansible and with pyinfra.
+
+Phase 1 converges a fresh server with tools from Debian packages (they run for real): Postfix +
+Dovecot + Rspamd, OpenLDAP, GoAccess. Phase 2 adds Etherpad, whose upstream images cannot be
+pulled here: it runs from stand-in images under the same tags (see tests/standin/), which proves
+routing, health checks and volumes only.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sovstack import sandbox
+from tests.servers import build_standins, published_container_ports, require_docker, sovstack, ssh
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
+
+DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
+                "goaccess": {"server": "main"}}
+STANDIN_TOOLS = {"etherpad": {"server": "main"}}
+MAIL_PORTS = {25, 587, 993}
+
+
+def write_stack(work: Path, server: sandbox.Sandbox, tools: dict) -> Path:
+    stack = {"organisation": "Les Voisins", "domain": "voisins.test", "admin_email": "admin@voisins.test",
+             "tls": "internal",
+             "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port, "ssh_key": server.ssh_key,
+                                  "public_ip": server.address, "check_host_key": False}},
+             "tools": tools}
+    path = work / "sovstack.yml"
+    path.write_text(yaml.safe_dump(stack))
+    return path
+
+
+@dataclass
+class Converged:
+    engine: str
+    server: sandbox.Sandbox
+    work: Path
+    runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
+
+
+def changes(engine: str, output: str) -> int:
+    match = re.search(r"deploy: \w+: main: (\d+) change", output)
+    assert match, output[-2000:]
+    return int(match.group(1))
+
+
+@pytest.fixture(scope="module", params=["ansible", "pyinfra"])
+def converged(request, tmp_path_factory) -> Converged:
+    engine = request.param
+    require_docker()
+    state = tmp_path_factory.mktemp(f"sandbox-{engine}")
+    name = f"test-{engine}"
+    server = sandbox.up(name, state_dir=state)
+    request.addfinalizer(lambda: sandbox.down(name, state_dir=state))
+    work = tmp_path_factory.mktemp(f"stack-{engine}")
+    result = Converged(engine, server, work)
+
+    write_stack(work, server, DEBIAN_TOOLS)
+    verbose = "-vvvv" if engine == "ansible" else "-vvv"
+    result.runs["fresh"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
+    result.runs["again"] = sovstack("deploy", "--engine", engine, cwd=work)
+
+    # Phase 2: stand-ins under the upstream tags, loaded into the server's Docker (it cannot pull here).
+    write_stack(work, server, {**DEBIAN_TOOLS, **STANDIN_TOOLS})
+    sovstack("render", cwd=work)
+    images: dict[str, list[int]] = {}
+    for compose in (work / "build" / "main" / "files" / "srv" / "sovstack" / "apps").glob("*/compose.yml"):
+        images.update(published_container_ports(compose.read_text()))
+    sandbox.load_images(server, build_standins(images))
+    result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
+    result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
+    return result
+
+
+def test_fresh_server_converges_and_a_second_run_changes_nothing(converged):
+    assert changes(converged.engine, converged.runs["fresh"].stdout) >= 5  # Ansible counts tasks, pyinfra operations
+    assert changes(converged.engine, converged.runs["again"].stdout) == 0
+    assert changes(converged.engine, converged.runs["tools"].stdout) > 0
+    assert changes(converged.engine, converged.runs["tools-again"].stdout) == 0
+    if converged.engine == "ansible":
+        assert re.search(r"main\s+:\s+ok=\d+\s+changed=0\s", converged.runs["tools-again"].stdout)
+
+
+def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):
+    out = ssh(converged.server, "ss -Htln").stdout
+    public = set()
+    for line in out.splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        if not (address.startswith("127.") or address in ("[::1]", "::1")):
+            public.add(int(port))
+    assert public == {22, 80, 443} | MAIL_PORTS
+
+
+def test_caddy_answers_https_for_every_subdomain_with_its_own_ca(converged):
+    root = converged.work / "caddy-root.crt"
+    root.write_text(ssh(converged.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
+    for fqdn, path in (("pad.voisins.test", "/health"), ("stats.voisins.test", "/health")):
+        result = subprocess.run(["curl", "-sS", "--cacert", str(root), "--resolve",
+                                 f"{fqdn}:443:{converged.server.address}", "-o", "/dev/null", "-D", "-",
+                                 f"https://{fqdn}{path}"], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("HTTP/2 200") or " 200" in result.stdout.splitlines()[0]
+        assert "strict-transport-security" in result.stdout.lower()
+
+
+def test_health_checks_pass_and_debian_services_run(converged):
+    out = converged.runs["tools-again"].stdout
+    assert "health: main: etherpad https://pad.voisins.test: ok" in out
+    assert "health: main: goaccess https://stats.voisins.test: ok" in out
+    active = ssh(converged.server, "systemctl is-active postfix dovecot rspamd slapd caddy fail2ban "
+                                   "sovstack-firewall docker unattended-upgrades").stdout.split()
+    assert active == ["active"] * 9
+
+
+def test_secrets_and_env_files_are_private_and_never_in_the_output(converged):
+    secrets_file = converged.work / "secrets.yml"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    values = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, str):
+            values.append(node)
+    walk(yaml.safe_load(secrets_file.read_text()))
+    assert len(values) >= 4
+    for run in converged.runs.values():
+        for value in values:
+            assert value not in run.stdout and value not in run.stderr
+    modes = ssh(converged.server, "stat -c '%a %n' /srv/sovstack/apps/*/*.env /etc/sovstack/openldap/*").stdout
+    assert modes.strip()
+    for line in modes.splitlines():
+        assert line.startswith("600 "), line
+
+
+def test_a_port_published_on_all_addresses_by_mistake_stays_closed_outside(converged):
+    ssh(converged.server, "docker run -d --rm --name oops -p 8999:9001 etherpad/etherpad:2.6.1")
+    try:
+        inside = ssh(converged.server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8999/").stdout
+        assert inside == "200"  # the mistake is real: it listens
+        outside = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{http_code}",
+                                  f"http://{converged.server.address}:8999/"], capture_output=True, text=True)
+        assert outside.stdout != "200"
+    finally:
+        ssh(converged.server, "docker rm -f oops", check=False)

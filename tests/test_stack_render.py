@@ -1,0 +1,146 @@
+"""The stack file, secrets, init and render: tables of inputs, no server needed."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from sovstack.errors import UserError
+from sovstack.init_stack import draft
+from sovstack.render import render
+from sovstack.secrets import ensure_secrets
+from sovstack.stackfile import deployable, parse_stack
+from sovstack.decide import decide
+from sovstack.questionnaire import resolve
+from tests.conftest import REPO
+
+BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_email": "admin@voisins.example.org",
+        "servers": {"main": {"address": "203.0.113.10"}}, "tools": {}}
+
+BAD_STACKS = [
+    # (id, changes, words in the message)
+    ("domain with a space", {"domain": "voisins example.org"}, ["key 'domain'", "voisins example.org"]),
+    ("admin email without @", {"admin_email": "admin"}, ["key 'admin_email'"]),
+    ("unknown key", {"colour": "blue"}, ["key 'colour'", "remove it"]),
+    ("bad server name", {"servers": {"Main Server": {"address": "203.0.113.10"}}}, ["Main Server"]),
+    ("bad ssh port", {"servers": {"main": {"address": "203.0.113.10", "ssh_port": 70000}}}, ["ssh_port"]),
+    ("unknown tool", {"tools": {"wordpress": {"server": "main"}}}, ["tools.wordpress", "no tool 'wordpress'"]),
+    ("tool on unknown server", {"tools": {"etherpad": {"server": "web"}}}, ["tools.etherpad.server", "'web'",
+                                                                          "add it under 'servers'"]),
+    ("two tools one subdomain", {"tools": {"etherpad": {"server": "main", "subdomain": "docs"},
+                                           "hedgedoc": {"server": "main", "subdomain": "docs"}}},
+     ["'docs'", "also used by etherpad"]),
+    ("bad subdomain", {"tools": {"etherpad": {"server": "main", "subdomain": "Pad!"}}}, ["subdomain", "Pad!"]),
+    ("subdomain on a tool without web", {"tools": {"openldap": {"server": "main", "subdomain": "ldap"}}},
+     ["has no web interface"]),
+    ("addon without its tool", {"tools": {"nextcloud-office": {"server": "main"}}}, ["add nextcloud"]),
+    ("two mail servers on one server", {"tools": {"mailu": {"server": "main"}, "postfix-dovecot": {"server": "main"}}},
+     ["public port 25", "already taken by"]),
+    ("refused tool", {"tools": {"mailcow": {"server": "main"}}}, ["does not deploy mailcow"]),
+    ("hosted need unknown", {"hosted": {"coffee": "disroot"}}, ["hosted.coffee", "not a need"]),
+]
+
+
+@pytest.mark.parametrize("name,changes,words", BAD_STACKS, ids=[c[0] for c in BAD_STACKS])
+def test_stack_mistakes_name_key_value_and_fix(catalog, name, changes, words):
+    with pytest.raises(UserError) as caught:
+        parse_stack({**BASE, **changes}, "sovstack.yml", catalog)
+    text = str(caught.value)
+    assert "sovstack.yml" in text and "fix" in text
+    for word in words:
+        assert word in text
+
+
+DEPLOYABLE = sorted(t for t in ("etherpad goatcounter matrix-synapse nextcloud hedgedoc authentik lldap keycloak "
+                                "mailu roundcube docker-mailserver kanidm postfix-dovecot openldap goaccess "
+                                "limesurvey open-web-analytics umami mattermost matomo prosody galene jitsi-meet "
+                                "onlyoffice plausible seafile rocketchat zulip").split())
+
+
+def test_every_self_hostable_tool_deploys_or_is_refused_with_a_reason(catalog):
+    for tool in catalog.tools.values():
+        ok, why = deployable(tool)
+        assert ok or len(why) > 30, tool.id
+        assert "TODO" not in why, tool.id
+    assert set(DEPLOYABLE) <= {t for t in catalog.tools if deployable(catalog.tools[t])[0]}
+
+
+@pytest.mark.parametrize("tool_id", DEPLOYABLE)
+def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
+    tools = {tool_id: {"server": "main"}}
+    bases = [b for b in catalog.tools[tool_id].addon_for if deployable(catalog.tools[b])[0]][:1]
+    for base in bases + catalog.tools[tool_id].requires_tools:
+        tools[base] = {"server": "main"}
+    stack = parse_stack({**BASE, "tools": tools, "mail_relay": {"host": "smtp.example.net", "username": "u"}},
+                        "sovstack.yml", catalog)
+    (tmp_path / "secrets.yml").write_text("mail_relay:\n  password: relay-password-123456\n")
+    secrets = ensure_secrets(stack, catalog, tmp_path / "secrets.yml")
+    [bundle] = render(stack, catalog, secrets, tmp_path / "build")
+    manifest = bundle.manifest
+    for entry in manifest["files"]:
+        owner = entry["dest"].split("/")[4] if entry["dest"].startswith("/srv/sovstack/apps/") else tool_id
+        deploy = catalog.tools[owner].deploy
+        public = set(deploy.public_ports)
+        content = bundle.files[entry["dest"]]
+        if any(v.encode() in content for v in secrets.values()):
+            assert entry["mode"] in ("0600", "0640"), entry["dest"]
+        if entry["dest"].endswith("/compose.yml"):
+            compose = yaml.safe_load(content)
+            for service in compose["services"].values():
+                assert service["image"] in deploy.images or any(b.image == service["image"] for b in deploy.builds)
+                for spec in service.get("ports", []):
+                    text = str(spec)
+                    host_port = int(text.split(":")[-2]) if text.count(":") >= 1 else int(text)
+                    assert text.startswith("127.0.0.1:") or host_port in public, (tool_id, text)
+                assert "mem_limit" in service or "deploy" in service, (tool_id, "no memory limit")
+            for value in secrets.values():
+                assert value.encode() not in content, f"{tool_id}: a secret in compose.yml"
+    # The whole bundle on disk is private: it holds secrets.
+    assert stat.S_IMODE((tmp_path / "build" / "main").stat().st_mode) == 0o700
+    caddyfile = bundle.files["/etc/caddy/Caddyfile"].decode()
+    deploy = catalog.tools[tool_id].deploy
+    if deploy.subdomain:
+        assert f"{deploy.subdomain}.voisins.example.org {{" in caddyfile
+
+
+def test_secrets_are_generated_once_and_kept(catalog, tmp_path):
+    stack = parse_stack({**BASE, "tools": {"etherpad": {"server": "main"}}}, "sovstack.yml", catalog)
+    path = tmp_path / "secrets.yml"
+    first = ensure_secrets(stack, catalog, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = ensure_secrets(stack, catalog, path)
+    assert first.for_tool("etherpad") == second.for_tool("etherpad")
+    assert len(first.for_tool("etherpad")["db_password"]) >= 40
+
+
+def test_a_missing_relay_password_is_named_with_where_to_put_it(catalog, tmp_path):
+    stack = parse_stack({**BASE, "mail_relay": {"host": "smtp.example.net", "username": "asso"}}, "s.yml", catalog)
+    with pytest.raises(UserError) as caught:
+        ensure_secrets(stack, catalog, tmp_path / "secrets.yml")
+    assert "mail_relay.password" in str(caught.value)
+
+
+@pytest.mark.parametrize("answers", ["neighbourhood-association.yml", "small-choir.yml"])
+def test_init_turns_a_recommendation_into_a_valid_stack(catalog, questionnaire, answers):
+    given = yaml.safe_load((REPO / "examples" / "answers" / answers).read_text())
+    rec = decide(resolve(questionnaire, given, source=answers).answers, catalog)
+    made = draft(rec, catalog, organisation="Les Voisins", domain="voisins.example.org",
+                 admin_email="admin@voisins.example.org", server={"address": "203.0.113.10"}, tls="public",
+                 language="en")
+    stack = parse_stack(yaml.safe_load(made.text), "sovstack.yml", catalog)
+    assert set(stack.tools) == set(made.tools)
+    for tool, why in made.refused:
+        assert f"# Not deployed by sovstack: {tool}" in made.text and why
+
+
+def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
+    stack = parse_stack({**BASE, "tools": {"etherpad": {"server": "main"}}}, "sovstack.yml", catalog)
+    render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
+    result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
+                             str(tmp_path / "build" / "hosts.yml"), str(REPO / "playbooks" / "site.yml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
