@@ -137,6 +137,8 @@ class Build(Strict):
 
     image: str = Field(pattern=r"^[a-z0-9./_-]+:[A-Za-z0-9._-]+$")
     context: str = Field(pattern=r"^[a-z0-9_-]+$")
+    download: Url | None = None  # the release the Dockerfile fetches (templates see app.builds.<context>)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # required to build a download
 
 
 class Step(Strict):

@@ -76,6 +76,7 @@ def app_context(stack: Stack, catalog: Catalog, tool_id: str) -> dict[str, Any]:
         "web_port": deploy.web_port, "dir": f"{ROOT}/apps/{tool_id}", "data": f"{ROOT}/data/{tool_id}",
         "mem_limit": _mem_limit(tool), "server": stack.tools[tool_id].server,
         "images": {image.rsplit(":", 1)[0]: image for image in deploy.images},
+        "builds": {b.context: {"image": b.image, "download": b.download, "sha256": b.sha256} for b in deploy.builds},
     }
 
 
@@ -167,7 +168,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         ctx = {**base_ctx, "app": app, "secrets": secrets.for_tool(tool_id),
                "mail": mail_context(stack, secrets, tool_id)}
         tool_dir = templates / "apps" / tool_id
-        directories.append({"path": app["data"], "mode": "0750"})
+        # Caddy (its own user) reads what it serves itself; other tools' data stays private.
+        directories.append({"path": app["data"], "mode": "0755" if deploy.served_by_caddy else "0750"})
         for name in deploy.packages:
             if name not in packages:
                 packages.append(name)

@@ -94,6 +94,10 @@ def deployable(tool: Tool) -> tuple[bool, str]:
         return False, f"{tool.name} is offered only as a hosted service; it cannot be self-hosted"
     if tool.deploy.how == "refused":
         return False, tool.deploy.reason or "not deployable"
+    for build in tool.deploy.builds:
+        if build.download and not build.sha256:
+            return False, (f"no verified SHA-256 of its release {build.download} is pinned in the catalog yet "
+                           f"(deploy.builds sha256), and sovstack does not install unverified downloads")
     return True, ""
 
 

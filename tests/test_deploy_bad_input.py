@@ -83,3 +83,12 @@ def test_a_port_already_taken_on_the_server_stops_before_any_change(fresh, tmp_p
             assert untouched(fresh)
     finally:
         ssh(fresh, "systemctl stop squatter", check=False)
+
+
+@pytest.mark.parametrize("engine", ["ansible", "pyinfra"])
+def test_plan_on_a_fresh_server_lists_changes_and_makes_none(fresh, tmp_path, engine):
+    write_stack(tmp_path, fresh, {"goaccess": {"server": "main"}})
+    result = sovstack("plan", "--engine", engine, cwd=tmp_path)
+    count = int(result.stdout.rsplit("plan: main: ", 1)[1].split()[0])
+    assert count > 0
+    assert untouched(fresh)

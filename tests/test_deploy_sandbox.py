@@ -78,6 +78,7 @@ def converged(request, tmp_path_factory) -> Converged:
     sandbox.load_images(server, build_standins(images))
     result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
     result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
+    result.runs["plan"] = sovstack("plan", "--engine", engine, cwd=work)
     return result
 
 
@@ -88,6 +89,7 @@ def test_fresh_server_converges_and_a_second_run_changes_nothing(converged):
     assert changes(converged.engine, converged.runs["tools-again"].stdout) == 0
     if converged.engine == "ansible":
         assert re.search(r"main\s+:\s+ok=\d+\s+changed=0\s", converged.runs["tools-again"].stdout)
+    assert "plan: main: 0 change(s) would be made" in converged.runs["plan"].stdout
 
 
 def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):

@@ -41,6 +41,8 @@ BAD_STACKS = [
     ("two mail servers on one server", {"tools": {"mailu": {"server": "main"}, "postfix-dovecot": {"server": "main"}}},
      ["public port 25", "already taken by"]),
     ("refused tool", {"tools": {"mailcow": {"server": "main"}}}, ["does not deploy mailcow"]),
+    ("build without a pinned checksum", {"tools": {"open-web-analytics": {"server": "main"}}},
+     ["does not deploy Open Web Analytics", "no verified SHA-256", "unverified downloads"]),
     ("hosted need unknown", {"hosted": {"coffee": "disroot"}}, ["hosted.coffee", "not a need"]),
 ]
 
@@ -57,7 +59,7 @@ def test_stack_mistakes_name_key_value_and_fix(catalog, name, changes, words):
 
 DEPLOYABLE = sorted(t for t in ("etherpad goatcounter matrix-synapse nextcloud hedgedoc authentik lldap keycloak "
                                 "mailu roundcube docker-mailserver kanidm postfix-dovecot openldap goaccess "
-                                "limesurvey open-web-analytics umami mattermost matomo prosody galene jitsi-meet "
+                                "limesurvey umami mattermost matomo prosody galene jitsi-meet "
                                 "onlyoffice plausible seafile rocketchat zulip").split())
 
 
@@ -144,3 +146,19 @@ def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
                              str(tmp_path / "build" / "hosts.yml"), str(REPO / "playbooks" / "site.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_build_gets_its_release_and_checksum_from_the_catalog(tree_copy, tmp_path):
+    """OWA is refused while its checksum is unknown; pinned, it renders a Dockerfile that verifies it."""
+    from sovstack.catalog import load_catalog
+
+    path = tree_copy / "tools" / "open-web-analytics.yml"
+    digest = "ab" * 32
+    path.write_text(path.read_text().replace("      # sha256: not pinned", f"      sha256: {digest}\n      # was"))
+    catalog = load_catalog(tree_copy)
+    stack = parse_stack({**BASE, "tools": {"open-web-analytics": {"server": "main"}}}, "sovstack.yml", catalog)
+    [bundle] = render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
+    dockerfile = bundle.files["/srv/sovstack/apps/open-web-analytics/image/Dockerfile"].decode()
+    assert f"ARG OWA_SHA256={digest}" in dockerfile and "sha256sum -c" in dockerfile
+    assert bundle.manifest["builds"] == [{"tool": "open-web-analytics", "image": "sovstack/open-web-analytics:1.8.1",
+                                          "context": "/srv/sovstack/apps/open-web-analytics/image"}]

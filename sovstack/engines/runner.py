@@ -50,9 +50,9 @@ def command(engine: str, build: Path, servers: list[str], check: bool = False, v
         if check:
             cmd.append("--check")
     elif engine == "pyinfra":
-        cmd = [_bin("pyinfra"), "-y", "--limit", ",".join(servers), str(build / "inventory.py"), str(PYINFRA_DEPLOY)]
-        if check:
-            cmd.insert(1, "--dry")
+        # --dry lists the detected changes and stops; -y runs without asking.
+        cmd = [_bin("pyinfra"), "--dry" if check else "-y", "--limit", ",".join(servers), str(build / "inventory.py"),
+               str(PYINFRA_DEPLOY)]
     else:
         raise UserError(f"--engine {engine!r} is not known", f"use one of {', '.join(ENGINES)}")
     if verbosity:
@@ -85,6 +85,9 @@ def run(engine: str, build: Path, servers: list[str], redact: Redactor, echo: Ca
         echo(line)
     result.returncode = proc.wait()
     result.changed = count_changes(engine, result.output)
+    if result.returncode == 0:
+        for server in servers:  # a host the summary does not mention had nothing to change
+            result.changed.setdefault(server, 0)
     return result
 
 
@@ -96,6 +99,15 @@ def count_changes(engine: str, output: list[str]) -> dict[str, int]:
             match = re.match(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", line)
             if match:
                 changed[match.group(1)] = int(match.group(2))
+    elif any(line.startswith("--> Detected changes") for line in output):
+        # pyinfra --dry: a table of operations with "N (host, host)" in its Change column (the next
+        # column, "Conditional Change", depends on earlier operations: counted by them, not here).
+        for line in output[next(i for i, x in enumerate(output) if x.startswith("--> Detected changes")):]:
+            columns = re.split(r"\s{2,}", line.strip())
+            match = re.fullmatch(r"(\d+) \(([^)]*)\)", columns[1]) if len(columns) > 1 else None
+            if match:
+                for host in match.group(2).split(", "):
+                    changed[host] = changed.get(host, 0) + 1
     else:
         # pyinfra prints "[host] Success" for an operation that changed something, "[host] No changes" else.
         for line in output:
