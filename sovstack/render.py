@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -233,6 +234,9 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         entry["markers"] = _markers(entry, builds, compose)
 
     manifest = {
+        "mark_pending": mark_pending_script(file_entries),
+        "drift": drift_script(directories, file_entries,
+                              [s["name"] for s in services] + BASE_SERVICES),
         "server": server, "root": ROOT, "domain": stack.domain, "tls": stack.tls,
         "packages": packages, "directories": directories,
         "files": sorted(file_entries, key=lambda e: e["dest"]),
@@ -241,6 +245,43 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         "ports": sorted(ports, key=lambda p: p["port"]), "public_ports": sorted(set(public_ports)),
     }
     return Bundle(server=server, path=path, manifest=manifest, files=files)
+
+
+def drift_script(directories: list[dict[str, Any]], entries: list[dict[str, Any]], units: list[str]) -> str:
+    """A shell script printing which sections of the manifest the server does not match yet:
+    "directories", "files" (content, mode or owner), "services" (not enabled or not running).
+    The engines skip the sections it does not print: one SSH round trip instead of one per item."""
+    lines = ["d() { [ \"$(stat -c '%a %U:%G' \"$1\" 2>/dev/null)\" = \"$2\" ] || dirs=1; }",
+             "f() { [ \"$(stat -c '%a %U:%G' \"$2\" 2>/dev/null)\" = \"$3\" ] && "
+             "echo \"$1  $2\" | sha256sum -c --status 2>/dev/null || files=1; }",
+             "dirs=; files=; services="]
+    for entry in directories:
+        lines.append(f"d {shlex.quote(entry['path'])} '{int(entry['mode'], 8):o} root:root'")
+    for entry in entries:
+        lines.append(f"f {entry['sha256']} {shlex.quote(entry['dest'])} "
+                     f"'{int(entry['mode'], 8):o} {entry['owner']}:{entry['group']}'")
+    quoted = " ".join(shlex.quote(u) for u in units)
+    lines += [f"systemctl is-enabled --quiet {quoted} 2>/dev/null && systemctl is-active --quiet {quoted} || services=1",
+              "[ -z \"$dirs\" ] || echo directories", "[ -z \"$files\" ] || echo files",
+              "[ -z \"$services\" ] || echo services", "true"]
+    return "\n".join(lines) + "\n"
+
+
+def mark_pending_script(entries: list[dict[str, Any]]) -> str:
+    """A shell script, run before any file is copied: for each file whose content on the server differs
+    from the bundle, it writes down what the change will require (see bin/sovstack-pending). So a
+    run killed at any point leaves nothing undone for the next one. `sh -c SCRIPT - check` only says
+    (exit 1) whether there is anything to write down."""
+    lines = ["mode=${1:-mark}; n=0",
+             "f() { echo \"$1  $2\" | sha256sum -c --status 2>/dev/null && return 0; n=$((n+1))",
+             "  [ \"$mode\" = check ] && return 0; shift 2; mkdir -p -m 0700 " + ROOT + "/pending",
+             "  for m in \"$@\"; do printf '%s' \"${m#*=}\" > \"" + ROOT + "/pending/${m%%=*}\"; done; }"]
+    for entry in entries:
+        if entry["markers"]:
+            args = " ".join(shlex.quote(f"{m['name']}={m['content']}") for m in entry["markers"])
+            lines.append(f"f {entry['sha256']} {shlex.quote(entry['dest'])} {args}")
+    lines += ["[ \"$mode\" = check ] && exit $((n > 0))", "[ $n -eq 0 ] || echo marked"]
+    return "\n".join(lines) + "\n"
 
 
 def _markers(entry: dict[str, Any], builds: list[dict], compose: list[dict]) -> list[dict[str, str]]:

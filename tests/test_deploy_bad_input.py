@@ -92,3 +92,30 @@ def test_plan_on_a_fresh_server_lists_changes_and_makes_none(fresh, tmp_path, en
     count = int(result.stdout.rsplit("plan: main: ", 1)[1].split()[0])
     assert count > 0
     assert untouched(fresh)
+
+
+def test_a_deploy_killed_halfway_is_completed_by_the_next_run(fresh, tmp_path):
+    """Runs last in this module: it converges the server. The engine is killed right after the files
+    are copied, before anything they restart has restarted; the next run must still restart them."""
+    import os
+    import signal
+    import sys
+
+    write_stack(tmp_path, fresh, {"goaccess": {"server": "main"}})
+    proc = subprocess.Popen([sys.executable, "-m", "sovstack", "deploy"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("TASK [Restart and reload what changed files belong to"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    assert any("TASK [Files]" in line for line in seen), "".join(seen[-20:])
+    pending = ssh(fresh, "ls /srv/sovstack/pending").stdout.split()
+    assert "reload_caddy" in pending  # what the killed run left to do is written down
+    completed = sovstack("deploy", cwd=tmp_path)
+    assert "health: main: goaccess https://stats.voisins.test: ok" in completed.stdout
+    assert ssh(fresh, "ls -A /srv/sovstack/pending").stdout == ""
+    again = sovstack("deploy", cwd=tmp_path)
+    assert "main: 0 change(s)" in again.stdout

@@ -155,3 +155,37 @@ def test_a_port_published_on_all_addresses_by_mistake_stays_closed_outside(conve
         assert outside.stdout != "200"
     finally:
         ssh(converged.server, "docker rm -f oops", check=False)
+
+
+def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged, catalog, tmp_path):
+    """Each deployable compose tool rendered alone, then `docker compose config -q` on Debian 13."""
+    from sovstack.render import render
+    from sovstack.secrets import ensure_secrets
+    from sovstack.stackfile import deployable, parse_stack
+
+    base = yaml.safe_load((converged.work / "sovstack.yml").read_text())
+    checked = []
+    for tool_id, tool in sorted(catalog.tools.items()):
+        ok, _ = deployable(tool)
+        if not ok or tool.deploy.how != "compose" or tool.role == "addon":
+            continue
+        tools = {t: {"server": "main"} for t in [tool_id, *tool.requires_tools]}
+        stack = parse_stack({**base, "tools": tools}, "sovstack.yml", catalog)
+        out = tmp_path / tool_id
+        out.mkdir()
+        render(stack, catalog, ensure_secrets(stack, catalog, out / "secrets.yml"), out / "build")
+        if (out / "build/main/files/srv/sovstack/apps" / tool_id / "compose.yml").exists():
+            checked.append(tool_id)
+    archive = subprocess.run(["tar", "-C", str(tmp_path), "-c", "--transform", "s,^,check/,",
+                              *[f"{t}/build/main/files/srv/sovstack/apps/{t}" for t in checked]],
+                             capture_output=True, check=True).stdout
+    subprocess.run([*converged.server.ssh_command(), "rm -rf /tmp/check && tar -C /tmp -x"], input=archive,
+                   check=True, capture_output=True)
+    failures = []
+    for tool_id in checked:
+        result = ssh(converged.server, f"cd /tmp/check/{tool_id}/build/main/files/srv/sovstack/apps/{tool_id} && "
+                                       "docker compose config -q", check=False)
+        if result.returncode != 0:
+            failures.append(f"{tool_id}: {result.stderr.strip()[-300:]}")
+    assert len(checked) >= 15
+    assert not failures, "\n".join(failures)

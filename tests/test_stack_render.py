@@ -99,6 +99,8 @@ def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
                     host_port = int(text.split(":")[-2]) if text.count(":") >= 1 else int(text)
                     assert text.startswith("127.0.0.1:") or host_port in public, (tool_id, text)
                 assert "mem_limit" in service or "deploy" in service, (tool_id, "no memory limit")
+                assert "healthcheck" in service, (owner, "no health check")
+                assert service.get("restart") == "unless-stopped", (owner, "no restart policy")
             for value in secrets.values():
                 assert value.encode() not in content, f"{tool_id}: a secret in compose.yml"
     # The whole bundle on disk is private: it holds secrets.

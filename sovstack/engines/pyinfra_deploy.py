@@ -4,7 +4,7 @@ Run by `sovstack deploy --engine pyinfra` as `pyinfra build/inventory.py sovstac
 each host's data carries `sovstack_bundle`, the path of its build/<server>/ directory.
 """
 
-import io
+import shlex
 from pathlib import Path
 
 import yaml
@@ -12,7 +12,6 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, systemd
-from pyinfra.operations.util import any_changed
 
 bundle = Path(host.data.sovstack_bundle)
 manifest = yaml.safe_load((bundle / "manifest.yml").read_text())
@@ -28,36 +27,36 @@ def converge(check: str, apply: str):
 
 packages = " ".join(manifest["packages"])
 # Ask apt only when a package is missing: a no-op run stays fast and makes no change.
+# Which sections the server does not match yet, asked once before any operation: the others are skipped
+# (the same script playbooks/site.yml runs).
+drift = (host.get_fact(Command, f"sh -c {shlex.quote(manifest['drift'])}") or "").split()
+
 converge(name="Debian packages",
          check=f"test \"$(dpkg-query -W -f='${{db:Status-Abbrev}}\\n' {packages} 2>/dev/null | grep -c '^ii')\" "
                f"= {len(manifest['packages'])}",
          apply=f"DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive "
                f"apt-get install -y -q --no-install-recommends {packages}")
 
-for entry in manifest["directories"]:
+for entry in manifest["directories"] if "directories" in drift else []:
     files.directory(name=f"Directory {entry['path']}", path=entry["path"], user="root", group="root",
                     mode=entry["mode"])
 
-marker_ops: dict[str, list] = {}
-marker_content: dict[str, str] = {}
-for entry in manifest["files"]:
-    op = files.put(name=f"File {entry['dest']}", src=str(bundle / entry["src"]), dest=entry["dest"],
-                   user=entry["owner"], group=entry["group"], mode=entry["mode"])
-    for marker in entry["markers"]:
-        marker_ops.setdefault(marker["name"], []).append(op)
-        marker_content[marker["name"]] = marker["content"]
+# What the files about to change will require is written down first, and done by bin/sovstack-pending,
+# which removes each marker only once its action succeeded: a killed run is completed by the next.
+mark = shlex.quote(manifest["mark_pending"])
+if "files" in drift:
+    converge(name="Write down what changing files will require", check=f"sh -c {mark} - check",
+             apply=f"sh -c {mark} - mark")
 
-# What changed files require is written down at once and done by bin/sovstack-pending, which removes
-# each marker only when its action succeeded: an interrupted run is completed by the next one.
-for name, ops in marker_ops.items():
-    files.put(name=f"Pending {name}", src=io.StringIO(marker_content[name]), dest=f"{root}/pending/{name}",
-              mode="0600", _if=any_changed(*ops))
+for entry in manifest["files"] if "files" in drift else []:
+    files.put(name=f"File {entry['dest']}", src=str(bundle / entry["src"]), dest=entry["dest"],
+              user=entry["owner"], group=entry["group"], mode=entry["mode"])
 
 pending = f"test -z \"$(ls -A {root}/pending)\""
 converge(name="Restart and reload what changed files belong to", check=pending,
          apply=f"{root}/bin/sovstack-pending --keep-going")
 
-for entry in manifest["services"]:
+for entry in manifest["services"] if "services" in drift else []:
     if entry["phase"] == "base":
         systemd.service(name=f"Service {entry['name']}", service=entry["name"], running=True, enabled=True)
 
@@ -74,6 +73,6 @@ for entry in manifest["steps"]:
 
 converge(name="Retry what could not restart before the steps", check=pending, apply=f"{root}/bin/sovstack-pending")
 
-for entry in manifest["services"]:
+for entry in manifest["services"] if "services" in drift else []:
     if entry["phase"] == "after-steps":
         systemd.service(name=f"Service {entry['name']}", service=entry["name"], running=True, enabled=True)
