@@ -82,7 +82,7 @@ def converged(request, tmp_path_factory) -> Converged:
     return result
 
 
-def test_fresh_server_converges_and_a_second_run_changes_nothing(converged):
+def test_fresh_server_converges_and_a_second_run_changes_nothing_incl_etherpad_standin(converged):
     assert changes(converged.engine, converged.runs["fresh"].stdout) >= 5  # Ansible counts tasks, pyinfra operations
     assert changes(converged.engine, converged.runs["again"].stdout) == 0
     assert changes(converged.engine, converged.runs["tools"].stdout) > 0
@@ -102,7 +102,7 @@ def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):
     assert public == {22, 80, 443} | MAIL_PORTS
 
 
-def test_caddy_answers_https_for_every_subdomain_with_its_own_ca(converged):
+def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(converged):
     root = converged.work / "caddy-root.crt"
     root.write_text(ssh(converged.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
     for fqdn, path in (("pad.voisins.test", "/health"), ("stats.voisins.test", "/health")):
@@ -114,7 +114,7 @@ def test_caddy_answers_https_for_every_subdomain_with_its_own_ca(converged):
         assert "strict-transport-security" in result.stdout.lower()
 
 
-def test_health_checks_pass_and_debian_services_run(converged):
+def test_health_checks_pass_debian_tools_for_real_and_etherpad_standin(converged):
     out = converged.runs["tools-again"].stdout
     assert "health: main: etherpad https://pad.voisins.test: ok" in out
     assert "health: main: goaccess https://stats.voisins.test: ok" in out
@@ -145,7 +145,7 @@ def test_secrets_and_env_files_are_private_and_never_in_the_output(converged):
         assert line.startswith("600 "), line
 
 
-def test_a_port_published_on_all_addresses_by_mistake_stays_closed_outside(converged):
+def test_a_port_published_by_mistake_stays_closed_outside_with_a_standin_container(converged):
     ssh(converged.server, "docker run -d --rm --name oops -p 8999:9001 etherpad/etherpad:2.6.1")
     try:
         inside = ssh(converged.server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8999/").stdout
