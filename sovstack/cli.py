@@ -56,18 +56,43 @@ def main() -> None:
               help="Where to write answers.yml, report.md and report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Also print the recommendation as JSON on standard output.")
 @click.option("--lang", type=LANG, default="en", show_default=True, help="Language of questions and report.")
-def ask(answers_file: Path | None, out_dir: Path, as_json: bool, lang: str) -> None:
+@click.option("--web", is_flag=True, help="Ask in a web page instead of the terminal (the files are downloaded "
+              "from the result page; nothing is written to --out).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --web: the address to listen on.")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="With --web: the port (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="With --web: only print the address, do not open a browser.")
+@click.pass_context
+def ask(ctx: click.Context, answers_file: Path | None, out_dir: Path, as_json: bool, lang: str, web: bool,
+        host: str, port: int, no_browser: bool) -> None:
     """Answer the questionnaire and get a recommendation report.
 
-    Without --answers it asks in the terminal. It writes the answers (reusable with --answers)
-    and the report as Markdown and as a printable HTML page.
+    Without --answers it asks in the terminal, or with --web in a web page on this computer
+    (one question per screen, English or French, for a group around one screen). It writes the
+    answers (reusable with --answers) and the report as Markdown and as a printable HTML page.
 
     \b
     Examples:
       sovstack ask                                   # interactive, in English
       sovstack ask --lang fr --out rapport/          # interactive, in French
       sovstack ask --answers answers.yml --json      # non-interactive, JSON on stdout
+      sovstack ask --web                             # in the browser, at http://127.0.0.1:<port>/
+      sovstack ask --web --port 8080 --no-browser    # only print the address to open
     """
+    from click.core import ParameterSource
+
+    from sovstack.errors import UserError
+
+    if web:
+        if answers_file is not None or as_json:
+            raise UserError("--web asks the questions in a web page; it does not take --answers or --json",
+                            "leave out --answers/--json, or leave out --web")
+        _serve_web(host, port, lang, open_browser=not no_browser)
+        return
+    web_only = [f"--{name.replace('_', '-')}" for name in ("host", "port", "no_browser")
+                if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
+    if web_only:
+        raise UserError(f"{', '.join(web_only)} only go with --web", "add --web, or leave them out")
     from sovstack.errors import InteractiveSessionRequired
     from sovstack.service import load_answers_file, recommend, write_outputs
 
@@ -89,6 +114,27 @@ def ask(answers_file: Path | None, out_dir: Path, as_json: bool, lang: str) -> N
     else:
         _print_summary(result, lang)
     click.echo("wrote " + ", ".join(str(p) for p in written), err=as_json)
+
+
+def _serve_web(host: str, port: int, lang: str, *, open_browser: bool) -> None:
+    import os
+    import webbrowser
+
+    from sovstack.web import make_server
+
+    server = make_server(host, port, lang)
+    click.echo(f"The questionnaire is at {server.url}")
+    click.echo("Stop with Ctrl-C; answers that were not downloaded are then forgotten.")
+    if open_browser:
+        graphical = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        if not (graphical and webbrowser.open(server.url)):
+            click.echo("(no browser could be opened here: open the address above in one)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped; the answers in memory are gone", err=True)
+    finally:
+        server.close()
 
 
 def _print_summary(result, lang: str) -> None:

@@ -66,24 +66,35 @@ class Question(BaseModel):
         return value
 
     def allowed(self, lang: str = "en") -> str:
-        """What is allowed, said plainly, for error messages."""
+        """What is allowed, said plainly, for error messages (English or French)."""
+        w = _ALLOWED_WORDS["fr" if lang == "fr" else "en"]
         if self.type in ("int", "number"):
-            kind = "a whole number" if self.type == "int" else "a number"
+            kind = w["int"] if self.type == "int" else w["number"]
             bounds = []
             if self.min is not None:
-                bounds.append(f"at least {_fmt(self.min)}")
+                bounds.append(w["min"].format(_fmt(self.min)))
             if self.max is not None:
-                bounds.append(f"at most {_fmt(self.max)}")
+                bounds.append(w["max"].format(_fmt(self.max)))
             text = f"{kind} ({', '.join(bounds)})" if bounds else kind
         elif self.type == "bool":
-            text = "true or false"
+            text = w["bool"]
         elif self.type == "choice":
-            text = "one of: " + ", ".join(self.choice_values)
+            text = w["choice"] + ", ".join(self.choice_values)
         elif self.type == "multi":
-            text = "a list of: " + ", ".join(self.choice_values)
+            text = w["multi"] + ", ".join(self.choice_values)
         else:
-            text = "a line of text"
-        return text + (" (or leave it out)" if self.optional else "")
+            text = w["text"]
+        return text + (w["optional"] if self.optional else "")
+
+
+_ALLOWED_WORDS = {
+    "en": {"int": "a whole number", "number": "a number", "min": "at least {}", "max": "at most {}",
+           "bool": "true or false", "choice": "one of: ", "multi": "a list of: ", "text": "a line of text",
+           "optional": " (or leave it out)"},
+    "fr": {"int": "un nombre entier", "number": "un nombre", "min": "au moins {}", "max": "au plus {}",
+           "bool": "oui ou non", "choice": "l'un de : ", "multi": "une liste parmi : ",
+           "text": "une ligne de texte", "optional": " (ou laisser vide)"},
+}
 
 
 def _fmt(number: float) -> str:

@@ -82,20 +82,20 @@ def listeners(target: Target) -> list[Listener]:
 
 def preflight(target: Target, manifest: dict[str, Any]) -> list[str]:
     """Everything that must hold before the engines touch the server. Returns the problems found."""
-    probe = target.run("cat /etc/os-release; echo; id -u; command -v sudo || true")
+    probe = target.run("cat /etc/os-release; echo; id -u; command -v sudo || true; command -v ss || true")
     problems = []
+    found = {line.rsplit("/", 1)[-1] for line in probe.stdout.splitlines() if line.startswith("/")}
     release = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', probe.stdout, re.M))
     if release.get("ID") != "debian" or release.get("VERSION_ID") != "13":
         # Debian 12 packages only Compose v1 (docker-compose 1.29), which our compose files do not target.
         problems.append(f"server {target.name!r} runs {release.get('PRETTY_NAME', 'an unknown system')}; "
                         "fix: sovstack deploys Debian 13 (trixie): reinstall the server with it, or upgrade "
                         "Debian 12 to 13 first")
-    if target.server.ssh_user != "root" and "/sudo" not in probe.stdout:
+    if target.server.ssh_user != "root" and "sudo" not in found:
         problems.append(f"server {target.name!r}: user {target.server.ssh_user!r} is not root and sudo is missing; "
                         "fix: use ssh_user: root, or install sudo and allow the user to use it without a password")
-    if ss_missing := "ss" not in target.run("command -v ss >/dev/null && echo ss || true").stdout:
-        return problems  # a bare server without iproute2: nothing listens yet that we could clash with
-    del ss_missing
+    if "ss" not in found:
+        return problems  # a bare server without iproute2: nothing of ours to clash with can be seen
     wanted = {entry["port"]: entry["owners"] for entry in manifest["ports"]}
     for listener in listeners(target):
         owners = wanted.get(listener.port)

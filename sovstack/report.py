@@ -124,6 +124,11 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
     }
 
 
+def template_context(rec: Recommendation, catalog: Catalog, lang: str = "en") -> dict[str, Any]:
+    """What the report templates are rendered with; the web result page includes report_body.html.j2 with it."""
+    return _context(rec, catalog, lang)
+
+
 def render_markdown(rec: Recommendation, catalog: Catalog, lang: str = "en") -> str:
     return _environment().get_template("report.md.j2").render(**_context(rec, catalog, lang))
 
