@@ -118,12 +118,20 @@ def ask(ctx: click.Context, answers_file: Path | None, out_dir: Path, as_json: b
 
 def _serve_web(host: str, port: int, lang: str, *, open_browser: bool) -> None:
     import os
+    import signal
     import webbrowser
 
     from sovstack.web import make_server
 
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # a service manager's stop is like Ctrl-C
+
     server = make_server(host, port, lang)
     click.echo(f"The questionnaire is at {server.url}")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        click.echo(f"Listening on {host}: whoever can reach this machine on port {server.port} can open it.")
     click.echo("Stop with Ctrl-C; answers that were not downloaded are then forgotten.")
     if open_browser:
         graphical = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")

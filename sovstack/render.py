@@ -35,6 +35,13 @@ BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended
 PORT_OWNERS = {22: ["sshd"], 80: ["caddy"], 443: ["caddy"]}
 
 
+# Steps of the base layer, run before the tools' steps.
+BASE_STEPS = [
+    {"id": "ssh-host-keys", "name": "SSH host keys: ed25519 and 4096-bit RSA only",
+     "unless": "ssh-keygen -l -f /etc/ssh/ssh_host_rsa_key.pub | grep -q '^4096 ' && ! ls /etc/ssh/ssh_host_ecdsa_key*",
+     "run": "rm -f /etc/ssh/ssh_host_ecdsa_key* /etc/ssh/ssh_host_rsa_key*\n"
+            "ssh-keygen -q -t rsa -b 4096 -N '' -f /etc/ssh/ssh_host_rsa_key\nsystemctl reload ssh"},
+]
 # A post-deploy step as a script: `sh script --check` says whether it is done (exit 0), `sh script`
 # runs it unless done and prints "changed" when it ran. Both engines only call it.
 STEP_SCRIPT = """#!/bin/sh
@@ -217,6 +224,10 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
             public_ports.append(port)
             ports.append({"port": port, "owners": ["docker-proxy", "master", "dovecot", "slapd"]})
 
+    for step in BASE_STEPS:
+        dest = f"{ROOT}/steps/00-base-{step['id']}.sh"
+        add(dest, STEP_SCRIPT.format(name=step["name"], unless=step["unless"], run=step["run"]).encode(), [])
+        steps.insert(0, {"tool": None, "name": f"base: {step['name']}", "script": dest})
     base = {**base_ctx, "sites": sites, "public_ports": sorted(set(public_ports))}
     render_tree(templates / "server" / "root", base, "/", [])
     # What each base file restarts when it changes.

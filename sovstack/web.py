@@ -297,8 +297,8 @@ class WebApp:
         return hmac.compare_digest(token.encode(), session.csrf.encode())
 
     def _with_cookie(self, response: Response, session: Session) -> Response:
-        response.headers.append(("Set-Cookie", f"{self.cookie_name}={session.id}; Path=/; HttpOnly; "
-                                               "SameSite=Strict"))
+        cookie = f"{self.cookie_name}={session.id}; Path=/; HttpOnly; SameSite=Strict"
+        response.headers.append(("Set-Cookie", cookie))
         return response
 
     @staticmethod
@@ -352,7 +352,7 @@ class WebApp:
             report_t = context.pop("t")
             context.pop("lang")
             return self._page(session, "result.html.j2", here="/result", last=state.path[-1].id,
-                              report_t=report_t, **context)
+                              report_t=report_t, given=self._answer_list(state, session.lang), **context)
         if path.startswith("/download/"):
             name = path.removeprefix("/download/")
             if name not in DOWNLOADS:
@@ -392,8 +392,37 @@ class WebApp:
         return self._page(
             session, "question.html.j2", here=f"/q/{question.id}", q=question, choices=choices,
             label=question.label.get(lang), help=question.help.get(lang), n=index + 1, total=len(state.path),
-            previous=previous, value=_shown(question, value), error=error, raw=_raw_text(raw) if flash else None,
-            allowed=question.allowed(lang), complete=state.first_missing is None)
+            previous=previous, value=_shown(question, value), error=error and _problem(question, raw, error, lang),
+            raw=_raw_text(raw), allowed=self._allowed(question, lang), complete=state.first_missing is None)
+
+    @staticmethod
+    def _answer_list(state: Progress, lang: str) -> list[tuple[str, str, str]]:
+        """(question id, label, the answer in words) for every question that applied."""
+        t = TEXT[lang]
+        rows = []
+        for q in state.path:
+            value = state.known.get(q.id)
+            if q.type == "bool":
+                shown = t["yes"] if value else t["no"]
+            elif q.type == "choice":
+                shown = q.choice_label(value, lang)
+            elif q.type == "multi":
+                shown = ", ".join(q.choice_label(v, lang) for v in value or []) or "—"
+            else:
+                shown = "—" if value is None else str(value)
+            rows.append((q.id, q.label.get(lang), shown))
+        return rows
+
+    def _allowed(self, question: Question, lang: str) -> str:
+        """What is allowed, said for a form: boxes are described as boxes, numbers and text as the terminal does."""
+        t = TEXT[lang]
+        if question.subset_of:
+            return t["pick_listed"].format(question=self.questionnaire.by_id[question.subset_of].label.get(lang))
+        if question.type in ("choice", "bool"):
+            return t["pick_one"]
+        if question.type == "multi":
+            return t["pick_some"]
+        return question.allowed(lang)
 
     def _result(self, session: Session, state: Progress):
         from sovstack.service import recommend
@@ -470,6 +499,15 @@ def _shown(question: Question, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
+def _problem(question: Question, raw: Any, error: str, lang: str) -> dict[str, str | None]:
+    """Why the answer was refused: a headline, and the validation message when it says more
+    than what is allowed (it is in English only)."""
+    if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
+        return {"headline": TEXT[lang]["required"], "detail": None}
+    detail = error if lang == "en" and question.allowed("en") not in error else None
+    return {"headline": TEXT[lang]["error_intro"], "detail": detail}
+
+
 def _raw_text(raw: Any) -> str:
     if raw is None:
         return ""
@@ -499,13 +537,13 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60  # seconds a client may hold a connection idle
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._serve("HEAD")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
@@ -551,6 +589,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser that went away mid-answer (closed tab, reload) is not worth a traceback,
+        # and library modules do not print.
+        pass
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -561,6 +604,10 @@ class WebServer:
     httpd: ThreadingHTTPServer
     app: WebApp
     url: str
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)
