@@ -39,3 +39,19 @@ def base_answers(**overrides):
 @pytest.fixture
 def out_dir(tmp_path) -> Path:
     return tmp_path / "out"
+
+
+@pytest.fixture(scope="session")
+def converged_server(tmp_path_factory):
+    """engine -> a sandbox server converged with the sample stack; made once per session, shared."""
+    from tests.servers import converge_sample
+
+    made, finalizers = {}, []
+
+    def get(engine: str):
+        if engine not in made:
+            made[engine] = converge_sample(engine, tmp_path_factory, finalizers)
+        return made[engine]
+    yield get
+    for finalize in finalizers:
+        finalize()

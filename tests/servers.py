@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
+from sovstack import sandbox
 from sovstack.errors import UserError
 
 HERE = Path(__file__).parent
@@ -69,3 +72,62 @@ def build_standins(images: dict[str, list[int]]) -> list[str]:
         subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile.encode(), check=True,
                        capture_output=True)
     return sorted(images)
+
+
+DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
+                "goaccess": {"server": "main"}}
+STANDIN_TOOLS = {"etherpad": {"server": "main"}}
+MAIL_PORTS = {25, 587, 993}
+
+
+def write_stack(work: Path, server: sandbox.Sandbox, tools: dict) -> Path:
+    stack = {"organisation": "Les Voisins", "domain": "voisins.test", "admin_email": "admin@voisins.test",
+             "tls": "internal",
+             "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port, "ssh_key": server.ssh_key,
+                                  "public_ip": server.address, "check_host_key": False}},
+             "tools": tools}
+    path = work / "sovstack.yml"
+    path.write_text(yaml.safe_dump(stack))
+    return path
+
+
+@dataclass
+class Converged:
+    engine: str
+    server: sandbox.Sandbox
+    work: Path
+    runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
+
+
+def changes(engine: str, output: str) -> int:
+    match = re.search(r"deploy: \w+: main: (\d+) change", output)
+    assert match, output[-2000:]
+    return int(match.group(1))
+
+
+def converge_sample(engine: str, tmp_path_factory, finalizers: list) -> Converged:
+    """A fresh sandbox converged by `engine` with the sample stack, in two phases (see test_deploy_sandbox)."""
+    require_docker()
+    state = tmp_path_factory.mktemp(f"sandbox-{engine}")
+    name = f"test-{engine}"
+    server = sandbox.up(name, state_dir=state)
+    finalizers.append(lambda: sandbox.down(name, state_dir=state))
+    work = tmp_path_factory.mktemp(f"stack-{engine}")
+    result = Converged(engine, server, work)
+
+    write_stack(work, server, DEBIAN_TOOLS)
+    verbose = "-vvvv" if engine == "ansible" else "-vvv"
+    result.runs["fresh"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
+    result.runs["again"] = sovstack("deploy", "--engine", engine, cwd=work)
+
+    # Phase 2: stand-ins under the upstream tags, loaded into the server's Docker (it cannot pull here).
+    write_stack(work, server, {**DEBIAN_TOOLS, **STANDIN_TOOLS})
+    sovstack("render", cwd=work)
+    images: dict[str, list[int]] = {}
+    for compose in (work / "build" / "main" / "files" / "srv" / "sovstack" / "apps").glob("*/compose.yml"):
+        images.update(published_container_ports(compose.read_text()))
+    sandbox.load_images(server, build_standins(images))
+    result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
+    result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
+    result.runs["plan"] = sovstack("plan", "--engine", engine, cwd=work)
+    return result

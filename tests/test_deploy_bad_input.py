@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 from sovstack import sandbox
-from tests.servers import require_docker, sovstack, ssh
-from tests.test_deploy_sandbox import write_stack
+from tests.servers import require_docker, sovstack, ssh, write_stack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 

@@ -11,75 +11,17 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import yaml
 
-from sovstack import sandbox
-from tests.servers import build_standins, published_container_ports, require_docker, sovstack, ssh
+from tests.servers import Converged, changes, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 
-DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
-                "goaccess": {"server": "main"}}
-STANDIN_TOOLS = {"etherpad": {"server": "main"}}
-MAIL_PORTS = {25, 587, 993}
-
-
-def write_stack(work: Path, server: sandbox.Sandbox, tools: dict) -> Path:
-    stack = {"organisation": "Les Voisins", "domain": "voisins.test", "admin_email": "admin@voisins.test",
-             "tls": "internal",
-             "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port, "ssh_key": server.ssh_key,
-                                  "public_ip": server.address, "check_host_key": False}},
-             "tools": tools}
-    path = work / "sovstack.yml"
-    path.write_text(yaml.safe_dump(stack))
-    return path
-
-
-@dataclass
-class Converged:
-    engine: str
-    server: sandbox.Sandbox
-    work: Path
-    runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
-
-
-def changes(engine: str, output: str) -> int:
-    match = re.search(r"deploy: \w+: main: (\d+) change", output)
-    assert match, output[-2000:]
-    return int(match.group(1))
-
-
 @pytest.fixture(scope="module", params=["ansible", "pyinfra"])
-def converged(request, tmp_path_factory) -> Converged:
-    engine = request.param
-    require_docker()
-    state = tmp_path_factory.mktemp(f"sandbox-{engine}")
-    name = f"test-{engine}"
-    server = sandbox.up(name, state_dir=state)
-    request.addfinalizer(lambda: sandbox.down(name, state_dir=state))
-    work = tmp_path_factory.mktemp(f"stack-{engine}")
-    result = Converged(engine, server, work)
-
-    write_stack(work, server, DEBIAN_TOOLS)
-    verbose = "-vvvv" if engine == "ansible" else "-vvv"
-    result.runs["fresh"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
-    result.runs["again"] = sovstack("deploy", "--engine", engine, cwd=work)
-
-    # Phase 2: stand-ins under the upstream tags, loaded into the server's Docker (it cannot pull here).
-    write_stack(work, server, {**DEBIAN_TOOLS, **STANDIN_TOOLS})
-    sovstack("render", cwd=work)
-    images: dict[str, list[int]] = {}
-    for compose in (work / "build" / "main" / "files" / "srv" / "sovstack" / "apps").glob("*/compose.yml"):
-        images.update(published_container_ports(compose.read_text()))
-    sandbox.load_images(server, build_standins(images))
-    result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
-    result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
-    result.runs["plan"] = sovstack("plan", "--engine", engine, cwd=work)
-    return result
+def converged(request, converged_server) -> Converged:
+    return converged_server(request.param)
 
 
 def test_fresh_server_converges_and_a_second_run_changes_nothing_incl_etherpad_standin(converged):
@@ -99,7 +41,7 @@ def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):
         address, _, port = line.split()[3].rpartition(":")
         if not (address.startswith("127.") or address in ("[::1]", "::1")):
             public.add(int(port))
-    assert public == {22, 80, 443} | MAIL_PORTS
+    assert public == {22, 80, 443, 25, 587, 993}  # 25/587/993: Postfix and Dovecot
 
 
 def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(converged):

@@ -1,0 +1,107 @@
+"""A provisioned server seen from outside: open ports (nmap), TLS (testssl.sh), SSH (ssh-audit), Host headers.
+
+Uses the sandbox server the Ansible deploy tests converged (Debian tools for real, Etherpad from a
+stand-in image). ssh-audit runs last: its unauthenticated probes earn the scanning address OpenSSH's
+per-source penalties, so the test then waits until SSH answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ssh
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
+POLICY = Path(__file__).parent / "policies" / "sovstack-ssh.txt"
+INTENDED = {22, 80, 443, 25, 587, 993}  # SSH, web, and the mail ports of Postfix + Dovecot
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if not found:
+        pytest.fail(f"{name} is not installed: scripts/setup.sh --tests installs it")
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(converged_server):
+    return converged_server("ansible")
+
+
+def open_ports(address: str) -> set[int]:
+    out = subprocess.run([tool("nmap"), "-Pn", "-n", "-p-", "--min-rate", "5000", "-T4", "-oG", "-", address],
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    return {int(p.split("/")[0]) for line in out.splitlines() if "Ports:" in line
+            for p in line.split("Ports:")[1].split(",") if "/open/" in p}
+
+
+def test_a_full_port_scan_from_outside_finds_only_the_intended_ports(server):
+    assert open_ports(server.server.address) == INTENDED
+
+
+def test_a_port_published_by_mistake_is_still_not_found_by_the_scan_standin_container(server):
+    ssh(server.server, "docker run -d --rm --name mistake -p 8998:9001 etherpad/etherpad:2.6.1")
+    try:
+        assert ssh(server.server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8998/").stdout == "200"
+        assert open_ports(server.server.address) == INTENDED
+    finally:
+        ssh(server.server, "docker rm -f mistake", check=False)
+
+
+# Findings that come from Caddy's internal CA (tls: internal, for servers without public DNS), not
+# from the TLS configuration: its certificates live 12 hours and name no CRL or OCSP responder.
+INTERNAL_CA_FINDINGS = {"cert_expirationStatus", "cert_notAfter", "cert_revocation"}
+
+
+def test_tls_on_443_is_tls12_and_13_only_with_hsts_and_no_high_finding(server, tmp_path):
+    root = tmp_path / "root.pem"
+    root.write_text(ssh(server.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
+    report = tmp_path / "testssl.json"
+    subprocess.run([tool("testssl"), "--quiet", "--color", "0", "--warnings", "off", "--add-ca", str(root),
+                    "--ip", server.server.address, "--jsonfile", str(report), "https://pad.voisins.test"],
+                   capture_output=True, text=True, timeout=900)
+    findings = {f["id"]: f for f in json.loads(report.read_text())}
+    for old in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        assert findings[old]["finding"].startswith("not offered"), findings[old]
+    for current in ("TLS1_2", "TLS1_3"):
+        assert findings[current]["finding"].startswith("offered"), findings[current]
+    assert "31536000" in findings["HSTS_time"]["finding"] or "365 days" in findings["HSTS_time"]["finding"]
+    bad = {i: f["finding"] for i, f in findings.items()
+           if f["severity"] in ("HIGH", "CRITICAL") and i not in INTERNAL_CA_FINDINGS}
+    assert not bad
+
+
+SPOOFED_HOSTS = ["localhost", "127.0.0.1", "127.0.0.1:2019", "admin.voisins.test", "voisins.test", "evil.example"]
+
+
+@pytest.mark.parametrize("host", SPOOFED_HOSTS)
+def test_a_spoofed_host_header_reaches_no_tool(server, host):
+    for scheme, extra in (("http", []), ("https", ["-k", "--resolve", f"pad.voisins.test:443:{server.server.address}"])):
+        url = f"{scheme}://{server.server.address}/" if scheme == "http" else "https://pad.voisins.test/"
+        result = subprocess.run(["curl", "-s", "--max-time", "10", "-H", f"Host: {host}", "-o", "-", "-w",
+                                 "\n%{http_code}", *extra, url], capture_output=True, text=True)
+        body = result.stdout
+        assert "stand-in for" not in body and "goaccess" not in body.lower(), (scheme, host, body[-200:])
+
+
+def test_ssh_meets_the_hardened_debian_13_policy_and_refuses_passwords(server):
+    password = subprocess.run(["ssh", "-p", "22", "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no",
+                               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                               "-o", "PreferredAuthentications=password,keyboard-interactive",
+                               f"root@{server.server.address}", "true"], capture_output=True, text=True, timeout=30)
+    assert password.returncode == 255 and "Permission denied (publickey)" in password.stderr
+    result = subprocess.run([tool("ssh-audit"), "-P", str(POLICY), server.server.address],
+                            capture_output=True, text=True, timeout=300)
+    try:
+        assert result.returncode == 0 and "Passed" in result.stdout, result.stdout
+    finally:
+        deadline = time.monotonic() + 180  # OpenSSH penalises the scanner's address for a while
+        while ssh(server.server, "true", check=False).returncode != 0 and time.monotonic() < deadline:
+            time.sleep(5)
