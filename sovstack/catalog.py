@@ -165,6 +165,7 @@ class Deploy(Sourced):
     packages: list[str] = []  # Debian packages installed on the server
     services: list[str] = []  # systemd units restarted when this tool's host files change
     steps: list[Step] = []  # after the compose project is up, in order
+    file_groups: dict[str, str] = {}  # host file -> group of the service that reads it (secret: 0640)
 
     @model_validator(mode="after")
     def _complete(self) -> Deploy:

@@ -27,16 +27,24 @@ from sovstack.yamlio import dump_yaml
 
 ROOT = "/srv/sovstack"
 # Debian 13: docker.io no longer carries the CLI (docker-cli), docker-compose is Compose v2.
-BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-cli", "docker-compose", "caddy", "nftables", "fail2ban",
+# The rest answer Lynis: PAM temp dirs, package audit, restart hints, accounting, password quality.
+BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-cli", "docker-compose",
+                 "libpam-tmpdir", "apt-listchanges", "needrestart", "debsums", "apt-show-versions", "acct",
+                 "sysstat", "libpam-passwdqc", "caddy", "nftables", "fail2ban",
                  "python3-systemd", "unattended-upgrades", "iproute2"]
 # Units of the base layer, started and enabled on every server.
-BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended-upgrades", "ssh"]
+BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended-upgrades", "ssh", "acct", "sysstat"]
 # Who may already hold a port on a converged server (the rest means "taken by something else").
 PORT_OWNERS = {22: ["sshd"], 80: ["caddy"], 443: ["caddy"]}
 
 
 # Steps of the base layer, run before the tools' steps.
 BASE_STEPS = [
+    {"id": "security-updates", "name": "security updates installed once at provisioning (then daily, unattended)",
+     "unless": f"[ -e {ROOT}/.security-updates-applied ]",
+     "run": f"unattended-upgrade\ntouch {ROOT}/.security-updates-applied"},
+    {"id": "sshd-config-mode", "name": "sshd_config readable by root only",
+     "unless": "[ \"$(stat -c %a /etc/ssh/sshd_config)\" = 600 ]", "run": "chmod 600 /etc/ssh/sshd_config"},
     {"id": "ssh-host-keys", "name": "SSH host keys: ed25519 and 4096-bit RSA only",
      "unless": "ssh-keygen -l -f /etc/ssh/ssh_host_rsa_key.pub | grep -q '^4096 ' && ! ls /etc/ssh/ssh_host_ecdsa_key*",
      "run": "rm -f /etc/ssh/ssh_host_ecdsa_key* /etc/ssh/ssh_host_rsa_key*\n"
@@ -121,6 +129,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
 
     files: dict[str, bytes] = {}
     file_entries: list[dict[str, Any]] = []
+    # Secret host files that a service reads under its own user (e.g. Rspamd's Redis password).
+    file_groups = {dest: group for t in tools_here for dest, group in catalog.tools[t].deploy.file_groups.items()}
 
     def add(dest: str, content: bytes, notify: list[str]) -> None:
         if dest in files:
@@ -130,9 +140,11 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         secret = any(value.encode() in content for value in secret_values)
         executable = dest.startswith(f"{ROOT}/bin/")
         mode = "0600" if secret else ("0755" if executable else "0644")
-        group = "root"
+        group = file_groups.get(dest, "root")
         if secret and dest.startswith("/etc/caddy/"):
-            mode, group = "0640", "caddy"  # Caddy runs as its own user and must read its config
+            group = "caddy"  # Caddy runs as its own user and must read its config
+        if secret and group != "root":
+            mode = "0640"
         file_entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": group, "mode": mode,
                              "sha256": hashlib.sha256(content).hexdigest(), "notify": notify})
 
@@ -169,6 +181,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     directories = [{"path": ROOT, "mode": "0755"}, {"path": f"{ROOT}/bin", "mode": "0755"},
                    {"path": f"{ROOT}/apps", "mode": "0755"}, {"path": f"{ROOT}/data", "mode": "0711"},
                    {"path": f"{ROOT}/steps", "mode": "0700"}, {"path": f"{ROOT}/pending", "mode": "0700"}]
+    # Only root reads the scheduled jobs (Lynis FILE-7524).
+    directories += [{"path": f"/etc/cron.{d}", "mode": "0700"} for d in ("d", "daily", "weekly", "monthly")]
     for tool_id in tools_here:
         tool = catalog.tools[tool_id]
         deploy = tool.deploy
@@ -272,7 +286,9 @@ def drift_script(directories: list[dict[str, Any]], entries: list[dict[str, Any]
         lines.append(f"f {entry['sha256']} {shlex.quote(entry['dest'])} "
                      f"'{int(entry['mode'], 8):o} {entry['owner']}:{entry['group']}'")
     quoted = " ".join(shlex.quote(u) for u in units)
-    lines += [f"systemctl is-enabled --quiet {quoted} 2>/dev/null && systemctl is-active --quiet {quoted} || services=1",
+    # One unit at a time: with several, `systemctl is-active` succeeds when any one of them is active.
+    lines += [f"for u in {quoted}; do systemctl is-enabled --quiet \"$u\" 2>/dev/null && "
+              "systemctl is-active --quiet \"$u\" || services=1; done",
               "[ -z \"$dirs\" ] || echo directories", "[ -z \"$files\" ] || echo files",
               "[ -z \"$services\" ] || echo services", "true"]
     return "\n".join(lines) + "\n"
@@ -323,6 +339,10 @@ def _base_notify(dest: str) -> list[str]:
         return ["restart:docker"]
     if dest.endswith("firewall.nft") or dest.endswith("sovstack-firewall.service"):
         return ["restart:sovstack-firewall"]
+    if dest.startswith("/etc/sysctl.d/"):
+        return ["restart:systemd-sysctl"]
+    if dest == "/etc/default/sysstat":
+        return ["restart:sysstat"]
     return []
 
 

@@ -27,6 +27,21 @@ PACKAGES = ("systemd", "systemd-sysv", "openssh-server", "python3", "sudo", "ca-
 SETUP = r"""
 set -e
 echo sandbox > /etc/hostname
+# Like a VPS image: the release, its updates and the security archive.
+rm -f /etc/apt/sources.list
+cat > /etc/apt/sources.list.d/debian.sources <<EOF
+Types: deb
+URIs: MIRROR
+Suites: SUITE SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: MIRROR-security
+Suites: SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
 # Like a cloud image: root logs in by key only; no console gettys in a container.
 install -d -m 0700 /root/.ssh
 systemctl mask getty@tty1.service console-getty.service systemd-firstboot.service \
@@ -152,7 +167,8 @@ def ensure_image(suite: str = SUITE) -> str:
     with tempfile.TemporaryDirectory(prefix="sovstack-rootfs-") as tmp:
         tree = Path(tmp) / "rootfs"
         build_rootfs(tree, suite, PACKAGES)
-        _run(["chroot", str(tree), "/bin/sh", "-c", SETUP], "sandbox image setup")
+        setup = SETUP.replace("MIRROR", debian_mirror()).replace("SUITE", suite)
+        _run(["chroot", str(tree), "/bin/sh", "-c", setup], "sandbox image setup")
         import_tree(tree, tag, ['CMD ["/sbin/init"]', "ENV container=docker"])
     return tag
 
