@@ -94,7 +94,7 @@ def test_a_spoofed_host_header_reaches_no_tool(server, host):
 
 def lynis(target) -> tuple[int, list[str]]:
     """Lynis from Debian's package on the server: its hardening index and its warnings."""
-    ssh(target, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis >/dev/null 2>&1")
+    ssh(target, "apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis >/dev/null 2>&1")
     ssh(target, "lynis audit system --quick --no-colors >/dev/null 2>&1 || true")
     report = ssh(target, "cat /var/log/lynis-report.dat").stdout
     return int(re.search(r"^hardening_index=(\d+)", report, re.M).group(1)), \
