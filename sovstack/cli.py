@@ -93,17 +93,13 @@ def ask(ctx: click.Context, answers_file: Path | None, out_dir: Path, as_json: b
                 if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
     if web_only:
         raise UserError(f"{', '.join(web_only)} only go with --web", "add --web, or leave them out")
-    from sovstack.errors import InteractiveSessionRequired
     from sovstack.service import load_answers_file, recommend, write_outputs
 
     if answers_file is not None:
         given, source, prompter = load_answers_file(answers_file), str(answers_file), None
     else:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise InteractiveSessionRequired(
-                "there is no terminal to ask the questions in",
-                "run it in a terminal, or give the answers with --answers FILE "
-                "(examples in examples/answers/)")
+        _require_terminal("there is no terminal to ask the questions in",
+                          "run it in a terminal, or give the answers with --answers FILE (examples in examples/answers/)")
         from sovstack.prompts import TerminalPrompter
 
         given, source, prompter = {}, "the questionnaire", TerminalPrompter(lang)
@@ -254,12 +250,16 @@ ENGINE = click.option("--engine", type=click.Choice(["ansible", "pyinfra"]), def
                       help="What applies the rendered manifest.")
 
 
-def _prompt_text(question: str, flag: str) -> str:
+def _require_terminal(message: str, hint: str) -> None:
     from sovstack.errors import InteractiveSessionRequired
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise InteractiveSessionRequired(f"{flag} is missing and there is no terminal to ask for it",
-                                         f"give it on the command line: {flag} VALUE")
+        raise InteractiveSessionRequired(message, hint)
+
+
+def _prompt_text(question: str, flag: str) -> str:
+    _require_terminal(f"{flag} is missing and there is no terminal to ask for it",
+                      f"give it on the command line: {flag} VALUE")
     import questionary
 
     answer = questionary.text(question).ask()

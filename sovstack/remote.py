@@ -58,6 +58,9 @@ def ssh_error(target: Target, stderr: str) -> UserError:
                      "is running and reachable")
 
 
+LISTENERS = "--- listening sockets ---"
+
+
 @dataclass(frozen=True)
 class Listener:
     address: str
@@ -65,9 +68,8 @@ class Listener:
     process: str
 
 
-def listeners(target: Target) -> list[Listener]:
-    """TCP sockets listening on the server, with the program holding each."""
-    out = target.run("ss -Htlnp 2>/dev/null || true").stdout
+def parse_listeners(out: str) -> list[Listener]:
+    """TCP sockets listening on the server (`ss -Htlnp` output), with the program holding each."""
     found = []
     for line in out.splitlines():
         parts = line.split()
@@ -82,22 +84,21 @@ def listeners(target: Target) -> list[Listener]:
 
 def preflight(target: Target, manifest: dict[str, Any]) -> list[str]:
     """Everything that must hold before the engines touch the server. Returns the problems found."""
-    probe = target.run("cat /etc/os-release; echo; id -u; command -v sudo || true; command -v ss || true")
+    # One round trip; a bare server without iproute2 lists no sockets, so nothing can clash.
+    probe = target.run("cat /etc/os-release; command -v sudo || true; echo " + LISTENERS + "; ss -Htlnp 2>/dev/null || true")
+    system, _, sockets = probe.stdout.partition(LISTENERS + "\n")
     problems = []
-    found = {line.rsplit("/", 1)[-1] for line in probe.stdout.splitlines() if line.startswith("/")}
-    release = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', probe.stdout, re.M))
+    release = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', system, re.M))
     if release.get("ID") != "debian" or release.get("VERSION_ID") != "13":
         # Debian 12 packages only Compose v1 (docker-compose 1.29), which our compose files do not target.
         problems.append(f"server {target.name!r} runs {release.get('PRETTY_NAME', 'an unknown system')}; "
                         "fix: sovstack deploys Debian 13 (trixie): reinstall the server with it, or upgrade "
                         "Debian 12 to 13 first")
-    if target.server.ssh_user != "root" and "sudo" not in found:
+    if target.server.ssh_user != "root" and "/sudo" not in system:
         problems.append(f"server {target.name!r}: user {target.server.ssh_user!r} is not root and sudo is missing; "
                         "fix: use ssh_user: root, or install sudo and allow the user to use it without a password")
-    if "ss" not in found:
-        return problems  # a bare server without iproute2: nothing of ours to clash with can be seen
     wanted = {entry["port"]: entry["owners"] for entry in manifest["ports"]}
-    for listener in listeners(target):
+    for listener in parse_listeners(sockets):
         owners = wanted.get(listener.port)
         loopback = listener.address.startswith("127.") or listener.address == "::1"
         if owners is None or listener.process in owners:

@@ -122,7 +122,7 @@ def render(stack: Stack, catalog: Catalog, secrets: Secrets, out: Path) -> list[
 def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str, path: Path) -> Bundle:
     templates = templates_dir()
     env = _environment(templates)
-    secret_values = [v for v in secrets.values()]
+    secret_values = [v.encode() for v in secrets.values()]
     tools_here = stack.tools_on(server)
     all_tools = {t: app_context(stack, catalog, t) for t in stack.tools}
     base_ctx = {"stack": stack_context(stack), "tools": all_tools, "server": server, "root": ROOT}
@@ -130,23 +130,24 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     files: dict[str, bytes] = {}
     file_entries: list[dict[str, Any]] = []
     # Secret host files that a service reads under its own user (e.g. Rspamd's Redis password).
-    file_groups = {dest: group for t in tools_here for dest, group in catalog.tools[t].deploy.file_groups.items()}
+    # Caddy runs as its own user and must read its config (which may hold a tool's secret path).
+    file_groups = {"/etc/caddy/Caddyfile": "caddy",
+                   **{dest: group for t in tools_here for dest, group in catalog.tools[t].deploy.file_groups.items()}}
 
     def add(dest: str, content: bytes, notify: list[str]) -> None:
         if dest in files:
             raise UserError(f"two templates write {dest} on server {server!r}",
                             "this is a catalog mistake: report it")
         files[dest] = content
-        secret = any(value.encode() in content for value in secret_values)
+        secret = any(value in content for value in secret_values)
         executable = dest.startswith(f"{ROOT}/bin/")
         mode = "0600" if secret else ("0755" if executable else "0644")
         group = file_groups.get(dest, "root")
-        if secret and dest.startswith("/etc/caddy/"):
-            group = "caddy"  # Caddy runs as its own user and must read its config
         if secret and group != "root":
             mode = "0640"
         file_entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": group, "mode": mode,
-                             "sha256": hashlib.sha256(content).hexdigest(), "notify": notify})
+                             "sha256": hashlib.sha256(content).hexdigest(), "secret": secret,
+                             "notify": notify or _base_notify(dest)})
 
     def render_tree(tree: Path, ctx: dict[str, Any], dest_root: str, notify: list[str],
                     skip: set[str] = frozenset()) -> None:
@@ -244,9 +245,6 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         steps.insert(0, {"tool": None, "name": f"base: {step['name']}", "script": dest})
     base = {**base_ctx, "sites": sites, "public_ports": sorted(set(public_ports))}
     render_tree(templates / "server" / "root", base, "/", [])
-    # What each base file restarts when it changes.
-    for entry in file_entries:
-        entry["notify"] = entry["notify"] or _base_notify(entry["dest"])
 
     # Every file's directory exists before the file is copied (Ansible's copy does not create it).
     listed = {d["path"] for d in directories}
@@ -255,8 +253,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         if parent not in listed:
             directories.append({"path": parent, "mode": "0755"})
             listed.add(parent)
-        entry["secret"] = entry["mode"] in ("0600", "0640")
-        entry["markers"] = _markers(entry, builds, compose)
+        entry["markers"] = _markers(entry.pop("notify"), entry["dest"], builds, compose)
 
     manifest = {
         "mark_pending": mark_pending_script(file_entries),
@@ -311,10 +308,10 @@ def mark_pending_script(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _markers(entry: dict[str, Any], builds: list[dict], compose: list[dict]) -> list[dict[str, str]]:
+def _markers(notify: list[str], dest: str, builds: list[dict], compose: list[dict]) -> list[dict[str, str]]:
     """What a change of this file leaves for bin/sovstack-pending: marker file name and content."""
-    found = [{"name": "daemon-reload", "content": ""}] if entry["dest"].startswith("/etc/systemd/") else []
-    for target in entry["notify"]:
+    found = [{"name": "daemon-reload", "content": ""}] if dest.startswith("/etc/systemd/") else []
+    for target in notify:
         action, _, what = target.partition(":")
         if action in ("restart", "reload"):
             found.append({"name": f"{action}_{what}", "content": ""})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -312,7 +311,3 @@ def load_images(sandbox: Sandbox, images: list[str]) -> None:
     """Copy images from this machine's Docker into the sandbox's (for servers that cannot pull)."""
     _pipe(["docker", "save", *images], [*sandbox.ssh_command(), "docker load -q"],
           f"loading {', '.join(images)} into {sandbox.name}")
-
-
-def environment_ok() -> bool:
-    return os.geteuid() == 0 and shutil.which("debootstrap") is not None

@@ -157,11 +157,10 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
                 problems.append(f"{key}': needs public port {port}, already taken by {other} on server "
                                 f"{place.server!r}; fix: keep one of them, or place them on different servers")
             public_ports[(place.server, port)] = tool_id
+        if tool.role == "addon" and not any(b in stack.tools for b in tool.addon_for):
+            problems.append(f"{key}': {tool.name} is an add-on for {', '.join(tool.addon_for)}; "
+                            f"fix: add {tool.addon_for[0]} to 'tools' too")
         for base in tool.addon_for:
-            if tool.role == "addon" and not any(b in stack.tools for b in tool.addon_for):
-                problems.append(f"{key}': {tool.name} is an add-on for {', '.join(tool.addon_for)}; "
-                                f"fix: add {tool.addon_for[0]} to 'tools' too")
-                break
             if base in stack.tools and stack.tools[base].server != place.server:
                 problems.append(f"{key}.server' = {place.server!r}: an add-on runs beside {base} "
                                 f"(on {stack.tools[base].server!r}); fix: place both on one server")

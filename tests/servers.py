@@ -77,7 +77,6 @@ def build_standins(images: dict[str, list[int]]) -> list[str]:
 DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
                 "goaccess": {"server": "main"}}
 STANDIN_TOOLS = {"etherpad": {"server": "main"}}
-MAIL_PORTS = {25, 587, 993}
 
 
 def write_stack(work: Path, server: sandbox.Sandbox, tools: dict) -> Path:
@@ -99,7 +98,7 @@ class Converged:
     runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
 
 
-def changes(engine: str, output: str) -> int:
+def changes(output: str) -> int:
     match = re.search(r"deploy: \w+: main: (\d+) change", output)
     assert match, output[-2000:]
     return int(match.group(1))
