@@ -166,6 +166,7 @@ class Deploy(Sourced):
     services: list[str] = []  # systemd units restarted when this tool's host files change
     steps: list[Step] = []  # after the compose project is up, in order
     file_groups: dict[str, str] = {}  # host file -> group of the service that reads it (secret: 0640)
+    wires: list[Literal["ldap", "oidc"]] = []  # logins its templates connect to the stack's directory
 
     @model_validator(mode="after")
     def _complete(self) -> Deploy:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from sovstack import wiring
 from sovstack.catalog import Catalog, Tool
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -96,18 +97,10 @@ def app_context(stack: Stack, catalog: Catalog, tool_id: str) -> dict[str, Any]:
     }
 
 
-def mail_context(stack: Stack, secrets: Secrets, tool_id: str) -> dict[str, Any] | None:
-    relay = stack.mail_relay
-    if relay is None:
-        return None
-    return {"host": relay.host, "port": relay.port, "username": relay.username,
-            "password": secrets.get("mail_relay.password"), "security": relay.security,
-            "from_address": f"{tool_id}@{relay.from_domain or stack.domain}"}
-
-
 def stack_context(stack: Stack) -> dict[str, Any]:
     return {"organisation": stack.organisation, "domain": stack.domain, "admin_email": stack.admin_email,
-            "language": stack.language, "tls": stack.tls}
+            "language": stack.language, "tls": stack.tls, "mail_host": wiring.mail_host(stack),
+            "ldap_base_dn": wiring.ldap_base_dn(stack.domain)}
 
 
 def render(stack: Stack, catalog: Catalog, secrets: Secrets, out: Path) -> list[Bundle]:
@@ -188,8 +181,10 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         tool = catalog.tools[tool_id]
         deploy = tool.deploy
         app = all_tools[tool_id]
-        ctx = {**base_ctx, "app": app, "secrets": secrets.for_tool(tool_id),
-               "mail": mail_context(stack, secrets, tool_id)}
+        own = secrets.for_tool(tool_id)
+        ctx = {**base_ctx, "app": app, "secrets": own,
+               "mail": wiring.mail_context(stack, catalog, own, tool_id, secrets.get("mail_relay.password")),
+               "identity": wiring.identity_context(stack, catalog, own, tool_id)}
         tool_dir = templates / "apps" / tool_id
         # Caddy (its own user) reads what it serves itself; other tools' data stays private.
         directories.append({"path": app["data"], "mode": "0755" if deploy.served_by_caddy else "0750"})
