@@ -103,20 +103,71 @@ class Databases(Sourced):
                         "rabbitmq", "memcached", "embedded"]] = Field(min_length=1)
 
 
+class SsoSettings(Strict):
+    """The documented names of one login protocol's settings, as the tool's templates render them."""
+
+    names: list[str] = Field(min_length=1)  # exactly as upstream documents them
+    source: Url  # the page that documents these names
+    redirect_paths: list[Annotated[str, Field(pattern=r"^/")]] = []  # OIDC: callback paths on the tool's host
+
+
 class Sso(Sourced):
     ldap: bool
     oidc: bool
     saml: bool
     paid_only: list[Literal["ldap", "oidc", "saml"]] = []
+    settings: dict[Literal["ldap", "oidc"], SsoSettings] = {}  # the protocols sovstack's templates can render
+    not_wired: str | None = None  # why sovstack leaves a free login unconnected (a true reason, for check/report)
 
     def free(self) -> list[str]:
         """Protocols usable in the free edition."""
         return [p for p in ("ldap", "oidc", "saml") if getattr(self, p) and p not in self.paid_only]
 
+    @model_validator(mode="after")
+    def _settings_are_spoken(self) -> Sso:
+        for protocol, block in self.settings.items():
+            if protocol not in self.free():
+                raise ValueError(f"settings.{protocol}: the free edition does not speak {protocol}")
+            # The provider registers these callbacks for the tool's client (wiring.identity_clients).
+            if protocol == "oidc" and not block.redirect_paths:
+                raise ValueError("settings.oidc needs 'redirect_paths' (the tool's documented callback paths)")
+        return self
+
 
 class Smtp(Sourced):
     method: Literal["env", "config-file", "admin-ui", "inherits", "none", "is-mail-server"]
     settings: list[str] = []
+
+
+class SiteSetup(Sourced):
+    """How an analytics tool gets a site for a page it counts (source: where that is documented)."""
+
+    how: Literal["step", "manual", "none"]  # step: a guarded deploy step; manual: the admin, in its web UI
+    note: str = Field(min_length=8)  # for manual: what the admin does, as an instruction
+
+
+class Analytics(Sourced):
+    """An analytics tool: how it counts (source: its documented tracking code, or its log input)."""
+
+    collects: Literal["script", "logs"]  # script: a snippet in the pages; logs: reads Caddy's access log
+    # How the snippet names the site: the tracker's own host (one site, pages prefixed with their host),
+    # a UUID sovstack picks, the page's host, or the number the tool gives in creation order.
+    site_id: Literal["tracker-host", "uuid", "page-host", "number"] | None = None
+    site_setup: SiteSetup
+
+    @model_validator(mode="after")
+    def _script_names_its_sites(self) -> Analytics:
+        if (self.collects == "script") != (self.site_id is not None):
+            raise ValueError("a script tracker needs 'site_id'; a log reader has none")
+        return self
+
+
+class Tracking(Sourced):
+    """Whether a web tool's pages can carry an analytics tracker through a documented setting."""
+
+    settings: list[str] = []  # the documented setting names; empty: it has none (source says where we looked)
+    accepts: list[str] = []  # analytics tool ids those settings speak; empty with settings: any snippet (custom head)
+    rendered: bool = False  # its templates render them from the `analytics` context
 
 
 class Limits(Sourced):
@@ -221,6 +272,8 @@ class Tool(Strict):
     admin_difficulty: AdminDifficulty
     scores: Scores
     deploy: Deploy | None = None  # self-hostable tools: how sovstack deploys it, or why it does not
+    analytics: Analytics | None = None  # analytics tools: how they count pages and get sites
+    tracking: Tracking | None = None  # web tools: a documented tracking/custom-head setting (None: not recorded)
 
     @model_validator(mode="after")
     def _consistent(self) -> Tool:
@@ -232,6 +285,8 @@ class Tool(Strict):
             raise ValueError("a documents tool needs 'office_formats' (native, convert or none)")
         if "email" in self.categories and self.role == "main" and self.webmail is None:
             raise ValueError("a mail server needs 'webmail' (true if it ships a webmail)")
+        if self.analytics and "analytics" not in self.categories:
+            raise ValueError("'analytics' is for analytics tools; a web tool's tracker setting goes in 'tracking'")
         if self.self_hostable and self.deploy is None:
             raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,18 @@ class Target:
             cmd += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
         return [*cmd, f"{self.server.ssh_user}@{self.server.address}"]
 
-    def run(self, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
-        """Run a shell command on the server; raises UserError when SSH itself fails."""
+    def run(self, command: str, timeout: int = 120, stdin: str | None = None,
+            as_root: bool = False) -> subprocess.CompletedProcess:
+        """Run a shell command on the server; raises UserError when SSH itself fails.
+
+        `stdin` carries data that must not appear in a command line (passwords, LDIF).
+        """
+        if as_root and self.server.ssh_user != "root":
+            command = f"sudo -n sh -c {shlex.quote(command)}"
         try:
             result = subprocess.run([*self.ssh_command(), command], capture_output=True, text=True,
-                                    timeout=timeout, stdin=subprocess.DEVNULL)
+                                    timeout=timeout, input=stdin,
+                                    stdin=subprocess.DEVNULL if stdin is None else None)
         except FileNotFoundError:
             raise UserError("the OpenSSH client is not installed", "apt-get install openssh-client") from None
         except subprocess.TimeoutExpired:

@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from sovstack import wiring
+from sovstack import analytics, portal, wiring
 from sovstack.catalog import Catalog, Tool
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -136,7 +136,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         executable = dest.startswith(f"{ROOT}/bin/")
         mode = "0600" if secret else ("0755" if executable else "0644")
         group = file_groups.get(dest, "root")
-        if secret and group != "root":
+        if group != "root":  # private to the service that reads it (secrets, password hashes)
             mode = "0640"
         file_entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": group, "mode": mode,
                              "sha256": hashlib.sha256(content).hexdigest(), "secret": secret,
@@ -184,7 +184,10 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         own = secrets.for_tool(tool_id)
         ctx = {**base_ctx, "app": app, "secrets": own,
                "mail": wiring.mail_context(stack, catalog, own, tool_id, secrets.get("mail_relay.password")),
-               "identity": wiring.identity_context(stack, catalog, own, tool_id)}
+               "identity": wiring.identity_context(stack, catalog, own, tool_id),
+               "analytics": analytics.template_context(stack, catalog, tool_id),
+               "directory_clients": wiring.directory_clients(stack, catalog, secrets.data.get("tools", {})),
+               "mail_senders": wiring.mail_senders(stack, catalog, secrets.data.get("tools", {}))}
         tool_dir = templates / "apps" / tool_id
         # Caddy (its own user) reads what it serves itself; other tools' data stays private.
         directories.append({"path": app["data"], "mode": "0755" if deploy.served_by_caddy else "0750"})
@@ -234,6 +237,13 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
             public_ports.append(port)
             ports.append({"port": port, "owners": ["docker-proxy", "master", "dovecot", "slapd"]})
 
+    # The members' portal: a static page Caddy serves itself, like a tool's site (sovstack/portal.py).
+    members_portal = portal.portal_site(stack, catalog, server)
+    if members_portal:
+        for dest, content in members_portal.files.items():
+            add(dest, content, [])
+        sites.append(members_portal.site)
+        health.append(members_portal.health)
     for step in BASE_STEPS:
         dest = f"{ROOT}/steps/00-base-{step['id']}.sh"
         add(dest, STEP_SCRIPT.format(name=step["name"], unless=step["unless"], run=step["run"]).encode(), [])

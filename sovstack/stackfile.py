@@ -55,6 +55,16 @@ class MailRelay(Strict):
     # The password is in secrets.yml under mail_relay.password.
 
 
+class Portal(Strict):
+    """The members' portal: one static page listing every tool, served by Caddy (sovstack/portal.py).
+
+    Its own subdomain, because the apex is usually the association's existing website."""
+
+    enabled: bool = True
+    subdomain: str = Field(default="apps", pattern=rf"^{LABEL}$")
+    server: str | None = None  # default: the first server
+
+
 class Stack(Strict):
     organisation: str = Field(min_length=1)
     domain: str = Field(pattern=DOMAIN, max_length=200)
@@ -65,6 +75,7 @@ class Stack(Strict):
     tools: dict[str, Placement] = {}
     hosted: dict[str, str] = {}  # need -> hoster (or a free-text provider name), for the report
     mail_relay: MailRelay | None = None
+    portal: Portal = Portal()
 
     @field_validator("servers")
     @classmethod
@@ -80,6 +91,15 @@ class Stack(Strict):
     def fqdn(self, tool: str, catalog: Catalog) -> str | None:
         sub = self.subdomain(tool, catalog)
         return f"{sub}.{self.domain}" if sub else None
+
+    def portal_server(self) -> str | None:
+        """Where Caddy serves the members' portal, or None when it is off."""
+        if not self.portal.enabled:
+            return None
+        return self.portal.server or next(iter(self.servers))
+
+    def portal_fqdn(self) -> str | None:
+        return f"{self.portal.subdomain}.{self.domain}" if self.portal.enabled else None
 
     def subdomain(self, tool: str, catalog: Catalog) -> str | None:
         deploy = catalog.tools[tool].deploy
@@ -167,8 +187,24 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
         for needed in tool.requires_tools:
             if needed not in stack.tools:
                 problems.append(f"{key}': {tool.name} needs {needed}; fix: add {needed} to 'tools'")
+    problems += _portal_problems(stack, seen_hosts, path)
     for need, provider in stack.hosted.items():
         if need not in catalog.criteria.needs:
             problems.append(f"{path}: key 'hosted.{need}': not a need; fix: use one of "
                             f"{', '.join(catalog.criteria.needs)}")
+    return problems
+
+
+def _portal_problems(stack: Stack, seen_hosts: dict[tuple[str, str], str], path: Path | str) -> list[str]:
+    portal = stack.portal
+    if not portal.enabled:
+        return []
+    problems = []
+    if portal.server is not None and portal.server not in stack.servers:
+        problems.append(f"{path}: key 'portal.server' = {portal.server!r}: no such server; "
+                        f"fix: use one of {', '.join(stack.servers)}, or remove it (default: the first server)")
+    other = seen_hosts.get((portal.subdomain, stack.domain))
+    if other:
+        problems.append(f"{path}: key 'portal.subdomain' = {portal.subdomain!r}: also used by {other}; "
+                        f"fix: give the portal another subdomain, or the tool another one under 'tools.{other}'")
     return problems

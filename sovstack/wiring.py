@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sovstack.catalog import Catalog
+from sovstack.passwords import ssha, ssha512
 from sovstack.stackfile import Stack
 
 # Mail servers sovstack can make every other tool send through, with one account per tool.
@@ -113,39 +114,161 @@ def ldap_base_dn(domain: str) -> str:
 
 
 def identity_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], tool_id: str) -> dict[str, Any] | None:
-    """What a tool's templates see as `identity`, or None when the tool is not wired to it."""
+    """What a tool's templates see as `identity`, or None when the tool is not wired to it.
+
+    Provider-aware: DNs and filters come from DIRECTORIES, endpoints from OIDC_PROVIDERS. A protocol
+    the provider does not serve through sovstack (see protocols_served) gives None, never half a login.
+    """
     protocol, _ = identity_protocol(stack, catalog, tool_id)
     provider = identity_provider(stack, catalog)
-    if protocol is None or provider is None:
+    if protocol is None or provider is None or protocol not in protocols_served(provider):
         return None
     ctx: dict[str, Any] = {"tool": provider, "name": catalog.tools[provider].name, "protocol": protocol}
     if protocol == "ldap":
-        base = ldap_base_dn(stack.domain)
-        port = LDAP_PORTS.get(provider, 389)
-        ctx["ldap"] = {
-            "host": HOST_FROM_CONTAINERS, "port": port, "url": f"ldap://{HOST_FROM_CONTAINERS}:{port}",
-            "host_url": f"ldap://127.0.0.1:{port}",
-            "base_dn": base, "users_dn": f"ou=people,{base}", "groups_dn": f"ou=groups,{base}",
-            "members_group_dn": f"cn=members,ou=groups,{base}",
-            "user_filter": "(&(objectClass=inetOrgPerson)(uid={username}))",
-            "login_attribute": "uid", "mail_attribute": "mail", "name_attribute": "cn",
-            "bind_dn": f"cn={tool_id},ou=services,{base}", "bind_password": secrets.get("ldap_bind_password"),
-        }
+        ctx["ldap"] = _ldap_context(stack, provider, tool_id, secrets.get("ldap_bind_password"))
+        # The directory listens on the host (slapd) or on Docker's gateway (lldap's published port).
+        ctx["extra_hosts"] = [f"{HOST_FROM_CONTAINERS}:host-gateway"]
     else:
         fqdn = stack.fqdn(provider, catalog)
-        ctx["oidc"] = {"issuer": OIDC_ISSUERS.get(provider, "https://{fqdn}").format(fqdn=fqdn, client=tool_id),
-                       "client_id": tool_id, "client_secret": secrets.get("oidc_client_secret")}
+        ctx["oidc"] = _oidc_context(OIDC_PROVIDERS[provider], fqdn, tool_id, secrets.get("oidc_client_secret"))
+        # The tool fetches the provider's keys and tokens server-side: on the same server, straight to
+        # Caddy through Docker's gateway instead of a round trip through public DNS.
+        same_server = stack.tools[provider].server == stack.tools[tool_id].server
+        ctx["extra_hosts"] = [f"{fqdn}:host-gateway"] if same_server else []
     return ctx
 
 
-# LDAP port of each directory on the server (lldap publishes its LDAP port for containers).
-LDAP_PORTS = {"openldap": 389, "lldap": 3890}
-# Issuer URL pattern per OpenID provider; {client} is the tool's client id.
-OIDC_ISSUERS = {
-    "keycloak": "https://{fqdn}/realms/sovstack",
-    "authentik": "https://{fqdn}/application/o/{client}/",
-    "kanidm": "https://{fqdn}/oauth2/openid/{client}",
+def _ldap_context(stack: Stack, provider: str, tool_id: str, password: str | None) -> dict[str, Any]:
+    directory = DIRECTORIES[provider]
+    base = ldap_base_dn(stack.domain)
+    members = directory.person_filter.format(base=base)
+    return {
+        "host": HOST_FROM_CONTAINERS, "port": directory.port, "url": f"ldap://{HOST_FROM_CONTAINERS}:{directory.port}",
+        "host_url": directory.host_url,
+        "base_dn": base, "users_dn": f"{directory.people},{base}", "groups_dn": f"{directory.groups},{base}",
+        "members_group_dn": directory.members_group.format(base=base) if directory.members_group else None,
+        # Who may log in: people, not service accounts. `user_filter` has a {username} placeholder that
+        # each template turns into its tool's own syntax (%uid, %u, {{username}}, %(user)s...).
+        "user_object_filter": members, "user_filter": f"(&{members}(uid={{username}}))",
+        "login_attribute": "uid", "mail_attribute": "mail", "name_attribute": "cn",
+        "bind_dn": directory.service_dn.format(tool=tool_id, base=base), "bind_password": password,
+    }
+
+
+def _oidc_context(endpoints: OidcProvider, fqdn: str | None, tool_id: str, secret: str | None) -> dict[str, Any]:
+    issuer = endpoints.issuer.format(fqdn=fqdn, client=tool_id)
+    return {
+        "issuer": issuer, "discovery_url": issuer.rstrip("/") + "/.well-known/openid-configuration",
+        "authorization_url": endpoints.authorization.format(fqdn=fqdn, issuer=issuer),
+        "token_url": endpoints.token.format(fqdn=fqdn, issuer=issuer),
+        "userinfo_url": endpoints.userinfo.format(fqdn=fqdn, issuer=issuer),
+        "client_id": tool_id, "client_secret": secret, "scopes": ["openid", "email", "profile"],
+        "username_claim": "preferred_username",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The providers: how each identity tool lays out its directory or its OpenID Connect endpoints.
+
+# Docker's default bridge gateway (docker0), which `host-gateway` names in containers. lldap publishes
+# its LDAP port on this address only: containers reach it, the Internet does not (the firewall's forward
+# chain drops DNAT from outside and its input chain accepts this port only from docker0/br-*).
+DOCKER_GATEWAY = "172.17.0.1"
+
+
+@dataclass(frozen=True)
+class Directory:
+    """An LDAP directory's layout: {base} is the stack's base DN, {tool} a tool's id."""
+
+    port: int
+    host_url: str  # how the server itself (postfix, dovecot, `sovstack members`) reaches it
+    people: str  # branch of the members, under the base DN
+    groups: str
+    person_filter: str  # an LDAP filter matching members who may log in (not service accounts)
+    service_dn: str  # the DN a tool binds with
+    members_group: str | None  # DN of the group of all members, when the directory has one
+
+
+DIRECTORIES = {
+    "openldap": Directory(port=389, host_url="ldap://127.0.0.1:389", people="ou=people", groups="ou=groups",
+                          person_filter="(objectClass=inetOrgPerson)", service_dn="cn={tool},ou=services,{base}",
+                          members_group="cn=members,ou=groups,{base}"),
+    # lldap (docs/scripting.md, example_configs): users are uid=…,ou=people; a service account is a
+    # user in the built-in group lldap_strict_readonly, which the login filter leaves out.
+    "lldap": Directory(port=3890, host_url=f"ldap://{DOCKER_GATEWAY}:3890", people="ou=people", groups="ou=groups",
+                       person_filter="(&(objectClass=person)(!(memberOf=cn=lldap_strict_readonly,ou=groups,{base})))",
+                       service_dn="uid={tool},ou=people,{base}", members_group=None),
 }
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """Endpoint patterns: {fqdn} is the provider's host, {client} the tool's client id, {issuer} the issuer."""
+
+    issuer: str
+    authorization: str
+    token: str
+    userinfo: str
+
+
+OIDC_PROVIDERS = {
+    # One realm "sovstack" holds the members and a client per tool (keycloak's deploy steps).
+    "keycloak": OidcProvider(issuer="https://{fqdn}/realms/sovstack",
+                             authorization="{issuer}/protocol/openid-connect/auth",
+                             token="{issuer}/protocol/openid-connect/token",
+                             userinfo="{issuer}/protocol/openid-connect/userinfo"),
+    # One application per tool, its slug the client id (authentik's blueprint); the issuer is per application.
+    "authentik": OidcProvider(issuer="https://{fqdn}/application/o/{client}/",
+                              authorization="https://{fqdn}/application/o/authorize/",
+                              token="https://{fqdn}/application/o/token/",
+                              userinfo="https://{fqdn}/application/o/userinfo/"),
+}
+# LDAP port of each directory on the server (lldap publishes its LDAP port for containers).
+LDAP_PORTS = {provider: directory.port for provider, directory in DIRECTORIES.items()}
+# Issuer URL pattern per OpenID provider; {client} is the tool's client id.
+OIDC_ISSUERS = {provider: endpoints.issuer for provider, endpoints in OIDC_PROVIDERS.items()}
+# Why a provider serves a protocol it speaks to no tool through sovstack (see its catalog deploy note).
+NOT_SERVED = {
+    ("authentik", "ldap"): "authentik serves LDAP through an outpost container, which sovstack does not deploy",
+    ("authentik", "saml"): "sovstack wires LDAP and OpenID Connect only",
+    ("keycloak", "saml"): "sovstack wires LDAP and OpenID Connect only",
+    ("kanidm", "ldap"): "Kanidm's LDAP is read-only LDAPS for service accounts with API tokens, not member logins",
+    ("kanidm", "oidc"): "Kanidm generates each client's secret itself and its CLI is not in the server image, "
+                        "so sovstack cannot register the tools as clients",
+}
+
+
+def protocols_served(provider: str) -> tuple[str, ...]:
+    """The protocols sovstack sets up on this identity tool for other tools (LDAP layout or OIDC clients)."""
+    return tuple(p for p, table in (("ldap", DIRECTORIES), ("oidc", OIDC_PROVIDERS)) if provider in table)
+
+
+def identity_clients(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The provider's side: one client per wired tool (an lldap service account, a Keycloak client, an
+    authentik application), with the secret the tool renders. Only the provider's templates use it."""
+    provider = identity_provider(stack, catalog)
+    if provider is None:
+        return []
+    base = ldap_base_dn(stack.domain)
+    clients = []
+    for tool_id in sorted(stack.tools):
+        protocol, _ = identity_protocol(stack, catalog, tool_id)
+        if protocol is None or protocol not in protocols_served(provider):
+            continue
+        own = tool_secrets.get(tool_id, {})
+        tool = catalog.tools[tool_id]
+        client: dict[str, Any] = {"tool": tool_id, "name": tool.name, "protocol": protocol,
+                                  # the variable a provider's env file holds this client's secret in
+                                  "env": "SOVSTACK_SECRET_" + tool_id.upper().replace("-", "_")}
+        if protocol == "ldap":
+            client.update(user_id=tool_id, email=f"{tool_id}@{stack.domain}", password=own.get("ldap_bind_password"),
+                          bind_dn=DIRECTORIES[provider].service_dn.format(tool=tool_id, base=base))
+        else:
+            url = f"https://{stack.fqdn(tool_id, catalog)}"
+            client.update(client_id=tool_id, secret=own.get("oidc_client_secret"), url=url,
+                          redirect_uris=[url + path for path in tool.sso.settings["oidc"].redirect_paths])
+        clients.append(client)
+    return clients
 
 
 def mail_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], tool_id: str,
@@ -170,6 +293,32 @@ def mail_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], tool_i
     return None
 
 
+def directory_clients(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """Service accounts the directory holds: one per tool it serves over LDAP (hashed password)."""
+    base = ldap_base_dn(stack.domain)
+    clients = []
+    for tool_id in sorted(stack.tools):
+        protocol, _ = identity_protocol(stack, catalog, tool_id)
+        password = tool_secrets.get(tool_id, {}).get("ldap_bind_password")
+        if protocol == "ldap" and password:
+            clients.append({"tool": tool_id, "cn": tool_id, "dn": f"cn={tool_id},ou=services,{base}",
+                            "password_hash": ssha(password)})
+    return clients
+
+
+def mail_senders(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """The SMTP accounts tools send with on the self-hosted mail server (hashed password)."""
+    if mail_route(stack, catalog) != "self-hosted":
+        return []
+    senders = []
+    for tool_id in sorted(stack.tools):
+        password = tool_secrets.get(tool_id, {}).get("smtp_password")
+        if sends_mail(catalog, tool_id) and password:
+            senders.append({"tool": tool_id, "address": f"{tool_id}@{stack.domain}",
+                            "password_hash": ssha512(password)})
+    return senders
+
+
 def links(stack: Stack, catalog: Catalog) -> list[Link]:
     """Every wire of the stack, for the report and `sovstack check`."""
     found: list[Link] = []
@@ -188,4 +337,6 @@ def links(stack: Stack, catalog: Catalog) -> list[Link]:
             else:
                 found.append(Link(tool_id, "mail", False, "", "the stack has neither a mail relay nor a mail "
                                   "server sovstack can make accounts on (postfix-dovecot)"))
-    return found
+    # Imported here: analytics builds on this module.
+    from sovstack.analytics import analytics_links
+    return found + analytics_links(stack, catalog)
