@@ -88,7 +88,7 @@ def check_dns(stack: Stack, catalog: Catalog, secrets: Secrets, resolver_spec: s
         return [Finding("dns", "records", True, "info", "the stack has no web address and no mail to publish")]
     resolver = make_resolver(resolver_spec)
     asked = f"the resolver {resolver_spec}" if resolver_spec else "the system's resolver"
-    host = mail_host(stack)
+    host = mail_host(stack, catalog)
     mail_ips = {r.value for r in expected if r.name == host and r.type in ("A", "AAAA")}
     found: list[Finding] = []
     for record in expected:

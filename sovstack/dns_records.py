@@ -88,13 +88,8 @@ def records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path |
     if wiring.mail_route(stack, catalog) == "self-hosted":
         mail = mail_records(stack, catalog, secrets, stack_file)
         host = mail[0]
-        for other in [r for r in found if r.name == host.name]:
-            if (other.type, other.value) != (host.type, host.value):
-                raise UserError(f"{stack_file}: key 'tools.{other.tool}.subdomain': {host.name} is the name of the "
-                                f"mail server (MX) on server {stack.tools[host.tool].server!r}, but "
-                                f"{catalog.tools[other.tool].name} is on another server",
-                                f"give {other.tool} another subdomain")
-            found.remove(other)  # the same address: the mail server's record says it once
+        # The mail host is the mail server's own web name: its record is said once, with the mail ones.
+        found = [r for r in found if r.name != host.name]
         found += mail
     return found
 
@@ -102,7 +97,7 @@ def records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path |
 def mail_records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path | str) -> list[Record]:
     """The mail server's name (first), MX, SPF, DKIM and DMARC."""
     server = wiring.mail_server(stack, catalog)
-    host = wiring.mail_host(stack)
+    host = wiring.mail_host(stack, catalog)
     domain = stack.domain
     placed = stack.tools[server].server
     rtype, value = server_address(stack, placed, stack_file)

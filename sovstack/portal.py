@@ -107,7 +107,7 @@ def entries(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
             login = text["login_own"] if provider else text["login_alone"]
         note = ""
         if tool_id == mail_server:
-            note = text["mail"].format(host=wiring.mail_host(stack))
+            note = text["mail"].format(host=wiring.mail_host(stack, catalog))
         if not fqdn:
             note = note or text["no_web"]
         elif tool_id in PRIVATE_ADDRESS:

@@ -97,9 +97,9 @@ def app_context(stack: Stack, catalog: Catalog, tool_id: str) -> dict[str, Any]:
     }
 
 
-def stack_context(stack: Stack) -> dict[str, Any]:
+def stack_context(stack: Stack, catalog: Catalog) -> dict[str, Any]:
     return {"organisation": stack.organisation, "domain": stack.domain, "admin_email": stack.admin_email,
-            "language": stack.language, "tls": stack.tls, "mail_host": wiring.mail_host(stack),
+            "language": stack.language, "tls": stack.tls, "mail_host": wiring.mail_host(stack, catalog),
             "ldap_base_dn": wiring.ldap_base_dn(stack.domain)}
 
 
@@ -118,7 +118,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     secret_values = [v.encode() for v in secrets.values()]
     tools_here = stack.tools_on(server)
     all_tools = {t: app_context(stack, catalog, t) for t in stack.tools}
-    base_ctx = {"stack": stack_context(stack), "tools": all_tools, "server": server, "root": ROOT}
+    base_ctx = {"stack": stack_context(stack, catalog), "tools": all_tools, "server": server, "root": ROOT}
 
     files: dict[str, bytes] = {}
     file_entries: list[dict[str, Any]] = []

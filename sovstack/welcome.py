@@ -58,7 +58,7 @@ def compose(stack: Stack, catalog: Catalog, member: Member, mail: str, password:
     body = env.get_template(f"welcome.{stack.language}.txt.j2").render(
         member=member, mail=mail, password=password, organisation=stack.organisation,
         admin_email=stack.admin_email, tools=tool_list(stack, catalog), mailbox=mailbox,
-        mail_host=wiring.mail_host(stack), change_url=None)
+        mail_host=wiring.mail_host(stack, catalog), change_url=None)
     message = EmailMessage()
     message["From"] = formataddr((stack.organisation, sender(stack)))
     message["To"] = formataddr((member.name, member.contact or mail))

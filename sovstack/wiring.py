@@ -48,9 +48,10 @@ def sends_mail(catalog: Catalog, tool_id: str) -> bool:
     return catalog.tools[tool_id].smtp.method in ("env", "config-file")
 
 
-def mail_host(stack: Stack) -> str:
-    """The name of the self-hosted mail server (MX, certificate, submission)."""
-    return f"mail.{stack.domain}"
+def mail_host(stack: Stack, catalog: Catalog) -> str:
+    """The name of the self-hosted mail server (MX, certificate, submission): its own web name."""
+    server = mail_server(stack, catalog)
+    return (stack.fqdn(server, catalog) if server else None) or f"mail.{stack.domain}"
 
 
 def mail_route(stack: Stack, catalog: Catalog) -> str | None:
@@ -284,7 +285,7 @@ def mail_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], tool_i
         server = mail_server(stack, catalog)
         same_server = stack.tools[server].server == stack.tools[tool_id].server
         address = f"{tool_id}@{stack.domain}"
-        host = mail_host(stack)
+        host = mail_host(stack, catalog)
         # The certificate names mail.<domain>: containers on the mail server reach it under that
         # name through Docker's host gateway (compose: extra_hosts).
         return {"route": "self-hosted", "host": host, "port": 587, "username": address,

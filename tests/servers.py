@@ -32,9 +32,9 @@ def require_docker():
         pytest.skip(f"no Docker engine here: {exc.message}")
 
 
-def sovstack(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SOVSTACK, *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                            timeout=1800)
+def sovstack(*args: str, cwd: Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([*SOVSTACK, *args], cwd=cwd, capture_output=True, text=True, timeout=1800,
+                            input=stdin, stdin=subprocess.DEVNULL if stdin is None else None)
     if check and result.returncode != 0:
         raise AssertionError(f"sovstack {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n"
                              f"{result.stderr[-4000:]}")
@@ -75,7 +75,7 @@ def build_standins(images: dict[str, list[int]]) -> list[str]:
 
 
 DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
-                "goaccess": {"server": "main"}}
+                "goaccess": {"server": "main"}, "roundcube": {"server": "main"}}
 STANDIN_TOOLS = {"etherpad": {"server": "main"}}
 
 

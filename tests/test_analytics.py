@@ -5,13 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import html as htmllib
+import os
 import re
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 
 import pytest
 import yaml
 
-from sovstack import analytics, wiring
+from sovstack import analytics, portal, wiring
 from sovstack.catalog import load_catalog
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -303,3 +308,102 @@ def test_every_deployable_analytics_tool_says_how_it_counts_and_gets_sites(catal
         assert snippet.exists() == (tool.analytics.collects == "script"), tool.id
         checked.append(tool.id)
     assert sorted(checked) == sorted([*SCRIPT_TRACKERS, "goaccess"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The real thing, locally: Debian's Caddy serves the portal's site body, Debian's Chromium runs it.
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _missing(why):
+    if IN_CI:
+        pytest.fail(f"{why} (CI=true: this test must run; scripts/setup.sh --tests installs it)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright's Python package is not installed (pip install -e '.[test]')")
+    if not shutil.which(CHROMIUM):
+        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def caddy():
+    path = shutil.which("caddy")
+    if not path:
+        _missing("caddy is missing (apt-get install caddy)")
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("tracker", [*SCRIPT_TRACKERS, "goaccess"])
+def test_caddy_serves_the_portal_and_chromium_runs_only_the_tracker_under_its_csp(
+        catalog, tmp_path, caddy, chromium, tracker):
+    bundles, stack, _ = build(catalog, tmp_path, [tracker, "etherpad"], tls="internal")
+    files = bundles["main"].files
+    # The whole rendered Caddyfile is valid for Debian's Caddy (its log goes to tmp here).
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(files["/etc/caddy/Caddyfile"].decode().replace("/var/log/caddy/", f"{tmp_path}/"))
+    check = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(caddyfile)],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert check.returncode == 0, check.stderr[-2000:]
+    # The portal's own site body, on a loopback port over HTTP, from a copy of its files.
+    root = tmp_path / "portal"
+    root.mkdir()
+    for dest, content in files.items():
+        if dest.startswith(portal.ROOT + "/"):
+            (root / dest.rsplit("/", 1)[1]).write_bytes(content)
+    body = portal.portal_site(stack, catalog, "main").site["body"].replace(portal.ROOT, str(root))
+    port = free_port()
+    local = tmp_path / "local.Caddyfile"
+    local.write_text(f"{{\n\tadmin off\n\tstorage file_system {tmp_path}/caddy\n}}\nhttp://127.0.0.1:{port} {{\n{body}\n}}\n")
+    server = subprocess.Popen([caddy, "run", "--adapter", "caddyfile", "--config", str(local)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+                time.sleep(0.1)
+        page = chromium.new_page()
+        messages, outside = [], []
+        page.on("console", lambda message: messages.append(message.text))
+        # The tracker's server does not exist here: note where the page reaches out, answer nothing.
+        page.on("request", lambda request: outside.append(request.url) if request.url.startswith("https:") else None)
+        page.route("https://**/*", lambda route: route.abort())
+        response = page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_load_state("load")
+        assert response.status == 200
+        assert [m for m in messages if "Content Security Policy" in m] == []
+        assert page.evaluate("document.styleSheets.length") == 1  # its stylesheet, allowed by style-src 'self'
+        origin = f"https://{stack.fqdn(tracker, catalog)}/"
+        if tracker == "goaccess":
+            assert outside == []
+        else:
+            assert outside and all(url.startswith(origin) for url in outside), outside
+        if tracker == "matomo":  # its inline code ran (allowed by its hash) and queued the page view
+            assert page.evaluate("window._paq.map(c => c[0])")[:2] == ["trackPageView", "enableLinkTracking"]
+        if tracker == "goatcounter":
+            assert page.evaluate("typeof window.goatcounter.path") == "function"
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

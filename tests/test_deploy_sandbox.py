@@ -41,7 +41,7 @@ def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):
         address, _, port = line.split()[3].rpartition(":")
         if not (address.startswith("127.") or address in ("[::1]", "::1")):
             public.add(int(port))
-    assert public == {22, 80, 443, 25, 587, 993}  # 25/587/993: Postfix and Dovecot
+    assert public == {22, 80, 443, 25, 465, 587, 993}  # 25/465/587/993: Postfix and Dovecot
 
 
 def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(converged):
@@ -59,10 +59,12 @@ def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(c
 def test_health_checks_pass_debian_tools_for_real_and_etherpad_standin(converged):
     out = converged.runs["tools-again"].stdout
     assert "health: main: etherpad https://pad.voisins.test: ok" in out
-    assert "health: main: goaccess https://stats.voisins.test: ok" in out
-    active = ssh(converged.server, "systemctl is-active postfix dovecot rspamd slapd caddy fail2ban "
+    for line in ("goaccess https://stats.voisins.test", "postfix-dovecot https://mail.voisins.test",
+                 "roundcube https://webmail.voisins.test"):
+        assert f"health: main: {line}: ok" in out
+    active = ssh(converged.server, "systemctl is-active postfix dovecot rspamd slapd php8.4-fpm caddy fail2ban "
                                    "sovstack-firewall docker unattended-upgrades").stdout.split()
-    assert active == ["active"] * 9
+    assert active == ["active"] * 10
 
 
 def test_secrets_and_env_files_are_private_and_never_in_the_output(converged):

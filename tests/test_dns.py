@@ -134,10 +134,6 @@ BAD = [
     ("DKIM key missing", {"tools": MAIL_STACK}, {}, ["secrets.yml", "tools.postfix-dovecot.dkim_key_pem", "missing"]),
     ("DKIM key broken", {"tools": MAIL_STACK}, {"dkim_key_pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n"},
      ["tools.postfix-dovecot.dkim_key_pem", "delete that key"]),
-    ("the mail name on another server", {"servers": {"main": {"address": IP}, "web": {"address": "198.51.100.20"}},
-                                         "tools": {**MAIL_STACK, "postfix-dovecot": {"server": "main", "subdomain": "smtp"},
-                                                   "hedgedoc": {"server": "web", "subdomain": "mail"}}},
-     None, ["tools.hedgedoc.subdomain", "mail.example.org", "another subdomain"]),
 ]
 
 
