@@ -136,9 +136,11 @@ def analytics_links(stack: Stack, catalog: Catalog) -> list[wiring.Link]:
         todo = f"; {setup.note}" if setup.how == "manual" else ""
         pages = properties(stack, catalog)
         for page in pages:
-            where = f"the {PORTAL_NAME} {page.url}" if page.key == PORTAL else page.url
+            # A portal link belongs to the tracker (its name comes first in reports); a tool's, to the tool.
+            how = (f"tracking code on the {PORTAL_NAME} {page.url}" if page.key == PORTAL
+                   else f"{name} tracking code on {page.url}")
             found.append(wiring.Link(tracker_id if page.key == PORTAL else page.key, "analytics", True,
-                                     f"{name} tracking code on {where} (site {page.site_id}){todo}"))
+                                     f"{how} (site {page.site_id}){todo}"))
         found.append(wiring.Link(tracker_id, "analytics", False, "",
                                  f"sovstack does not serve the association's website {website}: if there is "
                                  f"one, create a site for it in {name} and add {name}'s tracking code to its pages"))
@@ -158,7 +160,8 @@ def analytics_links(stack: Stack, catalog: Catalog) -> list[wiring.Link]:
 
         def covered(tool_id: str, where: str, on: str) -> wiring.Link:
             if on == server:
-                return wiring.Link(tool_id, "analytics", True, f"{name} reads Caddy's access log of {where} on {server}")
+                who = "reads" if tool_id == reader else f"{name} reads"
+                return wiring.Link(tool_id, "analytics", True, f"{who} Caddy's access log of {where} on {server}")
             return wiring.Link(tool_id, "analytics", False, "", f"{where} is served by Caddy on {on}; {name} reads "
                                f"the access log of {server} only")
         if portal_server:

@@ -70,6 +70,11 @@ def wiring_findings(given: CheckInput) -> list[Finding]:
                 f"members need a separate account and password on {name}",
                 f"create the members' accounts in {name}'s own admin page, or choose a tool that logs in through "
                 f"{catalog.tools[provider].name} (`sovstack catalog list`)"))
+        elif link.aspect == "analytics":
+            found.append(Finding(
+                "wiring", subject, False, "info", f"{name}: no analytics: {link.reason}",
+                "visits to these pages are not counted",
+                "nothing to do if these pages need no statistics; otherwise see the reason"))
         else:
             found.append(Finding(
                 "wiring", subject, False, "warning", f"{name} cannot send mail: {link.reason}",

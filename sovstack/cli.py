@@ -355,6 +355,16 @@ def render_cmd(stack_path: Path) -> None:
         click.echo(f"{bundle.path}: {len(m['files'])} files, {len(m['compose'])} compose projects, "
                    f"{len(m['steps'])} steps")
     click.echo(f"{loaded.build / 'hosts.yml'} (Ansible), {loaded.build / 'inventory.py'} (pyinfra)")
+    _echo_unwired(loaded)
+
+
+def _echo_unwired(loaded) -> None:
+    """What could not be connected (member accounts, mail, analytics), and why."""
+    from sovstack import wiring
+
+    for link in wiring.links(loaded.stack, loaded.catalog):
+        if not link.wired:
+            click.echo(f"not wired: {link.aspect}: {link.tool}: {link.reason}")
 
 
 @main.command()

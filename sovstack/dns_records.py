@@ -85,6 +85,12 @@ def records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path |
         found.append(Record(fqdn, rtype, value, TTL, f"web address of {name}", tool_id,
                             f"members open {name} at https://{fqdn}, and Caddy gets the HTTPS certificate for "
                             f"that name only once it leads to the server"))
+    portal = stack.portal_fqdn()
+    if portal:
+        rtype, value = server_address(stack, stack.portal_server(), stack_file)
+        found.append(Record(portal, rtype, value, TTL, "web address of the members' portal", "portal",
+                            f"members find every tool at https://{portal}, and Caddy gets its HTTPS certificate "
+                            "only once the name leads to the server"))
     if wiring.mail_route(stack, catalog) == "self-hosted":
         mail = mail_records(stack, catalog, secrets, stack_file)
         host = mail[0]

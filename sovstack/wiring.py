@@ -171,12 +171,6 @@ def _oidc_context(endpoints: OidcProvider, fqdn: str | None, tool_id: str, secre
 # ---------------------------------------------------------------------------------------------
 # The providers: how each identity tool lays out its directory or its OpenID Connect endpoints.
 
-# Docker's default bridge gateway (docker0), which `host-gateway` names in containers. lldap publishes
-# its LDAP port on this address only: containers reach it, the Internet does not (the firewall's forward
-# chain drops DNAT from outside and its input chain accepts this port only from docker0/br-*).
-DOCKER_GATEWAY = "172.17.0.1"
-
-
 @dataclass(frozen=True)
 class Directory:
     """An LDAP directory's layout: {base} is the stack's base DN, {tool} a tool's id."""
@@ -194,9 +188,9 @@ DIRECTORIES = {
     "openldap": Directory(port=389, host_url="ldap://127.0.0.1:389", people="ou=people", groups="ou=groups",
                           person_filter="(objectClass=inetOrgPerson)", service_dn="cn={tool},ou=services,{base}",
                           members_group="cn=members,ou=groups,{base}"),
-    # lldap (docs/scripting.md, example_configs): users are uid=…,ou=people; a service account is a
-    # user in the built-in group lldap_strict_readonly, which the login filter leaves out.
-    "lldap": Directory(port=3890, host_url=f"ldap://{DOCKER_GATEWAY}:3890", people="ou=people", groups="ou=groups",
+    # lldap (its compose file: host network, LDAP on 3890): users are uid=…,ou=people; a service account
+    # is a user in the built-in group lldap_strict_readonly, which the login filter leaves out.
+    "lldap": Directory(port=3890, host_url="ldap://127.0.0.1:3890", people="ou=people", groups="ou=groups",
                        person_filter="(&(objectClass=person)(!(memberOf=cn=lldap_strict_readonly,ou=groups,{base})))",
                        service_dn="uid={tool},ou=people,{base}", members_group=None),
 }
@@ -327,7 +321,9 @@ def links(stack: Stack, catalog: Catalog) -> list[Link]:
     provider = identity_provider(stack, catalog)
     for tool_id in sorted(stack.tools):
         tool = catalog.tools[tool_id]
-        if provider and "identity" not in tool.categories and tool.role == "main":
+        # A log reader (GoAccess) has no accounts at all: nothing to connect.
+        no_logins = tool.analytics is not None and tool.analytics.collects == "logs"
+        if provider and "identity" not in tool.categories and tool.role == "main" and not no_logins:
             protocol, why = identity_protocol(stack, catalog, tool_id)
             found.append(Link(tool_id, "identity", protocol is not None, protocol or "", why))
         if sends_mail(catalog, tool_id):

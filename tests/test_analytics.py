@@ -162,12 +162,17 @@ def test_the_portal_lists_every_tool_with_a_served_https_address(catalog, tmp_pa
 
 
 def test_tools_logging_in_with_the_member_account_say_so(catalog, tmp_path):
-    bundles, stack, _ = build(catalog, tmp_path, ["openldap", "etherpad", "nextcloud"])
+    """A tool wired to the directory says "member account"; an add-on says what its base tool says."""
+    bundles, stack, _ = build(catalog, tmp_path, ["openldap", "postfix-dovecot", "roundcube", "etherpad", "nextcloud"])
     html = bundles["main"].files[PAGE].decode()
-    for tool_id in ("etherpad", "nextcloud"):
+    seen = set()
+    for tool_id, logs_in_through in (("etherpad", "etherpad"), ("nextcloud", "nextcloud"),
+                                     ("postfix-dovecot", "postfix-dovecot"), ("roundcube", "postfix-dovecot")):
         item = html[html.index(f'<li id="{tool_id}">'):]
-        member = wiring.identity_protocol(stack, catalog, tool_id)[0] is not None
+        member = wiring.identity_protocol(stack, catalog, logs_in_through)[0] is not None
         assert ('class="login member"' in item[:item.index("</li>")]) == member, tool_id
+        seen.add(member)
+    assert seen == {True, False}  # the table holds both kinds
 
 
 def test_the_portal_can_be_moved_or_switched_off(catalog, tmp_path):
@@ -200,7 +205,7 @@ def test_portal_mistakes_name_the_key_value_and_fix(catalog, portal, words):
 
 
 def test_umami_gets_a_website_per_counted_page_from_a_guarded_step(catalog, tmp_path):
-    bundles, stack, secrets = build(catalog, tmp_path, ["umami", "etherpad"])
+    bundles, _, secrets = build(catalog, tmp_path, ["umami", "etherpad"])
     manifest = bundles["main"].manifest
     scripts = {s["name"]: bundles["main"].files[s["script"]].decode() for s in manifest["steps"] if s["tool"] == "umami"}
     create = next(text for name, text in scripts.items() if "website" in name)

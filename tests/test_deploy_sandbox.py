@@ -47,7 +47,8 @@ def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):
 def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(converged):
     root = converged.work / "caddy-root.crt"
     root.write_text(ssh(converged.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
-    for fqdn, path in (("pad.voisins.test", "/health"), ("stats.voisins.test", "/health")):
+    for fqdn, path in (("pad.voisins.test", "/health"), ("stats.voisins.test", "/health"), ("apps.voisins.test", "/"),
+                       ("mail.voisins.test", "/health"), ("webmail.voisins.test", "/")):
         result = subprocess.run(["curl", "-sS", "--cacert", str(root), "--resolve",
                                  f"{fqdn}:443:{converged.server.address}", "-o", "/dev/null", "-D", "-",
                                  f"https://{fqdn}{path}"], capture_output=True, text=True, timeout=30)
@@ -56,11 +57,22 @@ def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(c
         assert "strict-transport-security" in result.stdout.lower()
 
 
+def test_the_members_portal_lists_the_tools_under_a_strict_csp(converged):
+    root = converged.work / "caddy-root.crt"
+    root.write_text(ssh(converged.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
+    result = subprocess.run(["curl", "-sS", "--cacert", str(root), "--resolve",
+                             f"apps.voisins.test:443:{converged.server.address}", "-D", "-",
+                             "https://apps.voisins.test/"], capture_output=True, text=True, timeout=30, check=True)
+    assert "default-src 'none'" in result.stdout
+    for tool in ("goaccess", "etherpad", "roundcube"):
+        assert f'<li id="{tool}"' in result.stdout
+
+
 def test_health_checks_pass_debian_tools_for_real_and_etherpad_standin(converged):
     out = converged.runs["tools-again"].stdout
     assert "health: main: etherpad https://pad.voisins.test: ok" in out
     for line in ("goaccess https://stats.voisins.test", "postfix-dovecot https://mail.voisins.test",
-                 "roundcube https://webmail.voisins.test"):
+                 "roundcube https://webmail.voisins.test", "portal https://apps.voisins.test"):
         assert f"health: main: {line}: ok" in out
     active = ssh(converged.server, "systemctl is-active postfix dovecot rspamd slapd php8.4-fpm caddy fail2ban "
                                    "sovstack-firewall docker unattended-upgrades").stdout.split()

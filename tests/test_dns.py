@@ -41,7 +41,8 @@ SOVSTACK = [sys.executable, "-m", "sovstack"]
 DOMAIN = "example.org"
 IP = "192.0.2.10"
 BASE = {"organisation": "Les Voisins", "domain": DOMAIN, "admin_email": f"admin@{DOMAIN}",
-        "servers": {"main": {"address": "203.0.113.5", "public_ip": IP}}}
+        "servers": {"main": {"address": "203.0.113.5", "public_ip": IP}},
+        "portal": {"enabled": False}}  # on in the "members' portal" row
 MAIL_STACK = {"etherpad": {"server": "main"}, "postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
               "goaccess": {"server": "main"}}
 RELAY = {"host": "smtp.provider.example", "username": "voisins"}
@@ -75,6 +76,8 @@ STACKS = [
      | {(n, "AAAA" if t == "A" else t, "2001:db8::25" if t == "A" else v) for n, t, v in MAIL_RECORDS}),
     ("mail relay: no mail records", {"tools": {"etherpad": {"server": "main"}}, "mail_relay": RELAY},
      {("pad.example.org", "A", IP)}),
+    ("members' portal", {"portal": {"enabled": True}, "tools": {"etherpad": {"server": "main"}}},
+     {("pad.example.org", "A", IP), ("apps.example.org", "A", IP)}),
     ("prosody needs its own name only", {"tools": {"prosody": {"server": "main"}}}, {("xmpp.example.org", "A", IP)}),
 ]
 
@@ -102,7 +105,7 @@ def test_records_of_a_stack(catalog, tmp_path, dkim_key, name, changes, expected
     assert triples(found, dkim_key) == expected
     assert len(found) == len(expected), "a record listed twice"
     for record in found:
-        assert record.purpose and record.why and record.tool in stack.tools and record.ttl > 0
+        assert record.purpose and record.why and record.tool in {*stack.tools, "portal"} and record.ttl > 0
 
 
 def test_the_dkim_record_holds_the_public_half_of_the_secret_key(dkim_key):

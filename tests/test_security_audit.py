@@ -61,22 +61,38 @@ def test_a_port_published_by_mistake_is_still_not_found_by_the_scan_standin_cont
 INTERNAL_CA_FINDINGS = {"cert_expirationStatus", "cert_notAfter", "cert_revocation"}
 
 
-def test_tls_on_443_is_tls12_and_13_only_with_hsts_and_no_high_finding(server, tmp_path):
+def run_testssl(server, tmp_path, target: str, *extra: str) -> dict[str, dict]:
     root = tmp_path / "root.pem"
     root.write_text(ssh(server.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
     report = tmp_path / "testssl.json"
     subprocess.run([tool("testssl"), "--quiet", "--color", "0", "--warnings", "off", "--add-ca", str(root),
-                    "--ip", server.server.address, "--jsonfile", str(report), "https://pad.voisins.test"],
+                    "--ip", server.server.address, "--jsonfile", str(report), *extra, target],
                    capture_output=True, text=True, timeout=900)
-    findings = {f["id"]: f for f in json.loads(report.read_text())}
+    return {f["id"]: f for f in json.loads(report.read_text())}
+
+
+def assert_modern_tls_only(findings: dict[str, dict]) -> None:
     for old in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
         assert findings[old]["finding"].startswith("not offered"), findings[old]
     for current in ("TLS1_2", "TLS1_3"):
         assert findings[current]["finding"].startswith("offered"), findings[current]
-    assert "31536000" in findings["HSTS_time"]["finding"] or "365 days" in findings["HSTS_time"]["finding"]
     bad = {i: f["finding"] for i, f in findings.items()
            if f["severity"] in ("HIGH", "CRITICAL") and i not in INTERNAL_CA_FINDINGS}
     assert not bad
+
+
+def test_tls_on_443_is_tls12_and_13_only_with_hsts_and_no_high_finding(server, tmp_path):
+    findings = run_testssl(server, tmp_path, "https://pad.voisins.test")
+    assert_modern_tls_only(findings)
+    assert "31536000" in findings["HSTS_time"]["finding"] or "365 days" in findings["HSTS_time"]["finding"]
+
+
+@pytest.mark.parametrize("port", [465, 993])
+def test_tls_of_the_mail_ports_is_tls12_and_13_only_with_no_high_finding(server, tmp_path, port):
+    """Implicit TLS for submission (465) and IMAP (993), with the certificate Caddy got for mail.voisins.test."""
+    findings = run_testssl(server, tmp_path, f"mail.voisins.test:{port}")
+    assert_modern_tls_only(findings)
+    assert "mail.voisins.test" in findings["cert_commonName"]["finding"] + findings.get("cert_subjectAltName", {}).get("finding", "")
 
 
 SPOOFED_HOSTS = ["localhost", "127.0.0.1", "127.0.0.1:2019", "admin.voisins.test", "voisins.test", "evil.example"]

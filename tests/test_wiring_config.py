@@ -1,0 +1,379 @@
+"""Tools wired to the stack's directory and mail "by configuration only" (their images cannot run here):
+the rendered files carry every setting name the catalog cites from upstream, with the wiring's values.
+
+Data-driven: the catalog says which names a tool documents (sso.settings, smtp.settings); the tables
+below say which value of the `identity` context each key setting must hold.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from sovstack import render, wiring
+from sovstack.catalog import load_catalog
+from sovstack.render import render_server
+from sovstack.secrets import ensure_secrets
+from sovstack.stackfile import deployable, parse_stack
+
+DOMAIN = "voisins.example.org"
+BASE = {"organisation": "Les Voisins", "domain": DOMAIN, "admin_email": f"admin@{DOMAIN}",
+        "servers": {"main": {"address": "203.0.113.10"}}}
+RELAY = {"host": "smtp.example.net", "port": 587, "username": "asso@example.net"}
+
+# tool -> {setting name: key of identity.ldap / identity.oidc its value must be}. Every wired tool is
+# listed (test_every_wired_tool_has_a_value_table), so a new wiring comes with its checks.
+LDAP_VALUES = {
+    "hedgedoc": {"CMD_LDAP_URL": "url", "CMD_LDAP_BINDDN": "bind_dn", "CMD_LDAP_BINDCREDENTIALS": "bind_password",
+                 "CMD_LDAP_SEARCHBASE": "users_dn"},
+    "jitsi-meet": {"LDAP_URL": "url", "LDAP_BINDDN": "bind_dn", "LDAP_BINDPW": "bind_password", "LDAP_BASE": "users_dn"},
+    "matrix-synapse": {"uri": "url", "bind_dn": "bind_dn", "bind_password": "bind_password", "base": "users_dn"},
+    "nextcloud": {"ldapHost": "host", "ldapPort": "port", "ldapAgentName": "bind_dn",
+                  "ldapAgentPassword": "bind_password", "ldapBase": "base_dn", "ldapBaseUsers": "users_dn"},
+    "rocketchat": {"LDAP_Host": "host", "LDAP_Port": "port", "LDAP_Authentication_UserDN": "bind_dn",
+                   "LDAP_Authentication_Password": "bind_password", "LDAP_BaseDN": "users_dn"},
+    "seafile": {"LDAP_SERVER_URL": "url", "LDAP_ADMIN_DN": "bind_dn", "LDAP_ADMIN_PASSWORD": "bind_password",
+                "LDAP_BASE_DN": "users_dn"},
+    "zulip": {"AUTH_LDAP_SERVER_URI": "url", "AUTH_LDAP_BIND_DN": "bind_dn", "AUTH_LDAP_USER_SEARCH": "users_dn",
+              "auth_ldap_bind_password": "bind_password"},
+}
+OIDC_VALUES = {
+    "hedgedoc": {"CMD_OAUTH2_CLIENT_ID": "client_id", "CMD_OAUTH2_CLIENT_SECRET": "client_secret",
+                 "CMD_OAUTH2_AUTHORIZATION_URL": "authorization_url", "CMD_OAUTH2_TOKEN_URL": "token_url",
+                 "CMD_OAUTH2_USER_PROFILE_URL": "userinfo_url"},
+    "matrix-synapse": {"issuer": "issuer", "client_id": "client_id", "client_secret": "client_secret"},
+    "nextcloud": {"--clientid": "client_id", "--clientsecret": "client_secret", "--discoveryuri": "discovery_url"},
+    "seafile": {"OAUTH_CLIENT_ID": "client_id", "OAUTH_CLIENT_SECRET": "client_secret",
+                "OAUTH_AUTHORIZATION_URL": "authorization_url", "OAUTH_TOKEN_URL": "token_url",
+                "OAUTH_USER_INFO_URL": "userinfo_url"},
+    "zulip": {"oidc_url": "issuer", "client_id": "client_id", "social_auth_oidc_secret": "client_secret"},
+}
+# Directories to test each protocol against, and why one cannot pass yet (strict: passing is news).
+PROVIDERS = {"ldap": ["openldap", "lldap"], "oidc": ["keycloak", "authentik"]}
+PENDING_PROVIDER = {
+    "authentik": "identity_protocol offers authentik's LDAP, which sovstack does not serve (no outpost): it "
+                 "must offer only wiring.protocols_served(provider) before tools get OIDC from authentik",
+}
+# Tools whose smtp.method is env/config-file but whose mail settings are not rendered, and why.
+MAIL_NOT_RENDERED = {
+    "kanidm": "Kanidm sends mail through a separate mail-sender program that needs a service-account token; "
+              "its docs page is a draft (deploy note)",
+}
+# Other owners' tools whose mail settings do not pass yet, by (tool, route); strict, so a fix shows.
+MAIL_PENDING = {
+    **{("goatcounter", route): "analytics helper: it renders GOATCOUNTER_SMTP, the catalog cites the -smtp and "
+       "-email-from flags" for route in ("self-hosted", "relay")},
+    **{("matomo", route): "analytics helper: it renders MATOMO_MAIL_* variables, the catalog cites the [mail] "
+       "keys mail.host, mail.port..." for route in ("self-hosted", "relay")},
+    ("plausible", "self-hosted"): "analytics helper: its compose file lacks extra_hosts for mail.<domain>",
+    **{("roundcube", route): "lead: roundcube is now a Debian package (config.inc.php) but smtp.settings still "
+       "name the Docker image's ROUNDCUBEMAIL_* variables" for route in ("self-hosted", "relay")},
+}
+# Other owners' tools whose free LDAP/OIDC login is neither wired nor explained (sso.not_wired) yet.
+LOGIN_PENDING = {
+    "matomo": "analytics helper: LoginLdap/LoginOIDC are plugins; add sso.not_wired",
+    "postfix-dovecot": "lead: its OAuth2 (OIDC) login is not wired; add sso.not_wired",
+    "roundcube": "lead: its OAuth2/OIDC login (oauth_provider generic) is not wired; add sso.not_wired",
+}
+
+
+def _catalog():
+    return load_catalog()
+
+
+CATALOG = _catalog()
+DEPLOYABLE = sorted(t for t, tool in CATALOG.tools.items() if deployable(tool)[0])
+# Compose tools wired by configuration only (the Debian-package tools are proven end to end on servers).
+WIRED = [(t, p) for t in DEPLOYABLE if CATALOG.tools[t].deploy.how == "compose" for p in CATALOG.tools[t].deploy.wires]
+MAILERS = [t for t in DEPLOYABLE if CATALOG.tools[t].smtp.method in ("env", "config-file")]
+
+
+@pytest.fixture
+def rendered(catalog, tmp_path, monkeypatch):
+    """(tools, relay) -> (bundle, stack, secrets). The provider's templates see `identity_clients`, every
+    wired tool's client and secret (wiring.identity_clients); render.py passes it in the context, and until
+    it does a template global stands in (the context wins when both exist)."""
+    def make(tools: list[str], relay: bool = False):
+        data = {**BASE, "tools": {t: {"server": "main"} for t in tools}}
+        if relay:
+            data["mail_relay"] = RELAY
+        stack = parse_stack(data, "sovstack.yml", catalog)
+        path = tmp_path / f"secrets-{'-'.join(tools)}-{relay}.yml"
+        path.write_text("mail_relay:\n  password: relay-password-123456\n")
+        secrets = ensure_secrets(stack, catalog, path)
+        make_env = render._environment
+
+        def environment(root):
+            env = make_env(root)
+            env.globals.setdefault("identity_clients",
+                                   wiring.identity_clients(stack, catalog, secrets.data.get("tools", {})))
+            return env
+        monkeypatch.setattr(render, "_environment", environment)
+        return render_server(stack, catalog, secrets, "main", tmp_path / "build"), stack, secrets
+    return make
+
+
+def tool_files(bundle, tool_id: str) -> dict[str, str]:
+    """Everything rendered for one tool: its compose project, host files named after it, its step scripts."""
+    found = {}
+    for entry in bundle.manifest["files"]:
+        dest = entry["dest"]
+        if (f"/apps/{tool_id}/" in dest or re.search(rf"/steps/\d+-{re.escape(tool_id)}\.sh$", dest)
+                or (f"/{tool_id}" in dest and not dest.startswith("/srv/sovstack/apps/"))):
+            found[dest] = bundle.files[dest].decode()
+    return found
+
+
+def name_pattern(name: str) -> re.Pattern:
+    """A documented name as it appears in a file: whole, though it may follow a prefix like SETTING_ or
+    OVERWRITE_SETTING_; a dotted YAML path (email.smtp_host) is matched by its last key."""
+    last = name.rsplit(".", 1)[-1] if name[:1].isalpha() and "." in name and "/" not in name else name
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(last)}(?![A-Za-z0-9_])")
+
+
+def has_name(files: dict[str, str], name: str) -> bool:
+    return any(name_pattern(name).search(text) for text in files.values())
+
+
+def holds_value(files: dict[str, str], name: str, value: str, names: list[str]) -> bool:
+    """Some occurrence of `name` is followed by `value` before the next documented name or the end of
+    the line (or on the next line, for a YAML key that opens a block), directly or through an environment
+    variable that a rendered file defines (NAME=value)."""
+    value = str(value)
+    others = [name_pattern(n) for n in names if n != name]
+    defined = {m.group(1): m.group(2) for text in files.values()
+               for m in re.finditer(r"^([A-Z][A-Z0-9_]+)=(.*)$", text, re.MULTILINE)}
+    for text in files.values():
+        lines = text.splitlines()
+        for number, line in enumerate(lines):
+            for found in name_pattern(name).finditer(line):
+                rest = line[found.end():]
+                if not rest.strip(" \"'") or rest.rstrip().endswith(":"):
+                    rest += " " + (lines[number + 1] if number + 1 < len(lines) else "")
+                cut = min((m.start() for p in others if (m := p.search(rest))), default=len(rest))
+                segment = rest[:cut]
+                if value in segment or value.rstrip("/") in segment:
+                    return True
+                if any(defined.get(token) == value for token in re.findall(r"[A-Z][A-Z0-9_]{3,}", segment)):
+                    return True
+    return False
+
+
+def secret_files(bundle, files: dict[str, str], secret: str) -> list[dict]:
+    return [e for e in bundle.manifest["files"] if e["dest"] in files and secret in files[e["dest"]]]
+
+
+class TaggedLoader(yaml.SafeLoader):
+    """Reads YAML with application tags (authentik's !Env, !Find...) as plain values."""
+
+
+TaggedLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def assert_yaml_parses(files: dict[str, str]) -> None:
+    for dest, text in files.items():
+        if dest.endswith((".yml", ".yaml")):
+            yaml.load(text, Loader=TaggedLoader)  # raises on a broken file
+
+
+def extra_hosts(files: dict[str, str]) -> set[str]:
+    found: set[str] = set()
+    for dest, text in files.items():
+        if dest.endswith("/compose.yml"):
+            for service in yaml.safe_load(text)["services"].values():
+                found.update(service.get("extra_hosts", []))
+    return found
+
+
+def wiring_cases():
+    for tool_id, protocol in WIRED:
+        for provider in PROVIDERS[protocol]:
+            marks = [pytest.mark.xfail(strict=True, reason=PENDING_PROVIDER[provider])] \
+                if provider in PENDING_PROVIDER else []
+            yield pytest.param(tool_id, protocol, provider, id=f"{tool_id}-{protocol}-{provider}", marks=marks)
+
+
+@pytest.mark.parametrize("tool_id,protocol,provider", list(wiring_cases()))
+def test_a_wired_tool_renders_its_documented_login_settings(catalog, rendered, tool_id, protocol, provider):
+    bundle, stack, secrets = rendered([tool_id, provider])
+    identity = wiring.identity_context(stack, catalog, secrets.for_tool(tool_id), tool_id)
+    assert identity is not None and identity["protocol"] == protocol, (tool_id, provider)
+    values = identity[protocol]
+    files = tool_files(bundle, tool_id)
+    assert_yaml_parses(files)
+    names = catalog.tools[tool_id].sso.settings[protocol].names
+    missing = [n for n in names if not has_name(files, n)]
+    assert not missing, f"{tool_id}: documented {protocol} settings not rendered: {missing}"
+    table = (LDAP_VALUES if protocol == "ldap" else OIDC_VALUES)[tool_id]
+    wrong = [n for n, key in table.items() if not holds_value(files, n, values[key], names)]
+    assert not wrong, f"{tool_id}: these settings do not hold the wiring's value: {wrong}"
+    # The secret lives only in private files the tool reads, never in compose.yml or a step script.
+    secret = values["bind_password" if protocol == "ldap" else "client_secret"]
+    holders = secret_files(bundle, files, secret)
+    assert holders, f"{tool_id}: its {protocol} secret is rendered nowhere"
+    for entry in holders:
+        assert entry["mode"] in ("0600", "0640") and entry["secret"], entry["dest"]
+        assert not entry["dest"].endswith("/compose.yml") and "/steps/" not in entry["dest"], entry["dest"]
+    # Its containers reach the directory (LDAP) or the provider (OIDC) through Docker's gateway.
+    expected = ("host.docker.internal:host-gateway" if protocol == "ldap"
+                else f"{stack.fqdn(provider, catalog)}:host-gateway")
+    assert expected in extra_hosts(files), tool_id
+
+
+def test_every_wired_tool_has_a_value_table_and_documented_names(catalog):
+    for tool_id, protocol in WIRED:
+        sso = catalog.tools[tool_id].sso
+        assert protocol in sso.free(), (tool_id, protocol)
+        assert protocol in sso.settings, f"{tool_id}: deploy.wires has {protocol} but sso.settings does not"
+        assert tool_id in (LDAP_VALUES if protocol == "ldap" else OIDC_VALUES), (tool_id, protocol)
+        assert set((LDAP_VALUES if protocol == "ldap" else OIDC_VALUES)[tool_id]) <= set(sso.settings[protocol].names)
+
+
+def login_cases():
+    for tool_id in DEPLOYABLE:
+        if "identity" not in CATALOG.tools[tool_id].categories:
+            marks = [pytest.mark.xfail(strict=True, reason=LOGIN_PENDING[tool_id])] if tool_id in LOGIN_PENDING else []
+            yield pytest.param(tool_id, id=tool_id, marks=marks)
+
+
+@pytest.mark.parametrize("tool_id", list(login_cases()))
+def test_a_free_login_is_wired_or_explained(catalog, tool_id):
+    """Every LDAP/OIDC login a tool's free edition has is either wired or comes with a reason."""
+    tool = catalog.tools[tool_id]
+    claimed = {p for p in tool.sso.free() if p in ("ldap", "oidc")}
+    unwired = claimed - set(tool.deploy.wires)
+    if unwired:
+        assert tool.sso.not_wired and len(tool.sso.not_wired) > 40, f"{tool_id}: {sorted(unwired)} neither wired nor explained"
+    companions = tool.requires_tools + [b for b in tool.addon_for if deployable(catalog.tools[b])[0]][:1]
+    for provider in ("openldap", "lldap", "keycloak", "authentik", "kanidm"):
+        tools = {t: {"server": "main"} for t in [tool_id, provider, *companions]}
+        stack = parse_stack({**BASE, "tools": tools}, "sovstack.yml", catalog)
+        protocol, why = wiring.identity_protocol(stack, catalog, tool_id)
+        assert protocol is not None or len(why) > 20, (tool_id, provider)
+
+
+def test_each_provider_serves_or_explains_what_it_speaks(catalog):
+    for tool_id in DEPLOYABLE:
+        tool = catalog.tools[tool_id]
+        if "identity" not in tool.categories:
+            continue
+        for protocol in tool.identity_provides:
+            assert protocol in wiring.protocols_served(tool_id) or (tool_id, protocol) in wiring.NOT_SERVED, \
+                (tool_id, protocol)
+
+
+@pytest.mark.parametrize("provider", ["openldap", "lldap"])
+def test_ldap_context_follows_the_directory_layout(catalog, provider):
+    stack = parse_stack({**BASE, "tools": {"hedgedoc": {"server": "main"}, provider: {"server": "main"}}},
+                        "sovstack.yml", catalog)
+    ldap = wiring.identity_context(stack, catalog, {"ldap_bind_password": "pw-1234567890"}, "hedgedoc")["ldap"]
+    layout = wiring.DIRECTORIES[provider]
+    base = "dc=voisins,dc=example,dc=org"
+    assert ldap["bind_dn"] == layout.service_dn.format(tool="hedgedoc", base=base)
+    assert ldap["port"] == wiring.LDAP_PORTS[provider] and ldap["url"].endswith(f":{layout.port}")
+    assert ldap["users_dn"] == f"{layout.people},{base}"
+    assert ldap["user_filter"].count("(") == ldap["user_filter"].count(")")
+    assert "(uid={username})" in ldap["user_filter"] and ldap["user_object_filter"] in ldap["user_filter"]
+
+
+def test_lldap_serves_ldap_where_the_wiring_says_and_gets_a_service_account_per_tool(catalog, rendered):
+    bundle, _, secrets = rendered(["lldap", "hedgedoc", "nextcloud", "matrix-synapse"])
+    files = tool_files(bundle, "lldap")
+    service = yaml.safe_load(files["/srv/sovstack/apps/lldap/compose.yml"])["services"]["lldap"]
+    # Host network: LDAP on the port the wiring gives tools, the web page on loopback only, nothing published.
+    env = service["environment"]
+    assert service["network_mode"] == "host" and "ports" not in service
+    assert int(env["LLDAP_LDAP_PORT"]) == wiring.LDAP_PORTS["lldap"] == int(wiring.DIRECTORIES["lldap"].host_url.rsplit(":", 1)[1])
+    assert env["LLDAP_HTTP_HOST"] == "127.0.0.1" and int(env["LLDAP_HTTP_PORT"]) == catalog.tools["lldap"].deploy.web_port
+    accounts = [yaml.safe_load(line) for line in
+                files["/srv/sovstack/apps/lldap/bootstrap/user-configs/services.json"].splitlines() if line.strip()]
+    assert sorted(a["id"] for a in accounts) == ["hedgedoc", "matrix-synapse", "nextcloud"]
+    for account in accounts:
+        assert account["password"] == secrets.for_tool(account["id"])["ldap_bind_password"]
+        assert account["groups"] == ["lldap_strict_readonly"]
+    entry = next(e for e in bundle.manifest["files"] if e["dest"].endswith("services.json"))
+    assert entry["mode"] == "0600"
+    assert any("bootstrap.sh" in text for dest, text in files.items() if "/steps/" in dest)
+
+
+def test_keycloak_registers_one_client_per_wired_tool(catalog, rendered):
+    bundle, stack, secrets = rendered(["keycloak", "hedgedoc", "nextcloud", "zulip"])
+    files = tool_files(bundle, "keycloak")
+    step = next(text for dest, text in files.items() if "/steps/" in dest and "kcadm" in text and "clientId" in text)
+    env = files["/srv/sovstack/apps/keycloak/app.env"]
+    for client in wiring.identity_clients(stack, catalog, secrets.data["tools"]):
+        assert f"clientId={client['client_id']}" in step
+        for uri in client["redirect_uris"]:
+            assert uri in step and uri.startswith(f"https://{stack.fqdn(client['tool'], catalog)}/")
+        assert f"secret=${client['env']}" in step and client["secret"] not in step
+        assert f"{client['env']}={secrets.for_tool(client['tool'])['oidc_client_secret']}" in env
+
+
+@pytest.mark.xfail(strict=True, reason=PENDING_PROVIDER["authentik"])
+def test_authentik_blueprint_declares_one_application_per_wired_tool(catalog, rendered):
+    bundle, stack, secrets = rendered(["authentik", "hedgedoc", "nextcloud"])
+    files = tool_files(bundle, "authentik")
+    blueprint = files["/srv/sovstack/apps/authentik/blueprints/sovstack-clients.yaml"]
+    clients = wiring.identity_clients(stack, catalog, secrets.data["tools"])
+    assert [c["tool"] for c in clients] == ["hedgedoc", "nextcloud"]
+    for client in clients:
+        assert f"client_id: {client['client_id']}" in blueprint and f"!Env {client['env']}" in blueprint
+        assert all(f"url: {uri}" in blueprint for uri in client["redirect_uris"])
+        assert client["secret"] not in blueprint
+        assert f"{client['env']}={client['secret']}" in files["/srv/sovstack/apps/authentik/app.env"]
+
+
+def mail_cases():
+    for tool_id in MAILERS:
+        if tool_id in MAIL_NOT_RENDERED:
+            continue
+        for route in ("self-hosted", "relay"):
+            pending = MAIL_PENDING.get((tool_id, route))
+            marks = [pytest.mark.xfail(strict=True, reason=pending)] if pending else []
+            yield pytest.param(tool_id, route, id=f"{tool_id}-{route}", marks=marks)
+
+
+@pytest.mark.parametrize("tool_id,route", list(mail_cases()))
+def test_a_mail_sending_tool_renders_its_documented_smtp_settings(catalog, rendered, tool_id, route):
+    tools = [tool_id] + [b for b in catalog.tools[tool_id].addon_for if deployable(catalog.tools[b])[0]][:1]
+    tools += catalog.tools[tool_id].requires_tools
+    bundle, stack, secrets = rendered(tools + (["postfix-dovecot"] if route == "self-hosted" else []),
+                                      relay=route == "relay")
+    mail = wiring.mail_context(stack, catalog, secrets.for_tool(tool_id), tool_id, secrets.get("mail_relay.password"))
+    assert mail is not None and mail["route"] == route
+    if route == "self-hosted":
+        assert (mail["host"], mail["port"], mail["username"]) == (f"mail.{DOMAIN}", 587, f"{tool_id}@{DOMAIN}")
+        assert mail["password"] == secrets.for_tool(tool_id)["smtp_password"]
+    files = tool_files(bundle, tool_id)
+    assert_yaml_parses(files)
+    names = catalog.tools[tool_id].smtp.settings
+    missing = [n for n in names if not has_name(files, n)]
+    assert not missing, f"{tool_id}: documented SMTP settings not rendered: {missing}"
+    for key in ("host", "port", "username", "password"):
+        assert any(holds_value(files, n, mail[key], names) for n in names), f"{tool_id}: no setting holds the {key}"
+    for entry in secret_files(bundle, files, mail["password"]):
+        assert entry["mode"] in ("0600", "0640") and not entry["dest"].endswith("/compose.yml"), entry["dest"]
+    composes = [d for d in files if d.endswith("/compose.yml")]
+    if route == "self-hosted" and composes:
+        # The mail server's certificate names mail.<domain>: containers reach it under that name.
+        assert f"mail.{DOMAIN}:host-gateway" in extra_hosts(files), tool_id
+
+
+def test_the_value_matcher_needs_the_value_next_to_the_name():
+    files = {"/a/app.env": "A_URL=ldap://x\nB_DN=cn=y\nC_PASSWORD_REF=$SECRET_VAR\n",
+             "/a/secret.env": "SECRET_VAR=s3cret\n"}
+    names = ["A_URL", "B_DN", "C_PASSWORD_REF"]
+    assert holds_value(files, "A_URL", "ldap://x", names)
+    assert not holds_value(files, "A_URL", "cn=y", names)
+    assert holds_value(files, "C_PASSWORD_REF", "s3cret", names)
+    assert not holds_value(files, "B_DN", "s3cret", names)
+    assert not has_name({"/b": "database: x"}, "base") and has_name({"/b": "  base: x"}, "base")
+    assert has_name({"/b": "SETTING_AUTH_LDAP_BIND_DN=x"}, "AUTH_LDAP_BIND_DN")
+    assert not has_name({"/b": "ldapBaseUsers x"}, "ldapBase")
+
+
+def test_pending_lists_name_real_tools():
+    for table in (PENDING_PROVIDER, MAIL_NOT_RENDERED, LOGIN_PENDING, {t for t, _ in MAIL_PENDING}):
+        assert set(table) <= set(CATALOG.tools), table
