@@ -186,7 +186,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
                "mail": wiring.mail_context(stack, catalog, own, tool_id, secrets.get("mail_relay.password")),
                "identity": wiring.identity_context(stack, catalog, own, tool_id),
                "analytics": analytics.template_context(stack, catalog, tool_id),
-               "directory_clients": wiring.directory_clients(stack, catalog, secrets.data.get("tools", {})),
+               "identity_clients": wiring.identity_clients(stack, catalog, secrets.data.get("tools", {})),
                "mail_senders": wiring.mail_senders(stack, catalog, secrets.data.get("tools", {}))}
         tool_dir = templates / "apps" / tool_id
         # Caddy (its own user) reads what it serves itself; other tools' data stays private.

@@ -72,7 +72,8 @@ def identity_protocol(stack: Stack, catalog: Catalog, tool_id: str) -> tuple[str
         return None, "the stack has no identity tool"
     if tool_id == provider or "identity" in tool.categories:
         return None, "it is the directory"
-    offered = catalog.tools[provider].identity_provides
+    # Only what sovstack really sets up on the provider (an LDAP layout, OIDC clients) counts.
+    offered = [p for p in catalog.tools[provider].identity_provides if p in protocols_served(provider)]
     for protocol in ("ldap", "oidc"):
         if protocol in offered and protocol in tool.sso.free() and protocol in tool_wiring(tool_id, catalog):
             return protocol, ""
@@ -81,9 +82,9 @@ def identity_protocol(stack: Stack, catalog: Catalog, tool_id: str) -> tuple[str
         return None, f"{tool.name} has no LDAP or OpenID Connect login in its free edition"
     usable = [p for p in free if p in offered]
     if not usable:
-        return None, (f"{tool.name} speaks {', '.join(free)}, {catalog.tools[provider].name} offers "
-                      f"{', '.join(offered)}")
-    return None, f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
+        return None, (f"{tool.name} speaks {', '.join(free)}, sovstack connects {catalog.tools[provider].name} "
+                      f"over {', '.join(offered) or 'nothing yet'}")
+    return None, tool.sso.not_wired or f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
 
 
 def tool_wiring(tool_id: str, catalog: Catalog) -> list[str]:
@@ -127,7 +128,7 @@ def identity_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], to
     ctx: dict[str, Any] = {"tool": provider, "name": catalog.tools[provider].name, "protocol": protocol}
     if protocol == "ldap":
         ctx["ldap"] = _ldap_context(stack, provider, tool_id, secrets.get("ldap_bind_password"))
-        # The directory listens on the host (slapd) or on Docker's gateway (lldap's published port).
+        # The directory listens on the host (slapd, or lldap on the host's network): Docker's gateway.
         ctx["extra_hosts"] = [f"{HOST_FROM_CONTAINERS}:host-gateway"]
     else:
         fqdn = stack.fqdn(provider, catalog)
@@ -218,7 +219,7 @@ OIDC_PROVIDERS = {
                               token="https://{fqdn}/application/o/token/",
                               userinfo="https://{fqdn}/application/o/userinfo/"),
 }
-# LDAP port of each directory on the server (lldap publishes its LDAP port for containers).
+# LDAP port of each directory on the server (containers reach it as host.docker.internal).
 LDAP_PORTS = {provider: directory.port for provider, directory in DIRECTORIES.items()}
 # Issuer URL pattern per OpenID provider; {client} is the tool's client id.
 OIDC_ISSUERS = {provider: endpoints.issuer for provider, endpoints in OIDC_PROVIDERS.items()}
@@ -256,8 +257,11 @@ def identity_clients(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dic
                                   # the variable a provider's env file holds this client's secret in
                                   "env": "SOVSTACK_SECRET_" + tool_id.upper().replace("-", "_")}
         if protocol == "ldap":
-            client.update(user_id=tool_id, email=f"{tool_id}@{stack.domain}", password=own.get("ldap_bind_password"),
-                          bind_dn=DIRECTORIES[provider].service_dn.format(tool=tool_id, base=base))
+            password = own.get("ldap_bind_password")
+            client.update(user_id=tool_id, email=f"{tool_id}@{stack.domain}", password=password,
+                          bind_dn=DIRECTORIES[provider].service_dn.format(tool=tool_id, base=base),
+                          # for directories that take a hash (slapd: {SSHA}), stable across renders
+                          password_hash=ssha(password) if password else None)
         else:
             url = f"https://{stack.fqdn(tool_id, catalog)}"
             client.update(client_id=tool_id, secret=own.get("oidc_client_secret"), url=url,
@@ -286,19 +290,6 @@ def mail_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], tool_i
                 "password": secrets.get("smtp_password"), "security": "starttls", "from_address": address,
                 "extra_host": f"{host}:host-gateway" if same_server else None}
     return None
-
-
-def directory_clients(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, str]]:
-    """Service accounts the directory holds: one per tool it serves over LDAP (hashed password)."""
-    base = ldap_base_dn(stack.domain)
-    clients = []
-    for tool_id in sorted(stack.tools):
-        protocol, _ = identity_protocol(stack, catalog, tool_id)
-        password = tool_secrets.get(tool_id, {}).get("ldap_bind_password")
-        if protocol == "ldap" and password:
-            clients.append({"tool": tool_id, "cn": tool_id, "dn": f"cn={tool_id},ou=services,{base}",
-                            "password_hash": ssha(password)})
-    return clients
 
 
 def mail_senders(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, str]]:

@@ -169,7 +169,9 @@ def test_the_welcome_mail_lists_every_tool_and_is_signed(server, tls):
 def test_relaying_for_a_stranger_is_refused(server):
     with smtplib.SMTP(server.server.address, 25, timeout=30) as client:
         client.ehlo("stranger.example")
-        client.mail("spammer@stranger.example")
+        # The null sender passes the sender checks (whose DNS lookups a sandbox cannot make), so
+        # the answer comes from the relay rule itself.
+        client.mail("<>")
         code, reply = client.rcpt("victim@elsewhere.example")
     assert code == 554 and b"Relay access denied" in reply
 
@@ -178,7 +180,7 @@ def test_submission_refuses_strangers_and_members_posing_as_others(server, tls):
     with submission(server, tls) as client:
         client.mail(f"alice@{DOMAIN}")
         code, _ = client.rcpt("victim@elsewhere.example")
-        assert code in (530, 554)  # no login, no relaying
+        assert code in (503, 530, 553, 554)  # no login: refused
     with submission(server, tls) as client:
         client.login("bob", PASSWORDS["bob"])
         with pytest.raises(smtplib.SMTPRecipientsRefused):
@@ -212,7 +214,7 @@ def test_imported_members_get_their_chosen_password_by_mail_and_can_log_in(serve
     assert not imap_login_ok(server, tls, "carol", password)
     with smtplib.SMTP(server.server.address, 25, timeout=30) as client:
         client.ehlo("friend.example")
-        client.mail("friend@friend.example")
+        client.mail("<>")
         code, _ = client.rcpt(f"carol@{DOMAIN}")
     assert code == 550  # her address is gone with her
 
@@ -245,9 +247,10 @@ def test_the_directory_tells_anonymous_clients_nothing_and_service_accounts_no_h
     assert "uid:" not in anonymous.stdout
     secrets = yaml.safe_load((server.work / "secrets.yml").read_text())
     password = secrets["tools"]["postfix-dovecot"]["ldap_bind_password"]
-    as_service = ssh(server.server, "ldapsearch -x -LLL -H ldap://127.0.0.1 -D "
-                     "cn=postfix-dovecot,ou=services,dc=voisins,dc=test -y /dev/stdin "
-                     f"-b ou=people,dc=voisins,dc=test uid userPassword <<'EOF'\n{password}\nEOF")
+    # -y reads the whole file as the password: no trailing newline.
+    as_service = ssh(server.server, f"umask 077; printf %s '{password}' > /root/.bindpw && ldapsearch -x -LLL "
+                     "-H ldap://127.0.0.1 -D cn=postfix-dovecot,ou=services,dc=voisins,dc=test -y /root/.bindpw "
+                     "-b ou=people,dc=voisins,dc=test uid userPassword; rm -f /root/.bindpw")
     assert "uid: alice" in as_service.stdout and "userPassword" not in as_service.stdout
 
 

@@ -52,10 +52,7 @@ OIDC_VALUES = {
 }
 # Directories to test each protocol against, and why one cannot pass yet (strict: passing is news).
 PROVIDERS = {"ldap": ["openldap", "lldap"], "oidc": ["keycloak", "authentik"]}
-PENDING_PROVIDER = {
-    "authentik": "identity_protocol offers authentik's LDAP, which sovstack does not serve (no outpost): it "
-                 "must offer only wiring.protocols_served(provider) before tools get OIDC from authentik",
-}
+PENDING_PROVIDER: dict[str, str] = {}
 # Tools whose smtp.method is env/config-file but whose mail settings are not rendered, and why.
 MAIL_NOT_RENDERED = {
     "kanidm": "Kanidm sends mail through a separate mail-sender program that needs a service-account token; "
@@ -63,19 +60,9 @@ MAIL_NOT_RENDERED = {
 }
 # Other owners' tools whose mail settings do not pass yet, by (tool, route); strict, so a fix shows.
 MAIL_PENDING = {
-    **{("goatcounter", route): "analytics helper: it renders GOATCOUNTER_SMTP, the catalog cites the -smtp and "
-       "-email-from flags" for route in ("self-hosted", "relay")},
-    **{("matomo", route): "analytics helper: it renders MATOMO_MAIL_* variables, the catalog cites the [mail] "
-       "keys mail.host, mail.port..." for route in ("self-hosted", "relay")},
-    ("plausible", "self-hosted"): "analytics helper: its compose file lacks extra_hosts for mail.<domain>",
-    **{("roundcube", route): "lead: roundcube is now a Debian package (config.inc.php) but smtp.settings still "
-       "name the Docker image's ROUNDCUBEMAIL_* variables" for route in ("self-hosted", "relay")},
 }
 # Other owners' tools whose free LDAP/OIDC login is neither wired nor explained (sso.not_wired) yet.
 LOGIN_PENDING = {
-    "matomo": "analytics helper: LoginLdap/LoginOIDC are plugins; add sso.not_wired",
-    "postfix-dovecot": "lead: its OAuth2 (OIDC) login is not wired; add sso.not_wired",
-    "roundcube": "lead: its OAuth2/OIDC login (oauth_provider generic) is not wired; add sso.not_wired",
 }
 
 
@@ -311,7 +298,6 @@ def test_keycloak_registers_one_client_per_wired_tool(catalog, rendered):
         assert f"{client['env']}={secrets.for_tool(client['tool'])['oidc_client_secret']}" in env
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING_PROVIDER["authentik"])
 def test_authentik_blueprint_declares_one_application_per_wired_tool(catalog, rendered):
     bundle, stack, secrets = rendered(["authentik", "hedgedoc", "nextcloud"])
     files = tool_files(bundle, "authentik")
