@@ -33,10 +33,14 @@ def measure(argv: list[str], runs: int) -> list[float]:
     return times
 
 
+import rows  # noqa: E402  (bench/rows.py, next to this file)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--check", action="store_true", help="exit 1 when a median misses the target")
+    parser.add_argument("--rows", help="also append the results to this JSON-lines file (bench/rows.py)")
     args = parser.parse_args()
     exe = sovstack_executable()
     answers = ROOT / "examples" / "answers" / "neighbourhood-association.yml"
@@ -53,6 +57,7 @@ def main() -> int:
             ok = median < TARGET_S
             missed |= not ok
             print(f"{name:<36} {median:8.3f} {min(times):8.3f} {max(times):8.3f} {TARGET_S:8.3f}  {'yes' if ok else 'NO'}")
+            rows.add(args.rows, "cli", f"`{name}` (median of {args.runs})", f"{median:.3f} s", f"< {TARGET_S} s", ok)
     return 1 if (args.check and missed) else 0
 
 

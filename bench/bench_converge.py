@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from sovstack import sandbox  # noqa: E402
 
+import rows  # noqa: E402  (bench/rows.py, next to this file)
+
 TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
 TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"}}
 
@@ -59,20 +61,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--noop-runs", type=int, default=3)
     parser.add_argument("--check", action="store_true", help="exit 1 when a no-op time misses its target")
+    parser.add_argument("--rows", help="also append the results to this JSON-lines file (bench/rows.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sovstack-bench-") as tmp:
-        rows = [bench(engine, args.noop_runs, Path(tmp)) for engine in ("ansible", "pyinfra")]
-    by = {r["engine"]: r for r in rows}
+        results = [bench(engine, args.noop_runs, Path(tmp)) for engine in ("ansible", "pyinfra")]
+    by = {r["engine"]: r for r in results}
     print("| engine | fresh converge | no-op re-converge | target (no-op) |")
     print("|---|---|---|---|")
     missed = False
-    for r in rows:
+    for r in results:
         ok = r["noop_s"] <= TARGETS[r["engine"]]
         missed |= not ok
         print(f"| {r['engine']} | {r['fresh_s']:.1f} s | {r['noop_s']:.1f} s | {TARGETS[r['engine']]:.0f} s "
               f"{'ok' if ok else 'MISSED'} |")
+        rows.add(args.rows, "converge", f"{r['engine']}: fresh", f"{r['fresh_s']:.1f} s")
+        rows.add(args.rows, "converge", f"{r['engine']}: no-op (median of {args.noop_runs})", f"{r['noop_s']:.1f} s",
+                 f"<= {TARGETS[r['engine']]:.0f} s", ok)
     print(f"| pyinfra/ansible | {by['pyinfra']['fresh_s'] / by['ansible']['fresh_s']:.2f} | "
           f"{by['pyinfra']['noop_s'] / by['ansible']['noop_s']:.2f} | |")
+    rows.add(args.rows, "converge", "pyinfra/ansible: fresh, no-op",
+             f"{by['pyinfra']['fresh_s'] / by['ansible']['fresh_s']:.2f}, {by['pyinfra']['noop_s'] / by['ansible']['noop_s']:.2f}")
     return 1 if args.check and missed else 0
 
 

@@ -200,6 +200,39 @@ class Step(Strict):
     unless: str = Field(min_length=1)  # the idempotence guard: exit 0 means "already done"
 
 
+class Dump(Strict):
+    """One database dumped before the snapshot and loaded back on restore (sovstack/backup_dumps.py).
+
+    postgres/mariadb/mongodb go through `docker compose exec -T <service>`; sqlite and slapd run on
+    the host. Credentials come from the container's own environment, never from the command line."""
+
+    kind: Literal["postgres", "mariadb", "mongodb", "sqlite", "slapd"]
+    service: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+$")  # compose service (postgres, mariadb, mongodb)
+    database: str | None = None  # postgres/mariadb database (mariadb: several, separated by spaces)
+    user: str | None = None  # postgres role / mariadb user (default: postgres / $MARIADB_USER)
+    password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # mariadb: the container variable
+    path: str | None = Field(default=None, pattern=r"^(/|\{\{ app\.data \}\}/)")  # sqlite: the file on the host
+    owner: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$")  # sqlite: user:group
+
+    @model_validator(mode="after")
+    def _complete(self) -> Dump:
+        needs = {"postgres": ("service", "database"), "mariadb": ("service", "database"), "mongodb": ("service",),
+                 "sqlite": ("path",), "slapd": ()}[self.kind]
+        for key in needs:
+            if getattr(self, key) is None:
+                raise ValueError(f"a {self.kind} dump needs '{key}'")
+        return self
+
+
+class Backup(Sourced):
+    """What a tool's backup set is: its data directory (always), more host paths, and database dumps."""
+
+    paths: list[str] = []  # host paths besides /srv/sovstack/data/<id> (Jinja, e.g. {{ app.data }}/…)
+    exclude: list[str] = []  # under the data directory: live database files the dumps replace
+    dumps: list[Dump] = []
+    after_restore: str | None = None  # shell run after the files are back (e.g. owners on a new server)
+
+
 class Deploy(Sourced):
     """How sovstack deploys a self-hostable tool (conventions: templates/apps/README.md)."""
 
@@ -218,6 +251,7 @@ class Deploy(Sourced):
     steps: list[Step] = []  # after the compose project is up, in order
     file_groups: dict[str, str] = {}  # host file -> group of the service that reads it (secret: 0640)
     wires: list[Literal["ldap", "oidc"]] = []  # logins its templates connect to the stack's directory
+    backup: Backup | None = None  # required unless refused: what `sovstack backup` saves and restores
 
     @model_validator(mode="after")
     def _complete(self) -> Deploy:
@@ -227,6 +261,8 @@ class Deploy(Sourced):
             return self
         if self.reason:
             raise ValueError("'reason' is only for how: refused")
+        if self.backup is None:
+            raise ValueError("a deployed tool needs 'backup' (its data directory, extra paths and database dumps)")
         web = self.web_port is not None or self.served_by_caddy
         if (self.subdomain is None) == web or (self.subdomain is None) != (self.health is None):
             raise ValueError("a web tool sets subdomain, health and either web_port or served_by_caddy: true")

@@ -1,13 +1,13 @@
 """`sovstack check`: a diagnosis as a list of findings, each with what is wrong, why it matters and the fix.
 
 Each check is a function from what it may look at (CheckInput) to findings; CHECKS names them for
-`--only`. New checks (services, ports, TLS, disk, backups) add a function and an entry.
+`--only`. The server checks (services ... backup) come from one SSH call per server (sovstack/diagnosis.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,8 @@ class CheckInput:
     secrets: Secrets
     stack_file: Path
     resolver: str | None = None  # IP[:PORT] of the DNS server to ask; None: the system's resolver
+    servers: tuple[str, ...] = ()  # the servers to examine; none named: those the stack was rendered for
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # one SSH call per server, for all checks
 
 
 def dns_findings(given: CheckInput) -> list[Finding]:
@@ -83,9 +85,22 @@ def wiring_findings(given: CheckInput) -> list[Finding]:
     return found
 
 
+def _server_check(name: str) -> Callable[[CheckInput], list[Finding]]:
+    def check(given: CheckInput) -> list[Finding]:
+        from sovstack.diagnosis import server_findings
+
+        return server_findings(given, name)
+    check.__name__ = f"{name}_findings"
+    return check
+
+
 CHECKS: dict[str, Callable[[CheckInput], list[Finding]]] = {
     "dns": dns_findings,
     "wiring": wiring_findings,
+    # On each server (bin/sovstack-diagnose): services and failed units, health endpoints, listening ports,
+    # TLS certificates, free disk, available memory, security updates, reboot required, last backup.
+    **{name: _server_check(name) for name in
+       ("services", "health", "ports", "tls", "disk", "memory", "updates", "reboot", "backup")},
 }
 
 

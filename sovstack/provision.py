@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from sovstack.catalog import Catalog, load_catalog
+from sovstack.diagnosis import health_probe
 from sovstack.engines import runner
 from sovstack.errors import UserError
 from sovstack.remote import Target, preflight
@@ -89,11 +90,7 @@ def health(loaded: Loaded, bundles: list[Bundle], servers: list[str], wait: floa
             continue
         target = loaded.target(bundle.server)
         for entry in bundle.manifest["health"]:
-            # The loopback port (when the tool has one), then Caddy over HTTPS by name.
-            local = (f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {entry['url']}" if entry["url"]
-                     else "echo 200")
-            probe = (f"a=$({local}); b=$(curl -sk -o /dev/null -w '%{{http_code}}' --max-time 10 --resolve "
-                     f"{entry['fqdn']}:443:127.0.0.1 https://{entry['fqdn']}{entry['path']}); echo $a $b")
+            probe = health_probe(entry)  # the loopback port (when the tool has one), then Caddy over HTTPS
             while True:
                 codes = target.run(probe).stdout.split()
                 ok = len(codes) == 2 and all(c[:1] in ("2", "3") for c in codes)

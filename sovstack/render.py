@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from sovstack import analytics, portal, wiring
+from sovstack import analytics, backup_plan, diagnosis, portal, wiring
 from sovstack.catalog import Catalog, Tool
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -132,7 +132,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
             raise UserError(f"two templates write {dest} on server {server!r}",
                             "this is a catalog mistake: report it")
         files[dest] = content
-        secret = any(value in content for value in secret_values)
+        # Env files carry secrets, sometimes encoded (a URL-encoded relay password): always private.
+        secret = dest.endswith(".env") or any(value in content for value in secret_values)
         executable = dest.startswith(f"{ROOT}/bin/")
         mode = "0600" if secret else ("0755" if executable else "0644")
         group = file_groups.get(dest, "root")
@@ -187,7 +188,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
                "identity": wiring.identity_context(stack, catalog, own, tool_id),
                "analytics": analytics.template_context(stack, catalog, tool_id),
                "identity_clients": wiring.identity_clients(stack, catalog, secrets.data.get("tools", {})),
-               "mail_senders": wiring.mail_senders(stack, catalog, secrets.data.get("tools", {}))}
+               "mail_senders": wiring.mail_senders(stack, catalog, secrets.data.get("tools", {}),
+                                                   secrets.data.get("servers", {}))}
         tool_dir = templates / "apps" / tool_id
         # Caddy (its own user) reads what it serves itself; other tools' data stays private.
         directories.append({"path": app["data"], "mode": "0755" if deploy.served_by_caddy else "0750"})
@@ -248,8 +250,32 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         dest = f"{ROOT}/steps/00-base-{step['id']}.sh"
         add(dest, STEP_SCRIPT.format(name=step["name"], unless=step["unless"], run=step["run"]).encode(), [])
         steps.insert(0, {"tool": None, "name": f"base: {step['name']}", "script": dest})
+    # Backups (sovstack/backup_plan.py): restic, the daily timer, and the backup/restore scripts.
+    if stack.backup.enabled:
+        plan = backup_plan.server_plan(stack, secrets, server, [
+            backup_plan.tool_plan(stack, catalog, t, all_tools[t], {**base_ctx, "app": all_tools[t]}, env)
+            for t in tools_here])
+        packages += [p for p in backup_plan.PACKAGES if p not in packages]
+        render_tree(templates / "backup", {**base_ctx, "backup": plan}, "/", [])
+        services.append({"name": backup_plan.TIMER, "tool": None, "phase": "after-steps"})
+        step = backup_plan.init_step(plan)
+        dest = f"{ROOT}/steps/00-backup-repository.sh"
+        add(dest, STEP_SCRIPT.format(name=step["name"], unless=step["unless"], run=step["run"]).encode(), [])
+        steps.append({"tool": None, "name": f"backup: {step['name']}", "script": dest})
+    # A server that does not run the mail server sends its own mail (cron, diagnosis) through it.
+    host_mail = wiring.server_mail_context(stack, catalog, secrets.data.get("servers", {}),
+                                           secrets.get("mail_relay.password"), server)
+    if host_mail:
+        packages += [p for p in ("postfix", "libsasl2-modules") if p not in packages]
+        render_tree(templates / "mailclient", {**base_ctx, "mail": host_mail}, "/", ["restart:postfix"])
+        services.append({"name": "postfix", "tool": None, "phase": "after-steps"})
     base = {**base_ctx, "sites": sites, "public_ports": sorted(set(public_ports))}
     render_tree(templates / "server" / "root", base, "/", [])
+    # Diagnosis (sovstack/diagnosis.py): the daily timer, and what bin/sovstack-diagnose checks here.
+    services.append({"name": diagnosis.TIMER, "tool": None, "phase": "after-steps"})
+    add(diagnosis.CONFIG, diagnosis.server_config(
+        server, stack.admin_email, BASE_SERVICES + [s["name"] for s in services], [c["dir"] for c in compose],
+        ports, health, {t: catalog.tools[t].name for t in tools_here}), [])
 
     # Every file's directory exists before the file is copied (Ansible's copy does not create it).
     listed = {d["path"] for d in directories}

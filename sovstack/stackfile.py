@@ -65,6 +65,22 @@ class Portal(Strict):
     server: str | None = None  # default: the first server
 
 
+class Backups(Strict):
+    """Daily restic snapshots of every tool's data (sovstack/backup.py). The repository password is
+    generated into secrets.yml (backup.password): a restore on a new server needs it."""
+
+    enabled: bool = True
+    local: str = Field(default="/srv/sovstack/backups", pattern=r"^/[A-Za-z0-9._/-]+$")  # on each server
+    # A second repository off the server: sftp:user@host:/path or s3:https://host/bucket/path (restic URL).
+    # S3 credentials go in secrets.yml under backup.remote_env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY);
+    # for SFTP, root's SSH key on the server must be accepted by the remote host.
+    remote: str | None = Field(default=None, pattern=r"^(sftp:[^\s'\"]+|s3:https?://[^\s'\"]+|rest:https?://[^\s'\"]+)$")
+    time: str = Field(default="03:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # daily, server time
+    keep_daily: int = Field(default=7, ge=1, le=366)
+    keep_weekly: int = Field(default=4, ge=0, le=520)
+    keep_monthly: int = Field(default=12, ge=0, le=1200)
+
+
 class Stack(Strict):
     organisation: str = Field(min_length=1)
     domain: str = Field(pattern=DOMAIN, max_length=200)
@@ -76,6 +92,7 @@ class Stack(Strict):
     hosted: dict[str, str] = {}  # need -> hoster (or a free-text provider name), for the report
     mail_relay: MailRelay | None = None
     portal: Portal = Portal()
+    backup: Backups = Backups()
 
     @field_validator("servers")
     @classmethod

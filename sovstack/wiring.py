@@ -74,9 +74,15 @@ def identity_protocol(stack: Stack, catalog: Catalog, tool_id: str) -> tuple[str
         return None, "it is the directory"
     # Only what sovstack really sets up on the provider (an LDAP layout, OIDC clients) counts.
     offered = [p for p in catalog.tools[provider].identity_provides if p in protocols_served(provider)]
+    elsewhere = stack.tools[provider].server != stack.tools[tool_id].server
     for protocol in ("ldap", "oidc"):
         if protocol in offered and protocol in tool.sso.free() and protocol in tool_wiring(tool_id, catalog):
+            if protocol == "ldap" and elsewhere:
+                continue  # plain LDAP must not cross the network between servers; OIDC (HTTPS) may
             return protocol, ""
+    if elsewhere and "ldap" in offered and "ldap" in tool.sso.free():
+        return None, (f"{catalog.tools[provider].name} is on server {stack.tools[provider].server!r}: sovstack "
+                      "keeps LDAP on one server (it is not encrypted); place them together")
     free = tool.sso.free()
     if not free:
         return None, f"{tool.name} has no LDAP or OpenID Connect login in its free edition"
@@ -288,12 +294,15 @@ def mail_context(stack: Stack, catalog: Catalog, secrets: dict[str, str], tool_i
         # name through Docker's host gateway (compose: extra_hosts).
         return {"route": "self-hosted", "host": host, "port": 587, "username": address,
                 "password": secrets.get("smtp_password"), "security": "starttls", "from_address": address,
-                "extra_host": f"{host}:host-gateway" if same_server else None}
+                "extra_host": f"{host}:host-gateway" if same_server else (
+                    f"{host}:{server_ip(stack, stack.tools[server].server)}"
+                    if server_ip(stack, stack.tools[server].server) else None)}
     return None
 
 
-def mail_senders(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, str]]:
-    """The SMTP accounts tools send with on the self-hosted mail server (hashed password)."""
+def mail_senders(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[str, str]],
+                 server_secrets: dict[str, dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """The SMTP accounts tools and other servers send with on the self-hosted mail server (hashed)."""
     if mail_route(stack, catalog) != "self-hosted":
         return []
     senders = []
@@ -302,7 +311,58 @@ def mail_senders(stack: Stack, catalog: Catalog, tool_secrets: dict[str, dict[st
         if sends_mail(catalog, tool_id) and password:
             senders.append({"tool": tool_id, "address": f"{tool_id}@{stack.domain}",
                             "password_hash": ssha512(password)})
+    for server in mail_client_servers(stack, catalog):
+        password = (server_secrets or {}).get(server, {}).get("smtp_password")
+        if password:
+            senders.append({"tool": None, "address": server_sender(stack, server), "password_hash": ssha512(password)})
     return senders
+
+
+def mail_client_servers(stack: Stack, catalog: Catalog) -> list[str]:
+    """Servers that send their own mail (cron, diagnosis) through the stack's mail route: every
+    server but the one running the mail server, when the stack has a route."""
+    route = mail_route(stack, catalog)
+    if route is None:
+        return []
+    # The server running a mail server has its own MTA, whatever the route.
+    server = mail_server(stack, catalog)
+    home = stack.tools[server].server if server else None
+    return [name for name in stack.servers if name != home]
+
+
+def server_sender(stack: Stack, server: str) -> str:
+    return f"sovstack-{server}@{stack.domain}"
+
+
+def server_ip(stack: Stack, server: str) -> str | None:
+    """The address other servers reach this one at, when it is an IP address."""
+    import ipaddress
+
+    candidate = stack.servers[server].public_ip or stack.servers[server].address
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def server_mail_context(stack: Stack, catalog: Catalog, server_secrets: dict[str, dict[str, str]],
+                        relay_password: str | None, server: str) -> dict[str, Any] | None:
+    """How a server's own Postfix (a null client) sends mail, or None (no route, or it is the mail server)."""
+    if server not in mail_client_servers(stack, catalog):
+        return None
+    if mail_route(stack, catalog) == "relay":
+        relay = stack.mail_relay
+        return {"route": "relay", "relayhost": f"[{relay.host}]:{relay.port}", "tls_match": relay.host,
+                "wrapper": relay.security == "tls", "username": relay.username, "password": relay_password,
+                "from_address": f"sovstack-{server}@{relay.from_domain or stack.domain}", "verify": True}
+    home = stack.tools[mail_server(stack, catalog)].server
+    host = mail_host(stack, catalog)
+    ip = server_ip(stack, home)
+    return {"route": "self-hosted", "relayhost": f"[{ip or host}]:587", "tls_match": host, "wrapper": False,
+            "username": server_sender(stack, server), "password": server_secrets.get(server, {}).get("smtp_password"),
+            "from_address": server_sender(stack, server),
+            # Caddy's own CA (tls: internal) is not known to other servers: encrypt without checking.
+            "verify": stack.tls == "public"}
 
 
 def links(stack: Stack, catalog: Catalog) -> list[Link]:

@@ -51,8 +51,9 @@ def command(engine: str, build: Path, servers: list[str], check: bool = False, v
             cmd.append("--check")
     elif engine == "pyinfra":
         # --dry lists the detected changes and stops; -y runs without asking.
-        cmd = [_bin("pyinfra"), "--dry" if check else "-y", "--limit", ",".join(servers), str(build / "inventory.py"),
-               str(PYINFRA_DEPLOY)]
+        # pyinfra takes one --limit per host (a comma-separated list matches nothing).
+        limits = [arg for name in servers for arg in ("--limit", name)]
+        cmd = [_bin("pyinfra"), "--dry" if check else "-y", *limits, str(build / "inventory.py"), str(PYINFRA_DEPLOY)]
     else:
         raise UserError(f"--engine {engine!r} is not known", f"use one of {', '.join(ENGINES)}")
     if verbosity:
@@ -85,6 +86,10 @@ def run(engine: str, build: Path, servers: list[str], redact: Redactor, echo: Ca
         echo(line)
     result.returncode = proc.wait()
     result.changed = count_changes(engine, result.output)
+    unmatched = [line for line in result.output if "No host matches found" in line or "no hosts matched" in line]
+    if unmatched:  # the engine ran on nothing: never report that as "0 changes"
+        raise UserError(f"{engine} found no server to work on ({unmatched[0].strip()})",
+                        f"check {build / 'hosts.yml'} and {build / 'inventory.py'}: run `sovstack render` again")
     if result.returncode == 0:
         for server in servers:  # a host the summary does not mention had nothing to change
             result.changed.setdefault(server, 0)

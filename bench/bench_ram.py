@@ -1,0 +1,99 @@
+"""RAM actually used by each deployed tool on a sandbox server, against the catalog's estimate.
+
+The stack is the tools that really run here (Debian packages: Postfix + Dovecot + Rspamd + Redis,
+OpenLDAP, Roundcube on PHP-FPM, GoAccess), converged with pyinfra on a fresh sandbox, one member
+added, a minute left to settle. A tool's RAM is the sum of its systemd units' cgroup memory
+(MemoryCurrent: resident memory and page cache charged to the service), read once after settling.
+Upstream images cannot be pulled here, so compose tools are not measured (stand-ins would say
+nothing about the real ones).
+
+Run: .venv/bin/python bench/bench_ram.py [--rows FILE] [--settle 60]
+Needs the Docker engine and debootstrap (scripts/start-docker.sh, scripts/setup.sh --tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sovstack import sandbox  # noqa: E402
+from sovstack.catalog import load_catalog  # noqa: E402
+
+import rows  # noqa: E402  (bench/rows.py, next to this file)
+
+TOOLS = ["postfix-dovecot", "openldap", "roundcube", "goaccess"]
+# Units a tool's packages start besides the ones it restarts on change (deploy.services):
+# measured with it because they run only for it.
+ALSO_RUNS = {"postfix-dovecot": ["redis-server"]}
+
+
+def units(catalog, tool: str) -> list[str]:
+    listed = [u for u in catalog.tools[tool].deploy.services if not u.endswith(".timer")]
+    return [u if "." in u else f"{u}.service" for u in listed + ALSO_RUNS.get(tool, [])]
+
+
+def measure(server, names: list[str]) -> dict[str, int]:
+    command = " ".join(["systemctl", "show", "-p", "Id,MemoryCurrent", *names])
+    out = subprocess.run([*server.ssh_command(), command], capture_output=True, text=True, check=True).stdout
+    found, unit = {}, None
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        if key == "Id":
+            unit = value
+        elif key == "MemoryCurrent" and unit:
+            found[unit] = int(value) if value.isdigit() else 0
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", help="also append the results to this JSON-lines file (bench/rows.py)")
+    parser.add_argument("--settle", type=int, default=60, help="seconds to wait after the deploy")
+    args = parser.parse_args()
+    catalog = load_catalog()
+    with tempfile.TemporaryDirectory(prefix="sovstack-bench-ram-") as tmp:
+        state = Path(tmp)
+        server = sandbox.up("bench-ram", state_dir=state)
+        try:
+            work = state / "stack"
+            work.mkdir()
+            (work / "sovstack.yml").write_text(yaml.safe_dump({
+                "organisation": "Bench", "domain": "bench.test", "admin_email": "admin@bench.test", "tls": "internal",
+                "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port,
+                                     "ssh_key": server.ssh_key, "public_ip": server.address,
+                                     "check_host_key": False}},
+                "tools": {t: {"server": "main"} for t in TOOLS}}))
+            sovstack = [sys.executable, "-m", "sovstack"]
+            subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
+                           capture_output=True, stdin=subprocess.DEVNULL)
+            subprocess.run([*sovstack, "members", "add", "alice", "--name", "Alice", "--password-stdin"], cwd=work,
+                           check=True, capture_output=True, input="bench-password-123\n", text=True)
+            time.sleep(args.settle)
+            wanted = {tool: units(catalog, tool) for tool in TOOLS}
+            used = measure(server, sorted({u for names in wanted.values() for u in names}))
+        finally:
+            sandbox.down("bench-ram", state_dir=state)
+    print("| tool | units | measured | catalog min / recommended | within recommended |")
+    print("|---|---|---|---|---|")
+    for tool in TOOLS:
+        ram = catalog.tools[tool].resources.ram_mb
+        mb = sum(used.get(u, 0) for u in wanted[tool]) / 2**20
+        ok = mb <= ram.recommended
+        print(f"| {tool} | {', '.join(wanted[tool])} | {mb:.0f} MB | {ram.min:.0f} / {ram.recommended:.0f} MB | "
+              f"{'yes' if ok else 'NO'} |")
+        rows.add(args.rows, "ram", f"{tool} ({', '.join(wanted[tool])})", f"{mb:.0f} MB",
+                 f"<= {ram.recommended:.0f} MB (catalog)", ok)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

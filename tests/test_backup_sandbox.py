@@ -1,0 +1,141 @@
+"""Restore drill on a sandbox server converged by Ansible with the sample stack (Debian tools for real,
+the etherpad stand-in): write known data into every tool, back up, destroy it, restore, compare.
+
+The etherpad stand-in's PostgreSQL image has no pg_dump, so the drill puts three tiny stand-in
+commands into that container (pg_dump/pg_restore/pg_isready over a rows file in its data volume):
+the dump path itself (compose exec, dump file in the snapshot, load on restore) is exercised for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.servers import ssh, sovstack
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
+BASE = "dc=voisins,dc=test"
+DATA = "/srv/sovstack/data"
+ROUNDCUBE_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"
+MAILDIR = f"{DATA}/postfix-dovecot/mail/voisins.test/drill/Maildir/cur"
+COMPOSE = "docker compose -f /srv/sovstack/apps/etherpad/compose.yml"
+FAKE_PG = {"pg_dump": "cat /var/lib/postgresql/data/rows.txt", "pg_restore": "cat > /var/lib/postgresql/data/rows.txt",
+           "pg_isready": "exit 0"}
+PASSWORD = "drill-Pass-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server(converged_server):
+    # SOVSTACK_BACKUP_DRILL_WORK: the work directory of a sandbox already converged (a local re-run).
+    work = os.environ.get("SOVSTACK_BACKUP_DRILL_WORK")
+    if work:
+        from types import SimpleNamespace
+
+        from sovstack.provision import load
+        loaded = load(Path(work) / "sovstack.yml")
+        return SimpleNamespace(work=Path(work), server=loaded.target("main"))
+    return converged_server("ansible")
+
+
+def run(server, command: str) -> str:
+    return ssh(server.server, command).stdout
+
+
+def state(server) -> dict[str, str]:
+    """What the drill compares: file checksums per tool, LDAP entries, Roundcube rows, the database rows."""
+    found = {}
+    for tool in ("postfix-dovecot", "goaccess", "etherpad", "openldap", "roundcube"):
+        found[f"files:{tool}"] = run(server, f"cd {DATA}/{tool} && find . -path ./postgres -prune -o -type f "
+                                             "-print0 | sort -z | xargs -0 -r sha256sum")
+    found["ldap:entries"] = run(server, f"slapcat -b {BASE} | grep -c '^dn:'")
+    found["ldap:drill"] = run(server, f"ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// -b {BASE} uid=drill uid cn mail "
+                                      "userPassword | sha256sum")
+    found["roundcube:rows"] = run(server, f"sqlite3 {ROUNDCUBE_DB} 'SELECT count(*) FROM users'")
+    found["roundcube:dump"] = run(server, f"sqlite3 {ROUNDCUBE_DB} '.dump users' | sha256sum")
+    found["etherpad:db"] = run(server, f"{COMPOSE} exec -T postgres cat /var/lib/postgresql/data/rows.txt | sha256sum")
+    return found
+
+
+@pytest.fixture(scope="module")
+def known(server):
+    """Known data in every tool, backed up once; removed again after the module (shared server)."""
+    cleanup(server)
+    sovstack("members", "add", "drill", "--name", "Drill Member", "--password-stdin", "--no-welcome",
+             cwd=server.work, stdin=PASSWORD + "\n")
+    payload = hashlib.sha256(b"drill").hexdigest()
+    run(server, f"install -d -o vmail -g vmail {MAILDIR} && printf 'Subject: drill\\n\\n{payload}\\n' > "
+                f"{MAILDIR}/1700000000.drill:2,S && chown vmail:vmail {MAILDIR}/1700000000.drill:2,S")
+    run(server, f"sqlite3 {ROUNDCUBE_DB} \"INSERT INTO users (username, mail_host, created, language) "
+                f"VALUES ('drill', 'localhost', datetime('now'), 'fr_FR')\"")
+    run(server, f"install -d {DATA}/etherpad/uploads && head -c 1048576 /dev/urandom > {DATA}/etherpad/uploads/known.bin")
+    for name, body in FAKE_PG.items():
+        run(server, f"printf '#!/bin/sh\\n{body}\\n' | {COMPOSE} exec -T postgres sh -c "
+                    f"'cat > /usr/local/bin/{name} && chmod 0755 /usr/local/bin/{name}'")
+    run(server, f"{COMPOSE} exec -T postgres sh -c 'seq 1 500 > /var/lib/postgresql/data/rows.txt'")
+    before = state(server)
+    result = sovstack("backup", cwd=server.work)
+    assert "backup: main: snapshot " in result.stdout
+    yield before
+    cleanup(server)
+
+
+def cleanup(server) -> None:
+    sovstack("members", "remove", "drill", "--purge", cwd=server.work, check=False)
+    run(server, f"rm -rf {DATA}/etherpad/uploads /srv/sovstack/pre-restore && "
+                f"sqlite3 {ROUNDCUBE_DB} \"DELETE FROM users WHERE username = 'drill'\"")
+
+
+def test_the_backup_timer_is_enabled_daily(server):
+    assert run(server, "systemctl is-enabled sovstack-backup.timer").strip() == "enabled"
+    assert "sovstack-backup.service" in run(server, "systemctl list-timers --all sovstack-backup.timer")
+
+
+def test_a_wrong_password_fails_clearly_and_changes_nothing(server, known):
+    secrets_path = server.work / "secrets.yml"
+    original = secrets_path.read_text()
+    data = yaml.safe_load(original)
+    data["backup"]["password"] = "not-the-password-" + "x" * 30
+    secrets_path.write_text(yaml.safe_dump(data))
+    try:
+        result = sovstack("restore", cwd=server.work, check=False)
+    finally:
+        secrets_path.write_text(original)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not open the restic repository" in result.stderr and "nothing was changed" in result.stderr
+    assert "fix:" in result.stderr and "not-the-password" not in result.stdout + result.stderr
+    assert run(server, "systemctl is-active slapd postfix dovecot php8.4-fpm").split() == ["active"] * 4
+    assert run(server, "ls /srv/sovstack/pre-restore 2>/dev/null || true").strip() == ""
+    assert state(server) == known
+
+
+def test_restore_drill_brings_back_identical_data(server, known):
+    run(server, f"ldapdelete -Q -Y EXTERNAL -H ldapi:/// uid=drill,ou=people,{BASE}")
+    run(server, f"rm -rf {DATA}/postfix-dovecot/mail/voisins.test/drill {DATA}/etherpad/uploads "
+                f"{DATA}/goaccess/html/*")
+    run(server, f"sqlite3 {ROUNDCUBE_DB} \"DELETE FROM users WHERE username = 'drill'\"")
+    run(server, f"{COMPOSE} exec -T postgres sh -c 'echo destroyed > /var/lib/postgresql/data/rows.txt'")
+    assert state(server) != known
+
+    result = sovstack("restore", cwd=server.work)
+    assert "restore: main: etherpad, goaccess, openldap, postfix-dovecot, roundcube from snapshot" in result.stdout
+    assert "FAILING" not in result.stdout
+    after = state(server)
+    assert after == known
+    assert int(after["roundcube:rows"]) >= 1 and int(after["ldap:entries"]) > 5
+    # The member logs in again with the same password (slapd serves the restored database).
+    run(server, f"ldapwhoami -x -H ldap://127.0.0.1 -D uid=drill,ou=people,{BASE} -w {PASSWORD}")
+
+
+def test_one_tool_is_restored_alone_from_a_chosen_snapshot(server, known):
+    listing = sovstack("restore", "--list", cwd=server.work).stdout
+    snapshot = listing.splitlines()[-1].split()[1]  # the newest: the one `known` took
+    run(server, f"rm -f {DATA}/etherpad/uploads/known.bin")
+    result = sovstack("restore", "--tool", "etherpad", "--snapshot", snapshot, cwd=server.work)
+    assert f"restore: main: etherpad from snapshot {snapshot}" in result.stdout
+    assert state(server) == known
+    bad = sovstack("restore", "--tool", "nosuchtool", cwd=server.work, check=False)
+    assert bad.returncode == 2 and "--tool 'nosuchtool'" in bad.stderr
