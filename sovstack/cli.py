@@ -406,11 +406,16 @@ def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, w
       sovstack deploy
       sovstack deploy --engine pyinfra --server main
     """
-    from sovstack.errors import UserError
-    from sovstack.provision import apply, check_servers, health, load, render_all
+    from sovstack.provision import load
 
     loaded = load(stack_path)
-    servers = loaded.servers(only)
+    _deploy(loaded, loaded.servers(only), engine, verbose, wait)
+
+
+def _deploy(loaded, servers: list[str], engine: str, verbose: int, wait: int) -> None:
+    from sovstack.errors import UserError
+    from sovstack.provision import apply, check_servers, health, render_all
+
     bundles = render_all(loaded)
     check_servers(loaded, bundles, servers)
     result = apply(loaded, engine, servers, click.echo, verbosity=verbose)
@@ -422,6 +427,48 @@ def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, w
     if bad:
         raise UserError("deployed, but failing health checks: " + ", ".join(c.tool for c in bad),
                         "look at the tool's logs on the server: docker compose -f /srv/sovstack/apps/<tool>/compose.yml logs")
+
+
+@main.command("remove")
+@click.argument("tool")
+@click.option("--purge", is_flag=True, help="Also delete its data directory and the Debian packages only it used.")
+@STACK
+@ENGINE
+@click.option("-v", "--verbose", count=True, help="More engine output (-v, -vv, -vvv).")
+def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: int) -> None:
+    """Remove a tool: stop it, delete its files, routes and wiring, and take it out of sovstack.yml.
+
+    Its data (/srv/sovstack/data/<tool>) is kept unless --purge.
+
+    \b
+    Example:
+      sovstack remove goaccess
+      sovstack remove etherpad --purge --engine pyinfra
+    """
+    from sovstack import remove
+    from sovstack.errors import UserError
+    from sovstack.provision import check_servers, load
+    from sovstack.render import render_server
+
+    loaded = load(stack_path)
+    remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
+    server = loaded.stack.tools[tool].server
+    build = loaded.build / server
+    before = render_server(loaded.stack, loaded.catalog, loaded.secrets, server, build)
+    smaller = remove.smaller_stack(stack_path, loaded.catalog, tool)
+    after = render_server(smaller, loaded.catalog, loaded.secrets, server, build)
+    removal = remove.plan(stack_path, loaded.stack, tool, smaller, before, after, purge)
+    check_servers(loaded, [before], [server])
+    result = loaded.target(server).run("sh -e", stdin="\n".join(removal.commands) + "\n", as_root=True)
+    if result.returncode != 0:
+        raise UserError(f"server {server!r}: removing {tool} stopped: {result.stderr.strip()[-300:]}",
+                        "fix that on the server and run `sovstack remove` again; sovstack.yml is unchanged")
+    stack_path.write_text(removal.stack_text, encoding="utf-8")
+    click.echo(f"removed {tool} from server {server!r} and from {stack_path}")
+    for kept in removal.kept:
+        click.echo(f"kept: {kept} (delete with --purge)")
+    loaded.stack = smaller
+    _deploy(loaded, list(loaded.stack.servers), engine, verbose, wait=30)
 
 
 @main.group()

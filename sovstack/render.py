@@ -237,7 +237,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
                 ports.append({"port": deploy.web_port, "owners": ["docker-proxy", "caddy"]})
         for port in deploy.public_ports:
             public_ports.append(port)
-            ports.append({"port": port, "owners": ["docker-proxy", "master", "dovecot", "slapd"]})
+            ports.append({"port": port, "owners": ["docker-proxy", "master", "smtpd", "dovecot", "imap-login", "slapd"]})
 
     # The members' portal: a static page Caddy serves itself, like a tool's site (sovstack/portal.py).
     members_portal = portal.portal_site(stack, catalog, server)

@@ -77,6 +77,8 @@ def test_health_checks_pass_debian_tools_for_real_and_etherpad_standin(converged
     active = ssh(converged.server, "systemctl is-active postfix dovecot rspamd slapd php8.4-fpm caddy fail2ban "
                                    "sovstack-firewall docker unattended-upgrades").stdout.split()
     assert active == ["active"] * 10
+    # GoAccess parses the access log Caddy really writes (a failed parse exits non-zero).
+    ssh(converged.server, "systemctl start sovstack-goaccess.service && test -s /srv/sovstack/data/goaccess/html/index.html")
 
 
 def test_secrets_and_env_files_are_private_and_never_in_the_output(converged):

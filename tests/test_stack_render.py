@@ -150,6 +150,23 @@ def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("example", ["single", "multi"])
+def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_check(catalog, tmp_path, example):
+    """inventories/example-<name>/ points at the bundles of the example stack: render a copy, check both."""
+    import shutil
+
+    source = REPO / "examples" / "stacks" / ("single.yml" if example == "single" else "multi/sovstack.yml")
+    stack = parse_stack(yaml.safe_load(source.read_text()), source, catalog)
+    bundles = render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
+    inventory = yaml.safe_load((REPO / "inventories" / f"example-{example}" / "hosts.yml").read_text())
+    assert set(inventory["all"]["hosts"]) == {b.server for b in bundles} == set(stack.servers)
+    shutil.copytree(REPO / "inventories" / f"example-{example}", tmp_path / "inventory")
+    result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
+                             str(tmp_path / "inventory"), str(REPO / "playbooks" / "site.yml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_a_build_gets_its_release_and_checksum_from_the_catalog(tree_copy, tmp_path):
     """OWA is refused while its checksum is unknown; pinned, it renders a Dockerfile that verifies it."""
     from sovstack.catalog import load_catalog

@@ -116,7 +116,7 @@ def count_changes(engine: str, output: list[str]) -> dict[str, int]:
     else:
         # pyinfra prints "[host] Success" for an operation that changed something, "[host] No changes" else.
         for line in output:
-            match = re.match(r"^\s*\[([^]]+)\] (Success|No changes)\s*$", line)
+            match = re.match(r"^\s*\[([^]]+)\]\s+(Success|No changes)\s*$", line)  # names are padded to align
             if match:
                 changed.setdefault(match.group(1), 0)
                 changed[match.group(1)] += match.group(2) == "Success"

@@ -1,0 +1,128 @@
+"""What `sovstack update` decides, as pure functions: which compose tools run other images than the
+rendered bundle pins, and the sentences of its report. sovstack/update.py does the talking to servers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+# The outcome of one tool's update, in report order.
+UP_TO_DATE, NEW, UPDATED, ROLLED_BACK, ROLLBACK_FAILED, FAILED = (
+    "up to date", "new", "updated", "rolled back", "rollback failed", "failed")
+
+
+@dataclass(frozen=True)
+class Running:
+    service: str
+    image: str  # the reference the container was created from, e.g. etherpad/etherpad:2.6.1
+    image_id: str
+
+
+@dataclass
+class ToolImages:
+    """One compose tool on one server: what the bundle pins, what runs, what the server's Docker holds."""
+    server: str
+    tool: str
+    wanted: list[str]
+    running: list[Running] = field(default_factory=list)
+    have: dict[str, str] = field(default_factory=dict)  # reference -> image id on the server ("-": missing)
+
+    @property
+    def previous(self) -> list[str]:
+        return sorted({r.image for r in self.running})
+
+    @property
+    def is_new(self) -> bool:
+        return not self.running
+
+    def rebuilt(self) -> list[str]:
+        """Pinned references whose name now points at another image than the one running under it."""
+        return sorted({r.image for r in self.running
+                       if r.image in self.wanted and self.have.get(r.image) not in (None, "-", r.image_id)})
+
+    def changed(self) -> bool:
+        return not self.is_new and (set(self.previous) != set(self.wanted) or bool(self.rebuilt()))
+
+    def missing(self) -> list[str]:
+        """Pinned references the server does not hold yet (to pull before anything stops)."""
+        return sorted(ref for ref in self.wanted if self.have.get(ref, "-") == "-")
+
+
+def compose_images(compose_text: str) -> list[str]:
+    """The image references of a rendered compose file, in order, without repeats."""
+    services = (yaml.safe_load(compose_text) or {}).get("services") or {}
+    return list(dict.fromkeys(s["image"] for s in services.values() if isinstance(s, dict) and s.get("image")))
+
+
+def parse_images(output: str) -> tuple[list[Running], dict[str, str]]:
+    """`sovstack-update images TOOL REF...` output -> the running containers and the held references."""
+    running, have = [], {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == "run":
+            running.append(Running(parts[1], parts[2], parts[3]))
+        elif len(parts) == 3 and parts[0] == "have":
+            have[parts[1]] = parts[2]
+    return running, have
+
+
+def others_changed(plans: list[ToolImages], only: tuple[str, ...]) -> list[str]:
+    """With --tool, the other tools a deploy would update or start too (the engine applies a whole server)."""
+    if not only:
+        return []
+    servers = {p.server for p in plans if p.tool in only}
+    return sorted(f"{p.tool} ({p.server})" for p in plans
+                  if p.server in servers and p.tool not in only and (p.changed() or p.is_new))
+
+
+def change_text(plan: ToolImages) -> str:
+    """`from A to B` in the words of the images that differ (or that were rebuilt under the same name)."""
+    gone = [ref for ref in plan.previous if ref not in plan.wanted]
+    came = [ref for ref in plan.wanted if ref not in plan.previous]
+    rebuilt = plan.rebuilt()
+    if not gone and not came:
+        return f"{', '.join(rebuilt)} (a newer image under the same name)" if rebuilt else ", ".join(plan.wanted)
+    return f"from {', '.join(gone) or '-'} to {', '.join(came + [r + ' (newer image)' for r in rebuilt])}"
+
+
+def rolled_back_text(plan: ToolImages) -> str:
+    """The same change, told backwards: what was tried, and what runs again."""
+    gone = [ref for ref in plan.previous if ref not in plan.wanted]
+    came = [ref for ref in plan.wanted if ref not in plan.previous]
+    rebuilt = plan.rebuilt()
+    tried = came + [r + " (newer image)" for r in rebuilt]
+    back = gone + [r + " (previous image)" for r in rebuilt]
+    return f"from {', '.join(tried) or '-'} to {', '.join(back) or '-'}"
+
+
+@dataclass
+class Outcome:
+    server: str
+    tool: str
+    status: str
+    plan: ToolImages | None = None
+    why: str = ""
+
+    def line(self) -> str:
+        where = f"update: {self.server}: "
+        if self.status == UP_TO_DATE:
+            return where + f"{self.tool}: up to date ({', '.join(self.plan.wanted) if self.plan else '-'})"
+        if self.status == NEW:
+            return where + f"{self.tool}: deployed for the first time ({', '.join(self.plan.wanted)})"
+        if self.status == UPDATED:
+            return where + f"updated {self.tool} {change_text(self.plan)}: health check ok"
+        if self.status == ROLLED_BACK:
+            return (where + f"rolled back {self.tool} {rolled_back_text(self.plan)}: {self.why}; its data is as it "
+                    f"was before the update and it serves again (the failed version's files are in "
+                    f"/srv/sovstack/update/{self.tool}/failed)")
+        if self.status == ROLLBACK_FAILED:
+            return (where + f"{self.tool}: the update failed ({self.why}) and so did the rollback: the snapshot is in "
+                    f"/srv/sovstack/update/{self.tool}; run `/srv/sovstack/bin/sovstack-update rollback "
+                    f"{self.tool}` on the server and read `docker compose logs` in /srv/sovstack/apps/{self.tool}")
+        return where + f"{self.tool}: {self.why}"
+
+
+def failures(outcomes: list[Outcome]) -> list[Outcome]:
+    return [o for o in outcomes if o.status in (ROLLED_BACK, ROLLBACK_FAILED, FAILED)]

@@ -1,0 +1,147 @@
+"""Update drill on a sandbox server of its own, with etherpad's stand-in images.
+
+Version A (etherpad/etherpad:2.6.1) runs and answers. The catalog copy (SOVSTACK_DECISION_TREE) then
+pins "new versions": B (2.6.2), a stand-in whose /health answers 503, which `sovstack update` must
+roll back to A with its data intact while the pad keeps serving through Caddy; a pin that cannot be
+pulled, which must stop nothing; B' (2.6.3), a good stand-in, which must update; then a failing image
+rebuilt under B''s own name, which must be rolled back to the previous image under that same name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from sovstack import sandbox
+from tests.conftest import REPO
+from tests.servers import (
+    STANDIN_BASE,
+    build_standins,
+    published_container_ports,
+    require_docker,
+    sovstack,
+    ssh,
+    write_stack,
+)
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
+NAME = "test-update"
+PAD_A, PAD_BAD, PAD_GOOD = "etherpad/etherpad:2.6.1", "etherpad/etherpad:2.6.2", "etherpad/etherpad:2.6.3"
+MARKER = "/srv/sovstack/data/etherpad/uploads/before-update.txt"
+CADDY = ("curl -sk -o /dev/null -w '%{http_code}' --max-time 10 --resolve pad.voisins.test:443:127.0.0.1 "
+         "https://pad.voisins.test/health")
+RUNNING = "docker inspect -f '{{.Config.Image}} {{.Image}}' etherpad-etherpad-1"
+
+
+def build_failing_standin(image: str, port: int) -> None:
+    """A stand-in whose /health answers 503 (every other path 200): a new version that does not work."""
+    dockerfile = (f"FROM {STANDIN_BASE}\nLABEL org.sovstack.standin=true\n"
+                  f"ENV STANDIN_PORTS=\"{port}\" STANDIN_IMAGE=\"{image}\"\n"
+                  "RUN sed -i 's/self.send_response(200)/self.send_response(503 if self.path.startswith(\"\\/health\")"
+                  " else 200)/' /standin.py && grep -q 503 /standin.py\n")
+    subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile.encode(), check=True,
+                   capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def drill(tmp_path_factory):
+    require_docker()
+    tree = tmp_path_factory.mktemp("update-tree") / "decision_tree"
+    shutil.copytree(REPO / "decision_tree", tree)
+    state = tmp_path_factory.mktemp("sandbox-update")
+    work = tmp_path_factory.mktemp("stack-update")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOVSTACK_DECISION_TREE", str(tree))
+        server = sandbox.up(NAME, state_dir=state)
+        try:
+            write_stack(work, server, {})
+            sovstack("deploy", cwd=work)  # Docker, Caddy: the server can take images now
+            write_stack(work, server, {"etherpad": {"server": "main"}})
+            sovstack("render", cwd=work)
+            compose = work / "build" / "main" / "files" / "srv" / "sovstack" / "apps" / "etherpad" / "compose.yml"
+            ports = published_container_ports(compose.read_text())
+            images = build_standins({**ports, PAD_GOOD: ports[PAD_A]})
+            build_failing_standin(PAD_BAD, ports[PAD_A][0])
+            sandbox.load_images(server, [*images, PAD_BAD])
+            sovstack("deploy", cwd=work)
+            yield {"server": server, "work": work, "tree": tree}
+        finally:
+            if not os.environ.get("SOVSTACK_KEEP_SANDBOX"):
+                sandbox.down(NAME, state_dir=state)
+
+
+def pin(drill, image: str) -> None:
+    path = drill["tree"] / "tools" / "etherpad.yml"
+    text = path.read_text()
+    current = next(line.split("- ", 1)[1].strip() for line in text.splitlines() if "- etherpad/etherpad:" in line)
+    path.write_text(text.replace(current, image))
+
+
+def on_server(drill, command: str) -> str:
+    return ssh(drill["server"], command).stdout.strip()
+
+
+def image_id(drill, image: str) -> str:
+    return on_server(drill, f"docker image inspect -f '{{{{.Id}}}}' {image}")
+
+
+def test_a_stand_in_whose_health_check_fails_is_rolled_back_with_its_data(drill):
+    on_server(drill, f"install -d {MARKER.rsplit('/', 1)[0]} && echo 'written by version A' > {MARKER}")
+    assert on_server(drill, CADDY) == "200"
+    previous = on_server(drill, RUNNING)
+    assert previous.startswith(PAD_A + " ")
+    pin(drill, PAD_BAD)
+    result = sovstack("update", "--wait", "30", cwd=drill["work"], check=False)
+    out = result.stdout
+    assert result.returncode == 2, out + result.stderr
+    assert "debian: main: " in out and "package(s) upgraded" in out  # apt-get upgrade ran for real
+    assert f"rolled back etherpad from {PAD_BAD} to {PAD_A}: health check https://pad.voisins.test/health failed " \
+           "(local 503, https 503)" in out, out
+    assert "update: etherpad: rolled back" in result.stderr
+    # Version A again, same image, its data as before, and serving through Caddy.
+    assert on_server(drill, RUNNING) == previous
+    assert on_server(drill, f"cat {MARKER}") == "written by version A"
+    assert on_server(drill, CADDY) == "200"
+    assert f"image: {PAD_A}" in on_server(drill, "cat /srv/sovstack/apps/etherpad/compose.yml")
+    assert image_id(drill, "etherpad/etherpad:sovstack-previous") == previous.split()[1]
+    assert on_server(drill, "ls /srv/sovstack/update/etherpad/failed") == "app\ndata"
+
+
+def test_a_pin_that_cannot_be_pulled_stops_nothing(drill):
+    before = on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1")
+    pin(drill, "etherpad/etherpad:0.0.0-missing")
+    result = sovstack("update", "--skip-debian", cwd=drill["work"], check=False)
+    assert result.returncode == 2
+    assert "cannot pull etherpad/etherpad:0.0.0-missing for etherpad" in result.stderr
+    assert "no tool was stopped" in result.stderr
+    assert on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1") == before
+
+
+def test_a_good_update_succeeds_and_keeps_the_data(drill):
+    pin(drill, PAD_GOOD)
+    # The other engine applies the same manifest: the update does not depend on which one converged the server.
+    result = sovstack("update", "--server", "main", "--tool", "etherpad", "--skip-debian", "--wait", "60",
+                      "--engine", "pyinfra", cwd=drill["work"])
+    assert f"updated etherpad from {PAD_A} to {PAD_GOOD}: health check ok" in result.stdout, result.stdout
+    assert "debian:" not in result.stdout
+    assert on_server(drill, RUNNING) == f"{PAD_GOOD} {image_id(drill, PAD_GOOD)}"
+    assert on_server(drill, f"cat {MARKER}") == "written by version A"
+    assert on_server(drill, CADDY) == "200"
+    again = sovstack("update", "--skip-debian", cwd=drill["work"])
+    assert f"etherpad: up to date ({PAD_GOOD}, postgres:17.6-trixie)" in again.stdout
+    assert "health: main: etherpad https://pad.voisins.test: ok" in again.stdout
+
+
+def test_a_failing_stand_in_rebuilt_under_the_same_name_gets_the_previous_image_back(drill):
+    good = image_id(drill, PAD_GOOD)
+    on_server(drill, f"docker tag {PAD_BAD} {PAD_GOOD}")  # as if the image had been rebuilt or re-pulled
+    result = sovstack("update", "--skip-debian", "--wait", "30", cwd=drill["work"], check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"rolled back etherpad from {PAD_GOOD} (newer image) to {PAD_GOOD} (previous image)" in result.stdout
+    assert image_id(drill, PAD_GOOD) == good
+    assert on_server(drill, RUNNING) == f"{PAD_GOOD} {good}"
+    assert on_server(drill, CADDY) == "200"
+    assert on_server(drill, f"cat {MARKER}") == "written by version A"
