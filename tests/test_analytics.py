@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html as htmllib
-import os
 import re
 import shutil
 import socket
@@ -23,6 +22,7 @@ from sovstack.paths import templates_dir
 from sovstack.render import render
 from sovstack.secrets import ensure_secrets
 from sovstack.stackfile import deployable, parse_stack
+from tests.browser import chromium_browser, missing
 
 DOMAIN = "voisins.example.org"
 BASE = {"organisation": "Les Voisins", "domain": DOMAIN, "admin_email": f"admin@{DOMAIN}",
@@ -318,35 +318,17 @@ def test_every_deployable_analytics_tool_says_how_it_counts_and_gets_sites(catal
 # ---------------------------------------------------------------------------------------------
 # The real thing, locally: Debian's Caddy serves the portal's site body, Debian's Chromium runs it.
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-CHROMIUM = "/usr/bin/chromium"
-
-
-def _missing(why):
-    if IN_CI:
-        pytest.fail(f"{why} (CI=true: this test must run; scripts/setup.sh --tests installs it)")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright's Python package is not installed (pip install -e '.[test]')")
-    if not shutil.which(CHROMIUM):
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
 def caddy():
     path = shutil.which("caddy")
     if not path:
-        _missing("caddy is missing (apt-get install caddy)")
+        missing("caddy is missing (apt-get install caddy)")
     return path
 
 

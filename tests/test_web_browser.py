@@ -7,7 +7,6 @@ of the first question and of the result page go to test-artifacts/.
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,34 +14,15 @@ import sys
 import pytest
 
 from sovstack.questionnaire import load_questionnaire
+from tests.browser import chromium_browser
 from tests.conftest import REPO
 from tests.webwalk import PROFILES, cli_recommendation, expected_picks, load_profile
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = REPO / "test-artifacts"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _missing(why: str):
-    if IN_CI:
-        pytest.fail(f"{why} (CI=true: the browser test must run; scripts/setup.sh --tests installs it)")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright's Python package is not installed (pip install -e '.[test]')")
-    if not shutil.which(CHROMIUM):
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,37 @@
+"""Debian's Chromium driven by Playwright, shared by the browser tests; missing parts fail in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def missing(why: str):
+    if IN_CI:
+        pytest.fail(f"{why} (CI=true: this test must run; scripts/setup.sh --tests installs it)")
+    pytest.skip(why)
+
+
+@contextmanager
+def chromium_browser() -> Iterator:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("Playwright's Python package is not installed (pip install -e '.[test]')")
+    if not shutil.which(CHROMIUM):
+        missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
