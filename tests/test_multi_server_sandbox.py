@@ -109,6 +109,26 @@ def test_server_web_takes_no_mail_from_outside(two):
     assert listening and all(line.split()[3].startswith(("127.0.0.1", "[::1]")) for line in listening.splitlines())
 
 
+def test_backups_also_go_to_a_remote_repository_over_sftp(two):
+    """Server "web" doubles as the off-site SFTP host for both servers' restic snapshots."""
+    main, web = two["servers"]["main"], two["servers"]["web"]
+    for server in (main, web):  # what the README asks the techie to do: let root's key in, once
+        key = ssh(server, "test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; "
+                          "cat /root/.ssh/id_ed25519.pub").stdout.strip()
+        ssh(web, f"install -d -m 0700 /root/.ssh /srv/offsite && echo '{key}' >> /root/.ssh/authorized_keys")
+        ssh(server, f"ssh-keyscan -t ed25519 {web.address} >> /root/.ssh/known_hosts 2>/dev/null")
+    path = two["work"] / "sovstack.yml"
+    stack = yaml.safe_load(path.read_text())
+    stack["backup"] = {"remote": f"sftp:root@{web.address}:/srv/offsite/repo"}
+    path.write_text(yaml.safe_dump(stack))
+    sovstack("deploy", "--engine", "pyinfra", cwd=two["work"])
+    out = sovstack("backup", cwd=two["work"]).stdout
+    assert out.count(f"and sftp:root@{web.address}:/srv/offsite/repo") == 2, out
+    snapshots = ssh(main, "set -a; . /etc/sovstack/backup.env; set +a; "
+                          f"restic -r sftp:root@{web.address}:/srv/offsite/repo snapshots --json").stdout
+    assert {snap["hostname"] for snap in json.loads(snapshots)} == {"main", "web"}
+
+
 def test_a_tool_others_need_is_not_removed(two):
     before = (two["work"] / "sovstack.yml").read_text()
     result = sovstack("remove", "postfix-dovecot", cwd=two["work"], check=False)
