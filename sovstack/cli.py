@@ -484,10 +484,9 @@ def members() -> None:
 def _members_context(stack_path: Path):
     from sovstack.directory import open_directory
     from sovstack.provision import load
-    from sovstack.welcome import target_factory
 
     loaded = load(stack_path)
-    targets = target_factory(loaded.stack)
+    targets = loaded.target
     return loaded, open_directory(loaded.stack, loaded.catalog, targets), targets
 
 

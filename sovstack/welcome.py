@@ -19,7 +19,6 @@ from sovstack.catalog import Catalog
 from sovstack.errors import UserError
 from sovstack.members import Member
 from sovstack.paths import templates_dir
-from sovstack.remote import Target
 from sovstack.stackfile import Stack
 
 SUBJECT = {"en": "Welcome to {org}: your member account", "fr": "Bienvenue à {org} : votre compte de membre"}
@@ -85,8 +84,8 @@ def send(stack: Stack, catalog: Catalog, message: EmailMessage, relay_password: 
                                         as_root=True)
         if result.returncode != 0:
             raise UserError(f"server {server!r}: Postfix refused the welcome mail ({result.stderr.strip()[-300:]})",
-                            "check the mail server with `sovstack check`, then send it again with "
-                            "`sovstack members welcome`")
+                            "check the mail server with `sovstack check`, then give the member a new password "
+                            "with `sovstack members password USER --email THEIR-ADDRESS`")
         return f"through the mail server on {server!r}"
     if route == "relay":
         relay = stack.mail_relay
@@ -108,8 +107,3 @@ def send(stack: Stack, catalog: Catalog, message: EmailMessage, relay_password: 
                     "add postfix-dovecot or a mail_relay to sovstack.yml; meanwhile give the member their "
                     "password yourself (--password-stdin) and use --no-welcome")
 
-
-def target_factory(stack: Stack):
-    def target_for(name: str) -> Target:
-        return Target(name, stack.servers[name])
-    return target_for
