@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from sovstack import analytics, backup_plan, diagnosis, portal, wiring
+from sovstack import analytics, backup_plan, diagnosis, passwords, portal, wiring
 from sovstack.catalog import Catalog, Tool
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -115,7 +115,9 @@ def render(stack: Stack, catalog: Catalog, secrets: Secrets, out: Path) -> list[
 def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str, path: Path) -> Bundle:
     templates = templates_dir()
     env = _environment(templates)
+    # A file holding a secret, or a password hash sovstack made from one, is private.
     secret_values = [v.encode() for v in secrets.values()]
+    secret_values += [h(v).encode() for v in secrets.values() for h in (passwords.ssha, passwords.ssha512)]
     tools_here = stack.tools_on(server)
     all_tools = {t: app_context(stack, catalog, t) for t in stack.tools}
     base_ctx = {"stack": stack_context(stack, catalog), "tools": all_tools, "server": server, "root": ROOT}
