@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sovstack import sandbox  # noqa: E402
 
 import rows  # noqa: E402  (bench/rows.py, next to this file)
+from stacks import write_stack  # noqa: E402
 
 TOOLS = {"goaccess": {"server": "main"}}
 DIR = "/srv/sovstack/data/goaccess/bench"
@@ -79,12 +79,7 @@ def main() -> int:
             server = sandbox.up("bench-backup", state_dir=state)
             try:
                 work = state / "stack"
-                work.mkdir()
-                (work / "sovstack.yml").write_text(yaml.safe_dump({
-                    "organisation": "Bench", "domain": "bench.test", "admin_email": "admin@bench.test",
-                    "tls": "internal", "tools": TOOLS,
-                    "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port,
-                                         "ssh_key": server.ssh_key, "check_host_key": False}}}))
+                write_stack(work, server, TOOLS)
                 sovstack(work, "deploy", "--wait", "60")
                 result = measure(work, args.mb)
             finally:

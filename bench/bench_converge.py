@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from sovstack import sandbox  # noqa: E402
 
 import rows  # noqa: E402  (bench/rows.py, next to this file)
+from stacks import write_stack  # noqa: E402
 
 TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
 TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"}}
@@ -44,12 +44,7 @@ def bench(engine: str, noop_runs: int, state: Path) -> dict:
     server = sandbox.up(name, state_dir=state)
     try:
         work = state / f"stack-{engine}"
-        work.mkdir()
-        (work / "sovstack.yml").write_text(yaml.safe_dump({
-            "organisation": "Bench", "domain": "bench.test", "admin_email": "admin@bench.test", "tls": "internal",
-            "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port, "ssh_key": server.ssh_key,
-                                 "check_host_key": False}},
-            "tools": TOOLS}))
+        write_stack(work, server, TOOLS)
         fresh = deploy(work, engine)
         noop = [deploy(work, engine) for _ in range(noop_runs)]
         return {"engine": engine, "fresh_s": fresh, "noop_s": statistics.median(noop)}

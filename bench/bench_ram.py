@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,6 +28,7 @@ from sovstack import sandbox  # noqa: E402
 from sovstack.catalog import load_catalog  # noqa: E402
 
 import rows  # noqa: E402  (bench/rows.py, next to this file)
+from stacks import write_stack  # noqa: E402
 
 TOOLS = ["postfix-dovecot", "openldap", "roundcube", "goaccess"]
 # Units a tool's packages start besides the ones it restarts on change (deploy.services):
@@ -65,13 +65,7 @@ def main() -> int:
         server = sandbox.up("bench-ram", state_dir=state)
         try:
             work = state / "stack"
-            work.mkdir()
-            (work / "sovstack.yml").write_text(yaml.safe_dump({
-                "organisation": "Bench", "domain": "bench.test", "admin_email": "admin@bench.test", "tls": "internal",
-                "servers": {"main": {"address": server.ssh_host, "ssh_port": server.ssh_port,
-                                     "ssh_key": server.ssh_key, "public_ip": server.address,
-                                     "check_host_key": False}},
-                "tools": {t: {"server": "main"} for t in TOOLS}}))
+            write_stack(work, server, {t: {"server": "main"} for t in TOOLS})
             sovstack = [sys.executable, "-m", "sovstack"]
             subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
                            capture_output=True, stdin=subprocess.DEVNULL)
