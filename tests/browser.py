@@ -15,6 +15,14 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-b
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def like_a_terminal() -> None:
+    """preexec_fn for a server the test stops with Ctrl-C (SIGINT): a process started where SIGINT is
+    ignored (a background CI job, a library in the test process) would inherit that and never stop."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def missing(why: str):
     if IN_CI:
         pytest.fail(f"{why} (CI=true: this test must run; scripts/setup.sh --tests installs it)")

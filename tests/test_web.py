@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from sovstack.web import HostCheck
+from tests.browser import like_a_terminal
 from tests.conftest import REPO
 from tests.webwalk import (
     PROFILES,
@@ -252,7 +253,7 @@ def test_forget_clears_the_answers(server):
 def test_ask_web_serves_prints_the_address_and_writes_nothing(tmp_path):
     child = subprocess.Popen([sys.executable, "-m", "sovstack", "ask", "--web", "--no-browser", "--port", "0",
                               "--lang", "fr"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                             text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=like_a_terminal)
     try:
         line = child.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
@@ -260,7 +261,7 @@ def test_ask_web_serves_prints_the_address_and_writes_nothing(tmp_path):
         assert page.status_code == 200 and '<html lang="fr">' in page.text
     finally:
         child.send_signal(signal.SIGINT)
-        _out, err = child.communicate(timeout=60)  # generous: the CI machine is busy with sandbox servers
+        _out, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
     assert "gone" in err
     assert list(tmp_path.iterdir()) == []  # answers are only ever kept in memory

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from sovstack.questionnaire import load_questionnaire
-from tests.browser import chromium_browser
+from tests.browser import chromium_browser, like_a_terminal
 from tests.conftest import REPO
 from tests.webwalk import PROFILES, cli_recommendation, expected_picks, load_profile
 
@@ -31,7 +31,7 @@ def site(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("web")
     child = subprocess.Popen([sys.executable, "-m", "sovstack", "ask", "--web", "--no-browser", "--port", "0"],
                              cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(REPO)})
+                             env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=like_a_terminal)
     try:
         line = child.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+/", line)
@@ -39,7 +39,7 @@ def site(tmp_path_factory):
         yield match.group(0)
     finally:
         child.send_signal(signal.SIGINT)
-        child.communicate(timeout=60)  # generous: the CI machine is busy with sandbox servers
+        child.communicate(timeout=30)
     assert list(cwd.iterdir()) == []  # nothing written on the server's side
 
 
