@@ -38,7 +38,7 @@ ALSO_RUNS = {"postfix-dovecot": ["redis-server"]}
 
 def units(catalog, tool: str) -> list[str]:
     listed = [u for u in catalog.tools[tool].deploy.services if not u.endswith(".timer")]
-    return [u if "." in u else f"{u}.service" for u in listed + ALSO_RUNS.get(tool, [])]
+    return [u if u.endswith((".service", ".socket")) else f"{u}.service" for u in listed + ALSO_RUNS.get(tool, [])]
 
 
 def measure(server, names: list[str]) -> dict[str, int]:
@@ -50,7 +50,7 @@ def measure(server, names: list[str]) -> dict[str, int]:
         if key == "Id":
             unit = value
         elif key == "MemoryCurrent" and unit:
-            found[unit] = int(value) if value.isdigit() else 0
+            found[unit] = int(value) if value.isdigit() else None  # "[not set]": no accounting
     return found
 
 
@@ -80,11 +80,15 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for tool in TOOLS:
         ram = catalog.tools[tool].resources.ram_mb
-        mb = sum(used.get(u, 0) for u in wanted[tool]) / 2**20
-        ok = mb <= ram.recommended
-        print(f"| {tool} | {', '.join(wanted[tool])} | {mb:.0f} MB | {ram.min:.0f} / {ram.recommended:.0f} MB | "
-              f"{'yes' if ok else 'NO'} |")
-        rows.add(args.rows, "ram", f"{tool} ({', '.join(wanted[tool])})", f"{mb:.0f} MB",
+        values = [used.get(u) for u in wanted[tool]]
+        if not wanted[tool] or None in values:  # runs only from a timer, or no cgroup figure: say so
+            measured, ok = ("runs only from its timer" if not wanted[tool] else "not measured"), None
+        else:
+            mb = sum(values) / 2**20
+            measured, ok = f"{mb:.0f} MB", mb <= ram.recommended
+        print(f"| {tool} | {', '.join(wanted[tool])} | {measured} | {ram.min:.0f} / {ram.recommended:.0f} MB | "
+              f"{'' if ok is None else 'yes' if ok else 'NO'} |")
+        rows.add(args.rows, "ram", f"{tool} ({', '.join(wanted[tool]) or 'timer'})", measured,
                  f"<= {ram.recommended:.0f} MB (catalog)", ok)
     return 0
 
