@@ -455,9 +455,9 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: i
     server = loaded.stack.tools[tool].server
     build = loaded.build / server
     before = render_server(loaded.stack, loaded.catalog, loaded.secrets, server, build)
-    smaller = remove.smaller_stack(stack_path, loaded.catalog, tool)
+    text, smaller = remove.smaller_stack(stack_path, loaded.catalog, tool)
     after = render_server(smaller, loaded.catalog, loaded.secrets, server, build)
-    removal = remove.plan(stack_path, loaded.stack, tool, smaller, before, after, purge)
+    removal = remove.plan(loaded.stack, tool, text, smaller, before, after, purge)
     check_servers(loaded, [before], [server])
     result = loaded.target(server).run("sh -e", stdin="\n".join(removal.commands) + "\n", as_root=True)
     if result.returncode != 0:

@@ -70,28 +70,31 @@ class Directory:
         self._run(f"ldapadd {LDAPI} >/dev/null", stdin=ldif)
 
     def _dn(self, username: str) -> str:
-        if username not in {m.username for m in self.list()}:
-            raise UserError(f"no member {username!r}", "see `sovstack members list` for the user names")
         return f"uid={username},{self.users_dn}"
+
+    def _member(self, username: str) -> Member:
+        found = next((m for m in self.list() if m.username == username), None)
+        if found is None:
+            raise UserError(f"no member {username!r}", "see `sovstack members list` for the user names")
+        return found
 
     def set_disabled(self, username: str, disabled: bool) -> bool:
         """Lock or unlock a member's account; returns whether anything changed."""
-        dn = self._dn(username)
-        current = next(m for m in self.list() if m.username == username)
-        if current.disabled == disabled:
+        if self._member(username).disabled == disabled:
             return False
         change = (f"replace: pwdAccountLockedTime\npwdAccountLockedTime: {LOCKED}" if disabled
                   else "delete: pwdAccountLockedTime")
-        self._run(f"ldapmodify {LDAPI} >/dev/null", stdin=f"dn: {dn}\nchangetype: modify\n{change}\n-\n")
+        self._run(f"ldapmodify {LDAPI} >/dev/null",
+                  stdin=f"dn: {self._dn(username)}\nchangetype: modify\n{change}\n-\n")
         return True
 
     def set_password(self, username: str, password: str) -> None:
-        dn = self._dn(username)
+        dn = self._dn(self._member(username).username)
         self._run(f"ldapmodify {LDAPI} >/dev/null",
                   stdin=f"dn: {dn}\nchangetype: modify\nreplace: userPassword\n{ldif_value('userPassword', password)}\n-\n")
 
     def remove(self, username: str) -> None:
-        self._run(f"ldapdelete {LDAPI} {shlex.quote(self._dn(username))}")
+        self._run(f"ldapdelete {LDAPI} {shlex.quote(self._dn(self._member(username).username))}")
 
 
 def open_directory(stack: Stack, catalog: Catalog, target_for) -> Directory:

@@ -63,20 +63,19 @@ def without_tool(text: str, tool: str) -> str:
     return "".join(out)
 
 
-def smaller_stack(stack_path: Path, catalog: Catalog, tool: str) -> Stack:
-    """The stack without the tool, validated like any stack file."""
-    smaller = parse_stack(load_yaml_text(without_tool(stack_path.read_text(encoding="utf-8"), tool), stack_path),
-                          stack_path, catalog)
+def smaller_stack(stack_path: Path, catalog: Catalog, tool: str) -> tuple[str, Stack]:
+    """The stack file's text without the tool, and that stack validated like any stack file."""
+    text = without_tool(stack_path.read_text(encoding="utf-8"), tool)
+    smaller = parse_stack(load_yaml_text(text, stack_path), stack_path, catalog)
     if tool in smaller.tools:
         raise UserError(f"{stack_path}: could not take {tool} out of 'tools' (unusual layout)",
                         f"delete the '{tool}:' entry under 'tools' by hand, then run `sovstack deploy`")
-    return smaller
+    return text, smaller
 
 
-def plan(stack_path: Path, stack: Stack, tool: str, smaller: Stack, before: Bundle, after: Bundle,
+def plan(stack: Stack, tool: str, text: str, smaller: Stack, before: Bundle, after: Bundle,
          purge: bool) -> Removal:
     """What to undo on the tool's server; `before`/`after` are its bundle with and without the tool."""
-    text = without_tool(stack_path.read_text(encoding="utf-8"), tool)
     removal = Removal(tool, stack.tools[tool].server, text, smaller)
     old, new = before.manifest, after.manifest
     app_dir = f"{ROOT}/apps/{tool}"
