@@ -1,7 +1,7 @@
 """Fresh and no-op converge time per engine, on sandbox servers (Debian 13 in Docker, over SSH).
 
-The stack is the Debian-package tools (Postfix + Dovecot + Rspamd, OpenLDAP, GoAccess) on the base
-layer (Docker, Caddy, firewall, fail2ban, unattended upgrades). Each engine gets its own fresh
+The stack is the Debian-package tools (Postfix + Dovecot + Rspamd, OpenLDAP, Roundcube, GoAccess,
+the members' portal) on the base layer (Docker, Caddy, firewall, fail2ban, unattended upgrades). Each engine gets its own fresh
 sandbox; the no-op time is the median of several runs of `sovstack deploy` (render, checks, engine,
 health), so it is what a techie waits for.
 
@@ -29,7 +29,7 @@ import rows  # noqa: E402  (bench/rows.py, next to this file)
 from stacks import write_stack  # noqa: E402
 
 TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
-TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"}}
+TOOLS = {tool: {"server": "main"} for tool in ("postfix-dovecot", "openldap", "roundcube", "goaccess")}
 
 
 def deploy(work: Path, engine: str) -> float:

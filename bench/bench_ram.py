@@ -44,13 +44,12 @@ def units(catalog, tool: str) -> list[str]:
 def measure(server, names: list[str]) -> dict[str, int]:
     command = " ".join(["systemctl", "show", "-p", "Id,MemoryCurrent", *names])
     out = subprocess.run([*server.ssh_command(), command], capture_output=True, text=True, check=True).stdout
-    found, unit = {}, None
-    for line in out.splitlines():
-        key, _, value = line.partition("=")
-        if key == "Id":
-            unit = value
-        elif key == "MemoryCurrent" and unit:
-            found[unit] = int(value) if value.isdigit() else None  # "[not set]": no accounting
+    found = {}
+    # One block per unit, blank-line separated; systemctl prints properties in its own order, not ours.
+    for block in out.strip().split("\n\n"):
+        props = dict(line.partition("=")[::2] for line in block.splitlines())
+        value = props.get("MemoryCurrent", "")
+        found[props["Id"]] = int(value) if value.isdigit() else None  # "[not set]": no accounting
     return found
 
 

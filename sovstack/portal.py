@@ -94,10 +94,7 @@ def entries(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
         tool = catalog.tools[tool_id]
         category = next(c for c in CATEGORIES if c in tool.categories)
         fqdn = stack.fqdn(tool_id, catalog)
-        # An add-on is used through its base tool (Roundcube logs in to the mail server's IMAP,
-        # Nextcloud Office opens from Nextcloud), so it takes its base's login.
-        base = next((b for b in tool.addon_for if b in stack.tools), tool_id) if tool.role == "addon" else tool_id
-        protocol, _ = wiring.identity_protocol(stack, catalog, base)
+        protocol = wiring.member_login(stack, catalog, tool_id)
         if protocol == "oidc":
             login = text["login_member_oidc"].format(provider=catalog.tools[provider].name)
         elif protocol:

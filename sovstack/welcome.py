@@ -24,17 +24,6 @@ from sovstack.stackfile import Stack
 SUBJECT = {"en": "Welcome to {org}: your member account", "fr": "Bienvenue à {org} : votre compte de membre"}
 
 
-def member_login(stack: Stack, catalog: Catalog, tool_id: str) -> bool:
-    """Whether a member logs in to this tool with their member account."""
-    protocol, _ = wiring.identity_protocol(stack, catalog, tool_id)
-    if protocol:
-        return True
-    tool = catalog.tools[tool_id]
-    # A webmail add-on logs in through the mail server, which checks the member's password.
-    return (wiring.mail_route(stack, catalog) == "self-hosted" and "email" in tool.categories
-            and wiring.identity_provider(stack, catalog) is not None)
-
-
 def tool_list(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
     tools = []
     for tool_id in sorted(stack.tools):
@@ -44,7 +33,7 @@ def tool_list(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
             continue
         tools.append({"name": tool.name, "url": f"https://{fqdn}",
                       "description": getattr(tool.description, stack.language),
-                      "member_login": member_login(stack, catalog, tool_id)})
+                      "member_login": wiring.member_login(stack, catalog, tool_id) is not None})
     return tools
 
 

@@ -93,6 +93,17 @@ def identity_protocol(stack: Stack, catalog: Catalog, tool_id: str) -> tuple[str
     return None, tool.sso.not_wired or f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
 
 
+def member_login(stack: Stack, catalog: Catalog, tool_id: str) -> str | None:
+    """How a member logs in to this tool with their member account ("ldap", "oidc"), or None.
+
+    An add-on is used through its base tool (Roundcube logs in to the mail server's IMAP, which
+    checks the directory; Nextcloud Office opens from Nextcloud), so it takes its base's login.
+    """
+    tool = catalog.tools[tool_id]
+    base = next((b for b in tool.addon_for if b in stack.tools), tool_id) if tool.role == "addon" else tool_id
+    return identity_protocol(stack, catalog, base)[0]
+
+
 def tool_wiring(tool_id: str, catalog: Catalog) -> list[str]:
     """Protocols whose settings this tool's templates render (catalog: deploy.wires)."""
     deploy = catalog.tools[tool_id].deploy

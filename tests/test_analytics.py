@@ -15,7 +15,7 @@ import uuid
 import pytest
 import yaml
 
-from sovstack import analytics, portal, wiring
+from sovstack import analytics, portal, welcome, wiring
 from sovstack.catalog import load_catalog
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -162,15 +162,20 @@ def test_the_portal_lists_every_tool_with_a_served_https_address(catalog, tmp_pa
 
 
 def test_tools_logging_in_with_the_member_account_say_so(catalog, tmp_path):
-    """A tool wired to the directory says "member account"; an add-on says what its base tool says."""
+    """A tool wired to the directory says "member account"; an add-on says what its base tool says.
+
+    The welcome mail says the same as the portal (one rule, wiring.member_login)."""
     bundles, stack, _ = build(catalog, tmp_path, ["openldap", "postfix-dovecot", "roundcube", "etherpad", "nextcloud"])
     html = bundles["main"].files[PAGE].decode()
+    in_welcome_mail = {t["name"]: t["member_login"] for t in welcome.tool_list(stack, catalog)}
+    assert {catalog.tools[t].name for t in ("roundcube", "etherpad", "nextcloud")} <= set(in_welcome_mail)
     seen = set()
     for tool_id, logs_in_through in (("etherpad", "etherpad"), ("nextcloud", "nextcloud"),
                                      ("postfix-dovecot", "postfix-dovecot"), ("roundcube", "postfix-dovecot")):
         item = html[html.index(f'<li id="{tool_id}">'):]
         member = wiring.identity_protocol(stack, catalog, logs_in_through)[0] is not None
         assert ('class="login member"' in item[:item.index("</li>")]) == member, tool_id
+        assert in_welcome_mail.get(catalog.tools[tool_id].name, member) == member, tool_id
         seen.add(member)
     assert seen == {True, False}  # the table holds both kinds
 
