@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ from sovstack.remote import Target, preflight
 from sovstack.render import Bundle, render
 from sovstack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stackfile import Stack, load_stack
+from sovstack.update_plan import held_back
+
+HELD = "@sovstack-held "
 
 
 @dataclass
@@ -50,15 +54,40 @@ def render_all(loaded: Loaded) -> list[Bundle]:
     return render(loaded.stack, loaded.catalog, loaded.secrets, loaded.build)
 
 
-def check_servers(loaded: Loaded, bundles: list[Bundle], servers: list[str]) -> None:
-    """Reachable, right key, Debian, ports free: all servers pass before any is changed."""
+def check_servers(loaded: Loaded, bundles: list[Bundle], servers: list[str], held_ok: bool = False) -> None:
+    """Reachable, right key, Debian, ports free, no rolled-back version started again (except by
+    `sovstack update`, held_ok): all servers pass before any is changed."""
     problems = []
     for bundle in bundles:
         if bundle.server in servers:
-            problems += preflight(loaded.target(bundle.server), bundle.manifest)
+            found = preflight(loaded.target(bundle.server), bundle.manifest)
+            if not held_ok and not found:  # reached and root: its hold files can be read
+                found = [f"server {bundle.server!r}: {p}" for p in held_images(loaded.target(bundle.server), bundle)]
+            problems += found
     if problems:
         raise UserError("the servers are not ready; nothing was changed:\n" + "\n".join(problems),
                         "fix the problems above and run again")
+
+
+def held_images(target: Target, bundle: Bundle) -> list[str]:
+    """Compose tools whose rendered images `sovstack update` rolled back on this server (its hold files)."""
+    tools = bundle.manifest["compose"]
+    if not tools:
+        return []
+    script = "".join(f"f=/srv/sovstack/update/{shlex.quote(e['name'])}/held; [ -f $f ] && echo {HELD}{shlex.quote(e['name'])} "
+                     f"&& cat $f; " for e in tools)
+    result = target.run(script + "true", as_root=True)
+    found = {}
+    for chunk in result.stdout.split(HELD)[1:]:
+        name, _, text = chunk.partition("\n")
+        found[name.strip()] = text
+    problems = []
+    for entry in tools:
+        if entry["name"] in found:
+            refusal = held_back(found[entry["name"]], entry["name"], bundle.files[f"{entry['dir']}/compose.yml"].decode())
+            if refusal:
+                problems.append(refusal)
+    return problems
 
 
 def apply(loaded: Loaded, engine: str, servers: list[str], echo: Callable[[str], None], check: bool = False,

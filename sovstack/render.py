@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from sovstack import analytics, backup_plan, diagnosis, passwords, portal, wiring
+from sovstack import analytics, backup_plan, diagnosis, envfile, passwords, portal, wiring
 from sovstack.catalog import Catalog, Tool
 from sovstack.errors import UserError
 from sovstack.paths import templates_dir
@@ -133,6 +133,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         if dest in files:
             raise UserError(f"two templates write {dest} on server {server!r}",
                             "this is a catalog mistake: report it")
+        if dest.startswith(f"{ROOT}/apps/") and dest.endswith(".env"):  # read by Compose: values literal
+            content = envfile.literal(content.decode()).encode()
         files[dest] = content
         # Env files carry secrets, sometimes encoded (a URL-encoded relay password): always private.
         secret = dest.endswith(".env") or any(value in content for value in secret_values)

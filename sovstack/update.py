@@ -146,7 +146,8 @@ def _health(loaded: Loaded, bundle: Bundle, tool: str, wait: float) -> tuple[boo
 
 
 def _roll_back(loaded: Loaded, bundle: Bundle, plan: ToolImages, why: str, wait: float) -> Outcome:
-    result = _call(loaded.target(bundle.server), bundle, f"rollback {shlex.quote(plan.tool)}")
+    reason = " ".join(why.split()) or "its update failed"  # one line: kept in the hold file
+    result = _call(loaded.target(bundle.server), bundle, f"rollback {shlex.quote(plan.tool)} {shlex.quote(reason)}")
     if result.returncode != 0:
         return Outcome(bundle.server, plan.tool, ROLLBACK_FAILED, plan, f"{why}; rollback: {_tail(result)}")
     ok, again, _ = _health(loaded, bundle, plan.tool, wait)
@@ -200,7 +201,7 @@ def update(loaded: Loaded, engine: str, servers: list[str], only: tuple[str, ...
             raise UserError(f"--tool {', '.join(only)} with --server {', '.join(chosen)}: {where}",
                             "name the tool's own server, or leave out --server")
     bundles = [b for b in provision.render_all(loaded) if b.server in servers]
-    provision.check_servers(loaded, bundles, servers)
+    provision.check_servers(loaded, bundles, servers, held_ok=True)  # an update may try a held version again
     plans = {b.server: inspect(loaded, b) for b in bundles}
     others = others_changed([p for found in plans.values() for p in found], only)
     if others:

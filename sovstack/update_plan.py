@@ -68,6 +68,21 @@ def parse_images(output: str) -> tuple[list[Running], dict[str, str]]:
     return running, have
 
 
+def held_back(output: str, tool: str, compose_text: str) -> str | None:
+    """The refusal when the bundle would start an image `sovstack update` rolled back for this tool.
+
+    `output` is the tool's hold file (bin/sovstack-update rollback): "why TEXT", then "image REF" lines.
+    """
+    why = next((line[4:] for line in output.splitlines() if line.startswith("why ")), "its update failed")
+    held = {line[6:].strip() for line in output.splitlines() if line.startswith("image ")}
+    again = [ref for ref in compose_images(compose_text) if ref in held]
+    if not again:
+        return None
+    return (f"{tool}: `sovstack update` rolled it back from {', '.join(again)} ({why}); this deploy would start it "
+            f"again. Fix: pin another version of {tool} (deploy.images in its catalog file), or run `sovstack update "
+            f"--tool {tool}` to try this version again with a snapshot to roll back to")
+
+
 def others_changed(plans: list[ToolImages], only: tuple[str, ...]) -> list[str]:
     """With --tool, the other tools a deploy would update or start too (the engine applies a whole server)."""
     if not only:

@@ -17,6 +17,7 @@ from sovstack.update_plan import (
     ToolImages,
     compose_images,
     failures,
+    held_back,
     others_changed,
     parse_images,
 )
@@ -109,6 +110,31 @@ def test_report_lines(outcome, expected):
 def test_failures_are_rollbacks_and_failed_updates_only():
     found = [o for o, _ in REPORTS]
     assert [o.status for o in failures(found)] == [ROLLED_BACK, ROLLED_BACK, ROLLBACK_FAILED]
+
+
+def compose(*images):
+    return yaml.safe_dump({"services": {f"s{i}": {"image": ref} for i, ref in enumerate(images)}})
+
+
+HOLD = f"why health check https://pad.example.org/health failed (local 503, https 503)\nimage {PAD_B}\n"
+HELD = [
+    # (hold file, images the deploy would start, refused, words in the refusal)
+    (HOLD, [PAD_B, PG], True, [f"rolled it back from {PAD_B} (health check https://pad.example.org/health failed",
+                               "pin another version of etherpad", "sovstack update --tool etherpad"]),
+    (HOLD, [PAD_A, PG], False, []),  # pinned back: nothing held runs
+    (HOLD, ["etherpad/etherpad:2.6.20"], False, []),  # a prefix is another image
+    (f"image {PAD_B}\n", [PAD_B], True, ["(its update failed)"]),  # no reason recorded
+    ("why x\n", [PAD_B], False, []),  # nothing held
+    ("", [PAD_B], False, []),
+]
+
+
+@pytest.mark.parametrize("hold,images,refused,words", HELD)
+def test_a_deploy_refuses_to_start_a_version_update_rolled_back(hold, images, refused, words):
+    refusal = held_back(hold, "etherpad", compose(*images))
+    assert (refusal is not None) == refused
+    for word in words:
+        assert word in refusal
 
 
 @pytest.mark.parametrize("args,message", [

@@ -9,13 +9,15 @@ rebuilt under B''s own name, which must be rolled back to the previous image und
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import subprocess
 
 import pytest
 
-from sovstack import sandbox
+from sovstack import envfile, sandbox
 from tests.conftest import REPO
 from tests.servers import (
     STANDIN_BASE,
@@ -33,6 +35,7 @@ PAD_A, PAD_BAD, PAD_GOOD = "etherpad/etherpad:2.6.1", "etherpad/etherpad:2.6.2",
 MARKER = "/srv/sovstack/data/etherpad/uploads/before-update.txt"
 CADDY = ("curl -sk -o /dev/null -w '%{http_code}' --max-time 10 --resolve pad.voisins.test:443:127.0.0.1 "
          "https://pad.voisins.test/health")
+ROOT_BIN = "/srv/sovstack/bin"
 RUNNING = "docker inspect -f '{{.Config.Image}} {{.Image}}' etherpad-etherpad-1"
 
 
@@ -108,6 +111,25 @@ def test_a_stand_in_whose_health_check_fails_is_rolled_back_with_its_data(drill)
     assert f"image: {PAD_A}" in on_server(drill, "cat /srv/sovstack/apps/etherpad/compose.yml")
     assert image_id(drill, "etherpad/etherpad:sovstack-previous") == previous.split()[1]
     assert on_server(drill, "ls /srv/sovstack/update/etherpad/failed") == "app\ndata"
+    # The catalog still pins the failed version: a deploy refuses to start it again, before changing anything.
+    assert on_server(drill, "cat /srv/sovstack/update/etherpad/held").splitlines() == [
+        "why health check https://pad.voisins.test/health failed (local 503, https 503)", f"image {PAD_BAD}"]
+    deploy = sovstack("deploy", cwd=drill["work"], check=False)
+    assert deploy.returncode != 0
+    assert (f"server 'main': etherpad: `sovstack update` rolled it back from {PAD_BAD} (health check "
+            "https://pad.voisins.test/health failed (local 503, https 503)); this deploy would start it again" in
+            deploy.stderr), deploy.stderr
+    assert "nothing was changed" in deploy.stderr
+    assert f"image: {PAD_A}" in on_server(drill, "cat /srv/sovstack/apps/etherpad/compose.yml")
+    # So does the server's own compose step (what Ansible users running playbooks/ directly go through).
+    app = "/srv/sovstack/apps/etherpad"
+    guard = ssh(drill["server"], f"cp {app}/compose.yml /root/compose.good && cp /srv/sovstack/update/etherpad/failed/"
+                f"app/compose.yml {app}/compose.yml && {ROOT_BIN}/sovstack-compose recreate {app}; rc=$?; "
+                f"cp /root/compose.good {app}/compose.yml; exit $rc", check=False)
+    assert guard.returncode == 3, guard.stdout + guard.stderr
+    assert f"{PAD_BAD} was rolled back by sovstack update" in guard.stderr
+    assert on_server(drill, RUNNING) == previous
+    assert on_server(drill, CADDY) == "200"
 
 
 def test_a_pin_that_cannot_be_pulled_stops_nothing(drill):
@@ -130,6 +152,7 @@ def test_a_good_update_succeeds_and_keeps_the_data(drill):
     assert on_server(drill, RUNNING) == f"{PAD_GOOD} {image_id(drill, PAD_GOOD)}"
     assert on_server(drill, f"cat {MARKER}") == "written by version A"
     assert on_server(drill, CADDY) == "200"
+    assert on_server(drill, "ls /srv/sovstack/update/etherpad") == "app\ndata\nimages"  # the hold is lifted
     again = sovstack("update", "--skip-debian", cwd=drill["work"])
     assert f"etherpad: up to date ({PAD_GOOD}, postgres:17.6-trixie)" in again.stdout
     assert "health: main: etherpad https://pad.voisins.test: ok" in again.stdout
@@ -145,3 +168,23 @@ def test_a_failing_stand_in_rebuilt_under_the_same_name_gets_the_previous_image_
     assert on_server(drill, RUNNING) == f"{PAD_GOOD} {good}"
     assert on_server(drill, CADDY) == "200"
     assert on_server(drill, f"cat {MARKER}") == "written by version A"
+    # The same name was given back the previous image: nothing is held, a deploy goes through.
+    assert on_server(drill, "test -e /srv/sovstack/update/etherpad/held || echo none") == "none"
+
+
+# Values that Compose would alter if written plainly into an env file (interpolation, comments, quotes).
+HOSTILE_ENV = ["pa$word", "${HOME}", "$$", "with # hash", "it's", "say \"hi\"", "back\\slash", "ends\\",
+               "it's $HOME \\ \"q\"\\", "Les Amis d'Émile & Co", "inner  spaces", "a=b", "#start", "", "plain.value-1"]
+
+
+def test_env_file_values_reach_compose_unchanged(drill):
+    """sovstack/envfile.py against the real parser: Docker Compose 2 from Debian 13 on the sandbox."""
+    text = envfile.literal("".join(f"V{i}={value}\n" for i, value in enumerate(HOSTILE_ENV)))
+    compose = "services:\n  probe:\n    image: etherpad/etherpad:2.6.1\n    env_file: probe.env\n"
+    out = ssh(drill["server"], "d=$(mktemp -d) && cd $d && printf %s " + shlex.quote(compose) + " > compose.yml && "
+              "printf %s " + shlex.quote(text) + " > probe.env && docker compose config --format json; "
+              "rc=$?; rm -rf $d; exit $rc").stdout
+    environment = json.loads(out)["services"]["probe"]["environment"]
+    # `config` prints what it resolved as Compose file text, so a literal $ shows as $$.
+    got = {key: value.replace("$$", "$") for key, value in environment.items()}
+    assert got == {f"V{i}": value for i, value in enumerate(HOSTILE_ENV)}
