@@ -308,7 +308,7 @@ def test_only_runs_the_checks_named(catalog, tmp_path, dkim_key):
 
 def test_the_cli_offers_every_check():
     from sovstack.checks import CHECKS
-    from sovstack.cli import check_cmd
+    from sovstack.cli_day2 import check_cmd
 
     [only] = [p for p in check_cmd.params if p.name == "only"]
     assert sorted(only.type.choices) == sorted(CHECKS)
