@@ -111,22 +111,36 @@ class Health:
 
 
 def health(loaded: Loaded, bundles: list[Bundle], servers: list[str], wait: float = 0) -> list[Health]:
-    """Each web tool's health path on its loopback port, then through Caddy over HTTPS by name."""
+    """Each web tool's health path on its loopback port, then through Caddy over HTTPS by name.
+
+    One SSH call per server and round asks every check still failing; rounds repeat until all pass
+    or `wait` seconds have gone by."""
     results = []
     deadline = time.monotonic() + wait
     for bundle in bundles:
         if bundle.server not in servers:
             continue
         target = loaded.target(bundle.server)
-        for entry in bundle.manifest["health"]:
-            probe = health_probe(entry)  # the loopback port (when the tool has one), then Caddy over HTTPS
-            while True:
-                codes = target.run(probe).stdout.split()
-                ok = len(codes) == 2 and all(c[:1] in ("2", "3") for c in codes)
-                if ok or time.monotonic() >= deadline:
-                    break
-                time.sleep(2)
-            detail = (f"local {codes[0]}, https {codes[1]}" if len(codes) == 2 else "no answer")
-            results.append(Health(bundle.server, entry["tool"], entry["fqdn"], entry["url"], ok, detail))
+        entries = bundle.manifest["health"]
+        codes: dict[int, list[str]] = {}
+        pending = list(range(len(entries)))
+        while pending:
+            # health_probe prints two codes; each line is prefixed with the entry's index.
+            script = "".join(f"echo {i} $({health_probe(entries[i])}); " for i in pending)
+            for line in target.run(script, timeout=30 + 20 * len(pending)).stdout.splitlines():
+                index, *found = line.split() or ["-"]
+                if index.isdigit():
+                    codes[int(index)] = found
+            pending = [i for i in pending if not _healthy(codes.get(i, []))]
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(2)
+        for i, entry in enumerate(entries):
+            found = codes.get(i, [])
+            detail = f"local {found[0]}, https {found[1]}" if len(found) == 2 else "no answer"
+            results.append(Health(bundle.server, entry["tool"], entry["fqdn"], entry["url"], _healthy(found), detail))
     return results
 
+
+def _healthy(codes: list[str]) -> bool:
+    return len(codes) == 2 and all(c[:1] in ("2", "3") for c in codes)

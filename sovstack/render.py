@@ -292,8 +292,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
 
     manifest = {
         "mark_pending": mark_pending_script(file_entries),
-        "drift": drift_script(directories, file_entries,
-                              [s["name"] for s in services] + BASE_SERVICES),
+        "drift": drift_script(directories, file_entries, [s["name"] for s in services] + BASE_SERVICES,
+                              packages, builds, compose, steps),
         "server": server, "root": ROOT, "domain": stack.domain, "tls": stack.tls,
         "packages": packages, "directories": directories,
         "files": sorted(file_entries, key=lambda e: e["dest"]),
@@ -304,14 +304,19 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     return Bundle(server=server, path=path, manifest=manifest, files=files)
 
 
-def drift_script(directories: list[dict[str, Any]], entries: list[dict[str, Any]], units: list[str]) -> str:
+def drift_script(directories: list[dict[str, Any]], entries: list[dict[str, Any]], units: list[str],
+                 packages: list[str], builds: list[dict[str, Any]], compose: list[dict[str, Any]],
+                 steps: list[dict[str, Any]]) -> str:
     """A shell script printing which sections of the manifest the server does not match yet:
-    "directories", "files" (content, mode or owner), "services" (not enabled or not running).
-    The engines skip the sections it does not print: one SSH round trip instead of one per item."""
+    "directories", "files" (content, mode or owner), "services" (not enabled or not running),
+    "packages" (one missing), "pending" (a restart left to do), "builds" (an image missing),
+    "compose" (a project not running its configuration), "steps" (one whose check says to run).
+    The engines skip the sections it does not print, and when it prints nothing they skip every
+    operation: one SSH round trip instead of one per item."""
     lines = ["d() { [ \"$(stat -c '%a %U:%G' \"$1\" 2>/dev/null)\" = \"$2\" ] || dirs=1; }",
              "f() { [ \"$(stat -c '%a %U:%G' \"$2\" 2>/dev/null)\" = \"$3\" ] && "
              "echo \"$1  $2\" | sha256sum -c --status 2>/dev/null || files=1; }",
-             "dirs=; files=; services="]
+             "dirs=; files=; services=; builds=; compose=; steps="]
     for entry in directories:
         lines.append(f"d {shlex.quote(entry['path'])} '{int(entry['mode'], 8):o} root:root'")
     for entry in entries:
@@ -319,10 +324,23 @@ def drift_script(directories: list[dict[str, Any]], entries: list[dict[str, Any]
                      f"'{int(entry['mode'], 8):o} {entry['owner']}:{entry['group']}'")
     quoted = " ".join(shlex.quote(u) for u in units)
     # One unit at a time: with several, `systemctl is-active` succeeds when any one of them is active.
-    lines += [f"for u in {quoted}; do systemctl is-enabled --quiet \"$u\" 2>/dev/null && "
-              "systemctl is-active --quiet \"$u\" || services=1; done",
+    lines.append(f"for u in {quoted}; do systemctl is-enabled --quiet \"$u\" 2>/dev/null && "
+                 "systemctl is-active --quiet \"$u\" || services=1; done")
+    for entry in builds:
+        lines.append(f"docker image inspect {shlex.quote(entry['image'])} >/dev/null 2>&1 || builds=1")
+    for entry in compose:
+        lines.append(f"{ROOT}/bin/sovstack-compose status {shlex.quote(entry['dir'])} >/dev/null 2>&1 || compose=1")
+    # The same checks the step operations make: a settled server runs none of them one by one.
+    for entry in steps:
+        lines.append(f"[ -z \"$dirs$files$services$builds$compose$steps\" ] && "
+                     f"sh {shlex.quote(entry['script'])} --check >/dev/null 2>&1 || steps=1")
+    installed = (f"dpkg-query -W -f='${{db:Status-Abbrev}}\\n' {' '.join(shlex.quote(p) for p in packages)} "
+                 "2>/dev/null | grep -c '^ii'")
+    lines += [f"[ \"$({installed})\" = {len(packages)} ] || echo packages",
+              f"[ -z \"$(ls -A {ROOT}/pending 2>/dev/null)\" ] || echo pending",
               "[ -z \"$dirs\" ] || echo directories", "[ -z \"$files\" ] || echo files",
-              "[ -z \"$services\" ] || echo services", "true"]
+              "[ -z \"$services\" ] || echo services", "[ -z \"$builds\" ] || echo builds",
+              "[ -z \"$compose\" ] || echo compose", "[ -z \"$steps\" ] || echo steps", "true"]
     return "\n".join(lines) + "\n"
 
 

@@ -150,3 +150,27 @@ def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged
             failures.append(f"{tool_id}: {result.stderr.strip()[-300:]}")
     assert len(checked) >= 15
     assert not failures, "\n".join(failures)
+
+
+# One drift per section of the manifest: (what breaks it, what must hold after a deploy). A no-op
+# deploy skips every operation when the drift script finds nothing, so each section must be noticed.
+DRIFTS = [
+    ("step", "systemctl disable --now sovstack-goaccess.timer", "systemctl is-enabled --quiet sovstack-goaccess.timer"),
+    ("file", "chmod 0644 /etc/sovstack/backup.env", "test \"$(stat -c %a /etc/sovstack/backup.env)\" = 600"),
+    ("compose", "docker compose -f /srv/sovstack/apps/etherpad/compose.yml stop",
+     "/srv/sovstack/bin/sovstack-compose status /srv/sovstack/apps/etherpad"),
+    ("service", "systemctl stop fail2ban", "systemctl is-active --quiet fail2ban"),
+]
+
+
+@pytest.mark.parametrize("section,damage,repaired", DRIFTS, ids=[d[0] for d in DRIFTS])
+def test_a_drift_in_any_section_is_repaired_and_then_nothing_runs(converged, section, damage, repaired):
+    from tests.servers import sovstack
+
+    ssh(converged.server, damage)
+    assert ssh(converged.server, repaired, check=False).returncode != 0  # the damage is real
+    fixed = sovstack("deploy", "--engine", converged.engine, "--wait", "60", cwd=converged.work)
+    assert changes(fixed.stdout) >= 1, fixed.stdout[-2000:]
+    assert ssh(converged.server, repaired, check=False).returncode == 0, section
+    again = sovstack("deploy", "--engine", converged.engine, cwd=converged.work)
+    assert changes(again.stdout) == 0

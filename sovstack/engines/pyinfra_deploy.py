@@ -31,11 +31,16 @@ packages = " ".join(manifest["packages"])
 # (the same script playbooks/site.yml runs).
 drift = (host.get_fact(Command, f"sh -c {shlex.quote(manifest['drift'])}") or "").split()
 
-converge(name="Debian packages",
-         check=f"test \"$(dpkg-query -W -f='${{db:Status-Abbrev}}\\n' {packages} 2>/dev/null | grep -c '^ii')\" "
-               f"= {len(manifest['packages'])}",
-         apply=f"DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive "
-               f"apt-get install -y -q --no-install-recommends {packages}")
+# Nothing printed: the server matches the whole bundle, so no operation runs (a no-op deploy is this
+# one round trip). Else the sections that drifted run, and every per-item check after the files.
+settled = not drift
+
+if "packages" in drift:
+    converge(name="Debian packages",
+             check=f"test \"$(dpkg-query -W -f='${{db:Status-Abbrev}}\\n' {packages} 2>/dev/null | grep -c '^ii')\" "
+                   f"= {len(manifest['packages'])}",
+             apply=f"DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive "
+                   f"apt-get install -y -q --no-install-recommends {packages}")
 
 for entry in manifest["directories"] if "directories" in drift else []:
     files.directory(name=f"Directory {entry['path']}", path=entry["path"], user="root", group="root",
@@ -53,25 +58,27 @@ for entry in manifest["files"] if "files" in drift else []:
               user=entry["owner"], group=entry["group"], mode=entry["mode"])
 
 pending = f"test -z \"$(ls -A {root}/pending)\""
-converge(name="Restart and reload what changed files belong to", check=pending,
-         apply=f"{root}/bin/sovstack-pending --keep-going")
+if "files" in drift or "pending" in drift:
+    converge(name="Restart and reload what changed files belong to", check=pending,
+             apply=f"{root}/bin/sovstack-pending --keep-going")
 
 for entry in manifest["services"] if "services" in drift else []:
     if entry["phase"] == "base":
         systemd.service(name=f"Service {entry['name']}", service=entry["name"], running=True, enabled=True)
 
-for entry in manifest["builds"]:
+for entry in manifest["builds"] if not settled else []:
     converge(name=f"Image {entry['image']}", check=f"docker image inspect {entry['image']}",
              apply=f"{root}/bin/sovstack-build ensure {entry['image']} {entry['context']}")
 
-for entry in manifest["compose"]:
+for entry in manifest["compose"] if not settled else []:
     converge(name=f"Compose {entry['name']}", check=f"{root}/bin/sovstack-compose status {entry['dir']}",
              apply=f"{root}/bin/sovstack-compose ensure {entry['dir']}")
 
-for entry in manifest["steps"]:
+for entry in manifest["steps"] if not settled else []:
     converge(name=f"Step {entry['name']}", check=f"sh {entry['script']} --check", apply=f"sh {entry['script']}")
 
-converge(name="Retry what could not restart before the steps", check=pending, apply=f"{root}/bin/sovstack-pending")
+if not settled:
+    converge(name="Retry what could not restart before the steps", check=pending, apply=f"{root}/bin/sovstack-pending")
 
 for entry in manifest["services"] if "services" in drift else []:
     if entry["phase"] == "after-steps":
