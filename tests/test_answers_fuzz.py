@@ -58,7 +58,11 @@ def raw_files():
 @given(content=st.one_of(answers().map(lambda a: yaml.safe_dump(a, allow_unicode=True)),
                          answers().map(lambda a: yaml.safe_dump(a, allow_unicode=True)),
                          VALUES.map(lambda v: yaml.safe_dump(v, allow_unicode=True)), raw_files()))
-# Found by this test: a report listing hosters without a public price failed to render.
+# Found by this test: a report listing hosters without a public price failed to render; so did one
+# with a companion tool (Roundcube next to Postfix + Dovecot on a 2 GB server).
+@example(content="members: 20\ntechie: confident\nhosting_preference: own-server\nbudget_eur_month: 20\n"
+                 "needs: [email]\nfrancophone: false\nexisting_suite: google\ne2ee_required: false\n"
+                 "priority: balanced\nserver_ram_mb: 2048\n")
 @example(content="budget_eur_month: 10\ne2ee_required: true\nexisting_suite: google\nfrancophone: true\n"
                  "hosting_preference: own-server\nmembers: 12\nneeds: [email, documents]\noffice_formats: true\n"
                  "priority: balanced\nsso_required: true\ntechie: some\n")
@@ -79,6 +83,8 @@ def test_any_answers_file_recommends_or_fails_clearly_and_writes_nothing(catalog
     written = write_outputs(result, out)
     assert sorted(p.name for p in written) == ["answers.yml", "report.html", "report.md"]
     assert sorted(p.name for p in out.iterdir()) == ["answers.yml", "report.html", "report.md"]
+    for companion in (c for need in result.data["categories"].values() for c in need.get("companions") or []):
+        assert result.catalog.tools[companion].name in (out / "report.md").read_text()
     # The answers written back give the same recommendation (they are what was understood).
     again = recommend(load_answers_file(out / "answers.yml"), source="again", catalog=catalog,
                       questionnaire=questionnaire)
