@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from sovstack.decide import decide
 from sovstack.questionnaire import resolve
-from sovstack.report import to_data
+from sovstack.report import render_html, render_markdown, to_data
 
 NEEDS = ["email", "documents", "files", "chat", "video", "forms", "analytics"]
 
@@ -57,6 +57,17 @@ def test_one_outcome_per_requested_need_and_reasons_everywhere(catalog, question
                {e.tool for e in outcome.excluded if e.mode == "self-host"}
         for tool in catalog.tools_by_category[need]:
             assert tool.role == "addon" or tool.id in seen or need in raw["already_covered"], (need, tool.id)
+
+
+@PROFILE
+@given(raw=answers(), lang=st.sampled_from(["en", "fr"]))
+def test_every_recommendation_renders_its_report_naming_each_pick(catalog, questionnaire, raw, lang):
+    rec = decide(resolve(questionnaire, raw, source="hypothesis").answers, catalog)
+    markdown, html = render_markdown(rec, catalog, lang), render_html(rec, catalog, lang)
+    for outcome in rec.outcomes.values():
+        for tool_id in ([outcome.pick.tool] if outcome.pick and outcome.pick.tool else []) + outcome.companions:
+            assert catalog.tools[tool_id].name in markdown, tool_id
+            assert catalog.tools[tool_id].name.replace("&", "&amp;") in html, tool_id
 
 
 @PROFILE
