@@ -12,6 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from sovstack.backup_plan import REMOTE_FAILED
 from sovstack.errors import UserError
 from sovstack.provision import Loaded
 from sovstack.remote import Target
@@ -55,15 +56,34 @@ def run_backup(loaded: Loaded, server: str) -> Snapshot:
     _missing(target, result, "sovstack-backup")
     if result.returncode == BUSY:
         raise UserError(f"server {server!r}: a backup or restore is already running", "wait for it, then run again")
+    saved = re.search(r"sovstack-backup: snapshot ([0-9a-f]+) saved", result.stdout)
+    if result.returncode == REMOTE_FAILED and saved:
+        remote = re.sub(r"//[^/@]+@", "//***@", loaded.stack.backup.remote or "")  # a password in a REST URL
+        why = re.search(r"sovstack-backup: remote repository .*? failed: (.*)", result.stderr)
+        raise UserError(f"server {server!r}: snapshot {saved.group(1)} saved in {loaded.stack.backup.local}, but "
+                        f"the remote repository {remote} failed: {why.group(1) if why else _tail(result.stderr)}",
+                        _remote_fix(remote, str(loaded.secrets.path)))
     if result.returncode != 0:
         raise UserError(f"server {server!r}: the backup failed (exit {result.returncode}): "
                         f"{_tail(result.stderr or result.stdout)}",
                         f"read the whole output with: ssh to the server and run {BIN}/sovstack-backup")
-    match = re.search(r"sovstack-backup: snapshot ([0-9a-f]+) saved", result.stdout)
-    if not match or not match.group(1):
+    if not saved or not saved.group(1):
         raise UserError(f"server {server!r}: the backup ran but reported no snapshot: {_tail(result.stdout)}",
                         "this is a sovstack bug: report it with the output above")
-    return Snapshot(server, match.group(1))
+    return Snapshot(server, saved.group(1))
+
+
+def _remote_fix(remote: str | None, secrets_path: str) -> str:
+    """What to check for backup.remote, by kind of repository; then deploy (backup.env) and back up again."""
+    again = "then run `sovstack deploy` (it writes /etc/sovstack/backup.env) and `sovstack backup` again"
+    if (remote or "").startswith("s3:"):
+        return (f"check backup.remote in sovstack.yml (s3:https://host/bucket/path) and the keys under "
+                f"backup.remote_env in {secrets_path} (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); {again}")
+    if (remote or "").startswith("sftp:"):
+        return (f"check backup.remote in sovstack.yml and that the remote host accepts root's SSH key of the "
+                f"server (/root/.ssh/id_ed25519.pub) and is in its known_hosts; {again}")
+    return (f"check backup.remote in sovstack.yml (rest:https://host:port/path) and that the REST server runs "
+            f"and accepts this server; {again}")
 
 
 def _restore_script(loaded: Loaded, server: str, *args: str):

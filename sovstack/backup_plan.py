@@ -23,7 +23,11 @@ DUMPS = f"{ROOT}/dumps"
 ENV_FILE = "/etc/sovstack/backup.env"
 TIMER = "sovstack-backup.timer"
 PACKAGES = ["restic", "sqlite3"]
-STATUS_FILE = f"{ROOT}/backup-status"  # last successful backup: time=…, snapshot=…
+STATUS_FILE = f"{ROOT}/backup-status"  # last successful backup: time=…, snapshot=…, remote=ok|failed|none
+# The remote repository: how long sovstack-backup waits for it to answer at all (restic itself
+# retries for 15 minutes), and its exit code when the local snapshot is saved but the remote failed.
+REMOTE_WAIT = 300
+REMOTE_FAILED = 4
 
 
 def tool_plan(stack: Stack, catalog: Catalog, tool_id: str, app: dict[str, Any], ctx: dict[str, Any],
@@ -66,7 +70,8 @@ def server_plan(stack: Stack, secrets: Secrets, server: str, tools: list[dict[st
     remote_env = (secrets.data.get("backup") or {}).get("remote_env") or {}
     return {"server": server, "local": settings.local, "remote": settings.remote, "keep": keep,
             "on_calendar": f"*-*-* {hour}:{minute}:00", "tools": tools, "dumps_dir": DUMPS,
-            "env_file": ENV_FILE, "status_file": STATUS_FILE,
+            "env_file": ENV_FILE, "status_file": STATUS_FILE, "remote_wait": REMOTE_WAIT,
+            "remote_failed_exit": REMOTE_FAILED,
             "environment": _quoted({"RESTIC_REPOSITORY": settings.local, "RESTIC_PASSWORD": secrets.get("backup.password"),
                             **({"SOVSTACK_BACKUP_REMOTE": settings.remote} if settings.remote else {}),
                             **{k: str(v) for k, v in sorted(remote_env.items())}})}

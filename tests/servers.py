@@ -104,6 +104,20 @@ def changes(output: str) -> int:
     return int(match.group(1))
 
 
+def changed_tasks(output: str) -> list[str]:
+    """What changed in an engine's output (Ansible TASK headers with a changed item, pyinfra
+    operations with a Success count), to say which one when a no-op run was not one."""
+    found, task = [], None
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[6:line.rfind("]")]
+        elif line.startswith("changed:") and task and task not in found:
+            found.append(task)
+        elif re.match(r"\s+(Step|File|Service|Compose|Image|Debian|Directory|Restart|Retry|Write)\b.*\s1\s+1\s", line):
+            found.append(line.strip())
+    return found
+
+
 def converge_sample(engine: str, tmp_path_factory, finalizers: list) -> Converged:
     """A fresh sandbox converged by `engine` with the sample stack, in two phases (see test_deploy_sandbox)."""
     require_docker()

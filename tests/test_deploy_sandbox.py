@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.servers import Converged, changes, ssh
+from tests.servers import Converged, changed_tasks, changes, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 
@@ -26,9 +26,9 @@ def converged(request, converged_server) -> Converged:
 
 def test_fresh_server_converges_and_a_second_run_changes_nothing_incl_etherpad_standin(converged):
     assert changes(converged.runs["fresh"].stdout) >= 5  # Ansible counts tasks, pyinfra operations
-    assert changes(converged.runs["again"].stdout) == 0
+    assert changes(converged.runs["again"].stdout) == 0, changed_tasks(converged.runs["again"].stdout)
     assert changes(converged.runs["tools"].stdout) > 0
-    assert changes(converged.runs["tools-again"].stdout) == 0
+    assert changes(converged.runs["tools-again"].stdout) == 0, changed_tasks(converged.runs["tools-again"].stdout)
     if converged.engine == "ansible":
         assert re.search(r"main\s+:\s+ok=\d+\s+changed=0\s", converged.runs["tools-again"].stdout)
     assert "plan: main: 0 change(s) would be made" in converged.runs["plan"].stdout
@@ -173,4 +173,4 @@ def test_a_drift_in_any_section_is_repaired_and_then_nothing_runs(converged, sec
     assert changes(fixed.stdout) >= 1, fixed.stdout[-2000:]
     assert ssh(converged.server, repaired, check=False).returncode == 0, section
     again = sovstack("deploy", "--engine", converged.engine, cwd=converged.work)
-    assert changes(again.stdout) == 0
+    assert changes(again.stdout) == 0, changed_tasks(again.stdout)

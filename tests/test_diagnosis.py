@@ -128,6 +128,21 @@ def test_where_the_last_backup_time_is_read(stamp, status, text):
     assert script.last_backup_text(stamp, status) == text
 
 
+@pytest.mark.parametrize("status,ok,severity", [
+    ("time=2025-06-01T10:00:00Z\nsnapshot=4f2a\nremote=failed\n", False, "error"),
+    ("time=2025-06-01T10:00:00Z\nsnapshot=4f2a\nremote=ok\n", True, "info"),
+    ("time=2025-06-01T10:00:00Z\nsnapshot=4f2a\nremote=none\n", None, None),  # no remote set: nothing to say
+    (None, None, None),
+])
+def test_a_failed_off_site_copy_is_an_error(status, ok, severity):
+    found = script.remote_backup_verdict(status)
+    if ok is None:
+        assert found is None
+        return
+    assert (found["ok"], found["severity"]) == (ok, severity), found
+    assert ok or ("remote" in found["what"] and "sovstack backup" in found["fix"])
+
+
 SS = """LISTEN 0 4096 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))
 LISTEN 0 4096 [::]:443 [::]:* users:(("caddy",pid=2,fd=7))
 LISTEN 0 100 0.0.0.0:25 0.0.0.0:* users:(("master",pid=3,fd=13))
