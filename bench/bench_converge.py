@@ -1,8 +1,8 @@
 """Fresh and no-op converge time per engine, on sandbox servers (Debian 13 in Docker, over SSH).
 
 The stack is the Debian-package tools (Postfix + Dovecot + Rspamd, OpenLDAP, Roundcube, GoAccess,
-the members' portal) on the base layer (Docker, Caddy, firewall, fail2ban, unattended upgrades). Each engine gets its own fresh
-sandbox; the no-op time is the median of several runs of `sovstack deploy` (render, checks, engine,
+the members' portal) on the base layer (Docker, Caddy, firewall, fail2ban, unattended upgrades).
+Each engine gets its own fresh sandbox; the no-op time is the median of several runs of `sovstack deploy` (render, checks, engine,
 health), so it is what a techie waits for.
 
 Run: .venv/bin/python bench/bench_converge.py [--noop-runs N] [--check]

@@ -78,6 +78,10 @@ class Directory:
             raise UserError(f"no member {username!r}", "see `sovstack members list` for the user names")
         return found
 
+    def _member_dn(self, username: str) -> str:
+        """The entry of an existing member (UserError when there is none)."""
+        return self._dn(self._member(username).username)
+
     def set_disabled(self, username: str, disabled: bool) -> bool:
         """Lock or unlock a member's account; returns whether anything changed."""
         if self._member(username).disabled == disabled:
@@ -89,12 +93,12 @@ class Directory:
         return True
 
     def set_password(self, username: str, password: str) -> None:
-        dn = self._dn(self._member(username).username)
+        dn = self._member_dn(username)
         self._run(f"ldapmodify {LDAPI} >/dev/null",
                   stdin=f"dn: {dn}\nchangetype: modify\nreplace: userPassword\n{ldif_value('userPassword', password)}\n-\n")
 
     def remove(self, username: str) -> None:
-        self._run(f"ldapdelete {LDAPI} {shlex.quote(self._dn(self._member(username).username))}")
+        self._run(f"ldapdelete {LDAPI} {shlex.quote(self._member_dn(username))}")
 
 
 def open_directory(stack: Stack, catalog: Catalog, target_for) -> Directory:

@@ -13,7 +13,7 @@ from sovstack.diagnosis import health_probe
 from sovstack.engines import runner
 from sovstack.errors import UserError
 from sovstack.remote import Target, preflight
-from sovstack.render import Bundle, render
+from sovstack.render import ROOT, Bundle, render
 from sovstack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stackfile import Stack, load_stack
 from sovstack.update_plan import held_back
@@ -74,7 +74,7 @@ def held_images(target: Target, bundle: Bundle) -> list[str]:
     tools = bundle.manifest["compose"]
     if not tools:
         return []
-    script = "".join(f"f=/srv/sovstack/update/{shlex.quote(e['name'])}/held; [ -f $f ] && echo {HELD}{shlex.quote(e['name'])} "
+    script = "".join(f"f={ROOT}/update/{shlex.quote(e['name'])}/held; [ -f $f ] && echo {HELD}{shlex.quote(e['name'])} "
                      f"&& cat $f; " for e in tools)
     result = target.run(script + "true", as_root=True)
     found = {}
