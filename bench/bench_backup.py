@@ -20,14 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sovstack import sandbox  # noqa: E402
-
 import rows  # noqa: E402  (bench/rows.py, next to this file)
 from stacks import write_stack  # noqa: E402
+
+from sovstack.engines import sandbox  # noqa: E402
 
 TOOLS = {"goaccess": {"server": "main"}}
 DIR = "/srv/sovstack/data/goaccess/bench"
@@ -42,7 +41,7 @@ def sovstack(work: Path, *args: str) -> float:
 
 def ssh(work: Path, command: str) -> str:
     sys.path.insert(0, str(ROOT))
-    from sovstack.provision import load
+    from sovstack.engines.apply import load
 
     result = load(work / "sovstack.yml").target("main").run(command, timeout=3600, as_root=True)
     if result.returncode != 0:

@@ -19,14 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sovstack import sandbox  # noqa: E402
-
 import rows  # noqa: E402  (bench/rows.py, next to this file)
 from stacks import write_stack  # noqa: E402
+
+from sovstack.engines import sandbox  # noqa: E402
 
 TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
 TOOLS = {tool: {"server": "main"} for tool in ("postfix-dovecot", "openldap", "roundcube", "goaccess")}

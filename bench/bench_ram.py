@@ -20,15 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sovstack import sandbox  # noqa: E402
-from sovstack.catalog import load_catalog  # noqa: E402
-
 import rows  # noqa: E402  (bench/rows.py, next to this file)
 from stacks import write_stack  # noqa: E402
+
+from sovstack.catalog import load_catalog  # noqa: E402
+from sovstack.engines import sandbox  # noqa: E402
 
 TOOLS = ["postfix-dovecot", "openldap", "roundcube", "goaccess"]
 # Units a tool's packages start besides the ones it restarts on change (deploy.services):

@@ -1,3 +1,3 @@
-from sovstack.cli import main
+from sovstack.cli.main import main
 
 main()

@@ -1,4 +1,4 @@
-"""One error hierarchy; cli.py is the only place that turns these into messages and exit codes."""
+"""One error hierarchy; cli/main.py is the only place that turns these into messages and exit codes."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import pytest
 
 from sovstack.catalog import load_catalog
 from sovstack.paths import PROJECT_ROOT
-from sovstack.questionnaire import load_questionnaire
+from sovstack.recommend.questionnaire import load_questionnaire
 
 REPO = PROJECT_ROOT
 

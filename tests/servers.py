@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sovstack import sandbox
+from sovstack.engines import sandbox
 from sovstack.errors import UserError
 
 HERE = Path(__file__).parent
@@ -22,7 +22,7 @@ SOVSTACK = [sys.executable, "-m", "sovstack"]
 
 def require_docker():
     """The Docker engine, or a failure in CI (never a silent skip there)."""
-    from sovstack import sandbox
+    from sovstack.engines import sandbox
 
     try:
         return sandbox.docker_client()
@@ -61,7 +61,7 @@ def published_container_ports(compose_text: str) -> dict[str, list[int]]:
 
 def build_standins(images: dict[str, list[int]]) -> list[str]:
     """For each upstream image that cannot be pulled here, a local stand-in under that tag."""
-    from sovstack import sandbox
+    from sovstack.engines import sandbox
 
     sandbox.ensure_slim_image()
     subprocess.run(["docker", "build", "-q", "-t", STANDIN_BASE, "-f", str(HERE / "standin" / "Dockerfile.base"),

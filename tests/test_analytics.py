@@ -15,13 +15,16 @@ import uuid
 import pytest
 import yaml
 
-from sovstack import analytics, portal, welcome, wiring
 from sovstack.catalog import load_catalog
 from sovstack.errors import UserError
+from sovstack.members import welcome
 from sovstack.paths import templates_dir
-from sovstack.render import render
-from sovstack.secrets import ensure_secrets
-from sovstack.stackfile import deployable, parse_stack
+from sovstack.render import portal
+from sovstack.render.bundle import render
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.wiring import analytics
+from sovstack.wiring import core as wiring
 from tests.browser import chromium_browser, missing
 
 DOMAIN = "voisins.example.org"

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from sovstack.errors import UserError
-from sovstack.service import load_answers_file, recommend, write_outputs
+from sovstack.recommend.service import load_answers_file, recommend, write_outputs
 
 QUESTIONS = ["organisation", "members", "francophone", "techie", "hosting_preference", "budget_eur_month",
              "server_ram_mb", "needs", "already_covered", "existing_suite", "office_formats", "e2ee_required",

@@ -9,11 +9,11 @@ import subprocess
 import pytest
 import yaml
 
-from sovstack import backup
+from sovstack.backup import run as backup
 from sovstack.errors import UserError
-from sovstack.render import render
-from sovstack.secrets import ensure_secrets
-from sovstack.stackfile import deployable, parse_stack
+from sovstack.render.bundle import render
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import deployable, parse_stack
 from tests.conftest import REPO
 
 SAMPLE_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"},

@@ -22,8 +22,8 @@ import boto3
 import pytest
 import yaml
 
-from sovstack import sandbox
-from tests.servers import require_docker, ssh, sovstack, write_stack
+from sovstack.engines import sandbox
+from tests.servers import require_docker, sovstack, ssh, write_stack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 NAME = "test-remote"

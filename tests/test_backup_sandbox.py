@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.servers import ssh, sovstack
+from tests.servers import sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 BASE = "dc=voisins,dc=test"
@@ -35,7 +35,7 @@ def server(converged_server):
     if work:
         from types import SimpleNamespace
 
-        from sovstack.provision import load
+        from sovstack.engines.apply import load
         loaded = load(Path(work) / "sovstack.yml")
         return SimpleNamespace(work=Path(work), server=loaded.target("main"))
     return converged_server("ansible")

@@ -100,7 +100,7 @@ def test_missing_answers_file_is_named(out_dir):
 def _all_commands(group=None, prefix=()):
     import click
 
-    from sovstack.cli import main
+    from sovstack.cli.main import main
 
     group = group or main
     found = [list(prefix)]

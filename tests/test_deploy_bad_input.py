@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from sovstack import sandbox
+from sovstack.engines import sandbox
 from tests.servers import require_docker, sovstack, ssh, write_stack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]

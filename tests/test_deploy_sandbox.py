@@ -120,9 +120,9 @@ def test_a_port_published_by_mistake_stays_closed_outside_with_a_standin_contain
 
 def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged, catalog, tmp_path):
     """Each deployable compose tool rendered alone, then `docker compose config -q` on Debian 13."""
-    from sovstack.render import render
-    from sovstack.secrets import ensure_secrets
-    from sovstack.stackfile import deployable, parse_stack
+    from sovstack.render.bundle import render
+    from sovstack.stack.secrets import ensure_secrets
+    from sovstack.stack.stackfile import deployable, parse_stack
 
     base = yaml.safe_load((converged.work / "sovstack.yml").read_text())
     checked = []

@@ -11,10 +11,10 @@ import json
 import pytest
 import yaml
 
-from sovstack.checks import CHECKS, CheckInput
-from sovstack.diagnosis import parse_output, server_findings, servers_to_examine
+from sovstack.check.run import CHECKS, CheckInput
+from sovstack.check.servers import parse_output, server_findings, servers_to_examine
+from sovstack.engines.apply import load, render_all
 from sovstack.paths import templates_dir
-from sovstack.provision import load, render_all
 
 SCRIPT_PATH = templates_dir() / "server" / "root" / "srv" / "sovstack" / "bin" / "sovstack-diagnose"
 
@@ -279,7 +279,7 @@ def test_the_script_output_becomes_findings():
 def test_an_unreachable_server_is_said_once(rendered):
     loaded, _ = rendered  # port 1 on this machine: refused at once
     given = CheckInput(loaded.stack, loaded.catalog, loaded.secrets, loaded.path)
-    from sovstack.checks import run_checks
+    from sovstack.check.run import run_checks
 
     [only] = run_checks(given, ["disk", "backup", "tls"])
     assert only.check == "tls"  # the first of them in CHECKS

@@ -29,13 +29,13 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sovstack import dkim
-from sovstack.checks import CheckInput, Finding, failed, run_checks, wiring_findings
-from sovstack.dns_check import check_dns, parse_resolver, spf_allows
-from sovstack.dns_records import TXT_CHUNK, Record, notes, records, zone_text
+from sovstack.check.dns import check_dns, parse_resolver, spf_allows
+from sovstack.check.run import CheckInput, Finding, failed, run_checks, wiring_findings
 from sovstack.errors import UserError
-from sovstack.secrets import Secrets, new_private_key
-from sovstack.stackfile import parse_stack
+from sovstack.stack.secrets import Secrets, new_private_key
+from sovstack.stack.stackfile import parse_stack
+from sovstack.wiring import dkim
+from sovstack.wiring.dns_records import TXT_CHUNK, Record, notes, records, zone_text
 
 SOVSTACK = [sys.executable, "-m", "sovstack"]
 DOMAIN = "example.org"
@@ -242,7 +242,7 @@ def test_a_bad_resolver_address_is_refused_with_examples(text):
 
 
 def test_a_silent_resolver_is_one_finding_not_one_per_record(catalog, tmp_path, dkim_key, monkeypatch):
-    from sovstack import dns_check
+    from sovstack.check import dns as dns_check
 
     monkeypatch.setattr(dns_check, "LIFETIME", 1.0)
     monkeypatch.setattr(dns_check, "TIMEOUT", 0.5)
@@ -280,7 +280,7 @@ def test_wiring_findings(catalog, tmp_path, dkim_key, name, changes, expected):
 
 
 def test_every_link_of_the_stack_is_a_finding(catalog, tmp_path, dkim_key):
-    from sovstack.wiring import links
+    from sovstack.wiring.core import links
 
     stack, secrets = make(catalog, {"tools": {**MAIL_STACK, "nextcloud": {"server": "main"}}}, dkim_key, tmp_path)
     found = {f.subject: f.ok for f in wiring_findings(CheckInput(stack, catalog, secrets, tmp_path / "s.yml"))}
@@ -307,8 +307,8 @@ def test_only_runs_the_checks_named(catalog, tmp_path, dkim_key):
 
 
 def test_the_cli_offers_every_check():
-    from sovstack.checks import CHECKS
-    from sovstack.cli_day2 import check_cmd
+    from sovstack.check.run import CHECKS
+    from sovstack.cli.day2 import check_cmd
 
     [only] = [p for p in check_cmd.params if p.name == "only"]
     assert sorted(only.type.choices) == sorted(CHECKS)

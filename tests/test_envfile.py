@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sovstack import envfile
 from sovstack.catalog import load_catalog
-from sovstack.render import render_server
-from sovstack.secrets import ensure_secrets
-from sovstack.stackfile import deployable, parse_stack
+from sovstack.render import envfile
+from sovstack.render.bundle import render_server
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import deployable, parse_stack
 
 CATALOG = load_catalog()
 COMPOSE_TOOLS = sorted(t for t, tool in CATALOG.tools.items() if deployable(tool)[0] and tool.deploy.how == "compose")

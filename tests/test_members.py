@@ -14,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sovstack.errors import UserError
-from sovstack.members import check_member, check_password, member_ldif, parse_ldif, read_csv
+from sovstack.members.accounts import (
+    check_member,
+    check_password,
+    member_ldif,
+    parse_ldif,
+    read_csv,
+)
 
 HEADER = "username,name,email\n"
 

@@ -22,8 +22,8 @@ import dkim
 import pytest
 import yaml
 
-from sovstack.dkim import txt_value
-from tests.servers import ssh, sovstack
+from sovstack.wiring.dkim import txt_value
+from tests.servers import sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 DOMAIN = "voisins.test"
@@ -140,7 +140,7 @@ def test_mail_sent_by_a_member_through_submission_arrives_with_a_valid_dkim_sign
     assert b"DKIM-Signature:" in received
     assert dkim_valid(received, dkim_record(server))
     # The same check fails with another key: the signature really is made with the stack's key.
-    from sovstack.secrets import new_private_key
+    from sovstack.stack.secrets import new_private_key
     assert not dkim_valid(received, txt_value(new_private_key()).encode())
 
 

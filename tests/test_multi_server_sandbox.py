@@ -16,9 +16,9 @@ import dkim
 import pytest
 import yaml
 
-from sovstack import sandbox
-from sovstack.dkim import txt_value
-from tests.servers import changes, require_docker, ssh, sovstack
+from sovstack.engines import sandbox
+from sovstack.wiring.dkim import txt_value
+from tests.servers import changes, require_docker, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 DOMAIN = "voisins.test"

@@ -7,8 +7,8 @@ depends on it fails and its justification says which fact to re-check.
 
 import pytest
 
-from sovstack.decide import decide
-from sovstack.questionnaire import resolve
+from sovstack.recommend.decide import decide
+from sovstack.recommend.questionnaire import resolve
 
 ALL = ["email", "documents", "files", "chat", "video", "forms", "analytics"]
 

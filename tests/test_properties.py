@@ -3,9 +3,9 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sovstack.decide import decide
-from sovstack.questionnaire import resolve
-from sovstack.report import render_html, render_markdown, to_data
+from sovstack.recommend.decide import decide
+from sovstack.recommend.questionnaire import resolve
+from sovstack.recommend.report import render_html, render_markdown, to_data
 
 NEEDS = ["email", "documents", "files", "chat", "video", "forms", "analytics"]
 

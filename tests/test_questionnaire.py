@@ -3,7 +3,7 @@
 import pytest
 
 from sovstack.errors import UserError
-from sovstack.questionnaire import AnswerError, coerce, resolve, when_applies
+from sovstack.recommend.questionnaire import AnswerError, coerce, resolve, when_applies
 from tests.conftest import base_answers
 
 PUBLIC_IDS = ["members", "techie", "budget_eur_month", "server_ram_mb", "needs", "e2ee_required",

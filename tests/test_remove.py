@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sovstack.remove import without_tool
+from sovstack.engines.remove import without_tool
 
 STACK = """# my stack
 organisation: X

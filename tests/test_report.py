@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from sovstack.service import recommend
+from sovstack.recommend.service import recommend
 from tests.conftest import base_answers
 
 

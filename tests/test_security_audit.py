@@ -128,7 +128,7 @@ ACCEPTED_WARNINGS = {
 @pytest.fixture(scope="module")
 def plain(request, tmp_path_factory):
     """A plain Debian 13 sandbox, never provisioned: the baseline."""
-    from sovstack import sandbox
+    from sovstack.engines import sandbox
 
     state = tmp_path_factory.mktemp("sandbox-plain")
     request.addfinalizer(lambda: sandbox.down("test-plain", state_dir=state))

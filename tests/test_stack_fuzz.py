@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sovstack.errors import UserError
-from sovstack.secrets import ensure_secrets
-from sovstack.stackfile import parse_stack
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import parse_stack
 
 TOOLS = ["etherpad", "goaccess", "postfix-dovecot", "mailu", "nextcloud", "nextcloud-office", "openldap",
          "bigbluebutton", "open-web-analytics", "wordpress", "", "ÉTHERPAD", "../etc"]

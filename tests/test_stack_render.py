@@ -9,13 +9,13 @@ import sys
 import pytest
 import yaml
 
-from sovstack.decide import decide
 from sovstack.errors import UserError
-from sovstack.init_stack import draft
-from sovstack.questionnaire import resolve
-from sovstack.render import render
-from sovstack.secrets import ensure_secrets
-from sovstack.stackfile import deployable, parse_stack
+from sovstack.recommend.decide import decide
+from sovstack.recommend.questionnaire import resolve
+from sovstack.render.bundle import render
+from sovstack.stack.draft import draft
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import deployable, parse_stack
 from tests.conftest import REPO
 
 BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_email": "admin@voisins.example.org",

@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from sovstack.update_plan import (
+from sovstack.update.plan import (
     NEW,
     ROLLBACK_FAILED,
     ROLLED_BACK,

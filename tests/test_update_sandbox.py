@@ -17,7 +17,8 @@ import subprocess
 
 import pytest
 
-from sovstack import envfile, sandbox
+from sovstack.engines import sandbox
+from sovstack.render import envfile
 from tests.conftest import REPO
 from tests.servers import (
     STANDIN_BASE,

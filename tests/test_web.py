@@ -10,7 +10,7 @@ import threading
 import pytest
 import requests
 
-from sovstack.web import HostCheck
+from sovstack.recommend.web import HostCheck
 from tests.browser import like_a_terminal
 from tests.conftest import REPO
 from tests.webwalk import (

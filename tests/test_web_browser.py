@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from sovstack.questionnaire import load_questionnaire
+from sovstack.recommend.questionnaire import load_questionnaire
 from tests.browser import chromium_browser, like_a_terminal
 from tests.conftest import REPO
 from tests.webwalk import PROFILES, cli_recommendation, expected_picks, load_profile

@@ -12,11 +12,12 @@ import re
 import pytest
 import yaml
 
-from sovstack import render, wiring
 from sovstack.catalog import load_catalog
-from sovstack.render import render_server
-from sovstack.secrets import ensure_secrets
-from sovstack.stackfile import deployable, parse_stack
+from sovstack.render import bundle as render
+from sovstack.render.bundle import render_server
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.wiring import core as wiring
 
 DOMAIN = "voisins.example.org"
 BASE = {"organisation": "Les Voisins", "domain": DOMAIN, "admin_email": f"admin@{DOMAIN}",

@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from sovstack.questionnaire import load_questionnaire
-from sovstack.web import make_server
+from sovstack.recommend.questionnaire import load_questionnaire
+from sovstack.recommend.web import make_server
 from tests.conftest import REPO
 
 PROFILES = {p.stem: p for p in sorted((REPO / "examples" / "answers").glob("*.yml"))}

@@ -1,0 +1,117 @@
+"""`sovstack check`: a diagnosis as a list of findings, each with what is wrong, why it matters and the fix.
+
+Each check is a function from what it may look at (CheckInput) to findings; CHECKS names them for
+`--only`. The server checks (services ... backup) come from one SSH call per server (sovstack/diagnosis.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sovstack.catalog import Catalog
+from sovstack.stack.secrets import Secrets
+from sovstack.stack.stackfile import Stack
+from sovstack.wiring import core as wiring
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # the CHECKS entry that found it
+    subject: str  # what it is about, e.g. "MX example.org", "mail etherpad"
+    ok: bool
+    severity: Severity  # of the problem when not ok; an ok finding is "info"
+    what: str
+    why: str = ""
+    fix: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    stack: Stack
+    catalog: Catalog
+    secrets: Secrets
+    stack_file: Path
+    resolver: str | None = None  # IP[:PORT] of the DNS server to ask; None: the system's resolver
+    servers: tuple[str, ...] = ()  # the servers to examine; none named: those the stack was rendered for
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # one SSH call per server, for all checks
+
+
+def dns_findings(given: CheckInput) -> list[Finding]:
+    from sovstack.check.dns import check_dns  # dnspython loads only when DNS is checked
+
+    return check_dns(given.stack, given.catalog, given.secrets, given.resolver, given.stack_file)
+
+
+def wiring_findings(given: CheckInput) -> list[Finding]:
+    """Every wire between a tool and the member directory or the mail, and why the missing ones are missing."""
+    stack, catalog = given.stack, given.catalog
+    found: list[Finding] = []
+    provider = wiring.identity_provider(stack, catalog)
+    if provider is None:
+        found.append(Finding("wiring", "identity", False, "info", "the stack has no identity tool: every tool "
+                             "keeps its own accounts", "members get one account and password per tool",
+                             "add an identity tool (e.g. openldap) to 'tools' in the stack file to give each member "
+                             "one account"))
+    for link in wiring.links(stack, catalog):
+        name = catalog.tools[link.tool].name
+        subject = f"{link.aspect} {link.tool}"
+        if link.wired:
+            found.append(Finding("wiring", subject, True, "info", f"{name}: {link.aspect} wired ({link.how})"))
+        elif link.aspect == "identity":
+            found.append(Finding(
+                "wiring", subject, False, "warning",
+                f"{name} is not connected to {catalog.tools[provider].name}: {link.reason}",
+                f"members need a separate account and password on {name}",
+                f"create the members' accounts in {name}'s own admin page, or choose a tool that logs in through "
+                f"{catalog.tools[provider].name} (`sovstack catalog list`)"))
+        elif link.aspect == "analytics":
+            found.append(Finding(
+                "wiring", subject, False, "info", f"{name}: no analytics: {link.reason}",
+                "visits to these pages are not counted",
+                "nothing to do if these pages need no statistics; otherwise see the reason"))
+        else:
+            found.append(Finding(
+                "wiring", subject, False, "warning", f"{name} cannot send mail: {link.reason}",
+                f"{name} sends invitations, notifications and password resets by mail",
+                "add a mail_relay (your mail provider's SMTP) to the stack file, or add postfix-dovecot to 'tools'"))
+    return found
+
+
+def _server_check(name: str) -> Callable[[CheckInput], list[Finding]]:
+    def check(given: CheckInput) -> list[Finding]:
+        from sovstack.check.servers import server_findings
+
+        return server_findings(given, name)
+    check.__name__ = f"{name}_findings"
+    return check
+
+
+CHECKS: dict[str, Callable[[CheckInput], list[Finding]]] = {
+    "dns": dns_findings,
+    "wiring": wiring_findings,
+    # On each server (bin/sovstack-diagnose): services and failed units, health endpoints, listening ports,
+    # TLS certificates, free disk, available memory, security updates, reboot required, last backup.
+    **{name: _server_check(name) for name in
+       ("services", "health", "ports", "tls", "disk", "memory", "updates", "reboot", "backup")},
+}
+
+
+def run_checks(given: CheckInput, only: list[str] | tuple[str, ...] = ()) -> list[Finding]:
+    found: list[Finding] = []
+    for name, check in CHECKS.items():
+        if not only or name in only:
+            found += check(given)
+    return found
+
+
+def failed(findings: list[Finding]) -> bool:
+    """Whether anything is broken (warnings and notes do not fail a check)."""
+    return any(not f.ok and f.severity == "error" for f in findings)

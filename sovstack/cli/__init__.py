@@ -1,0 +1,1 @@
+"""The command line: the one place that prints, asks and exits (main is the error boundary)."""

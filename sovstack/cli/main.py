@@ -1,0 +1,478 @@
+"""The command line. This is the one place that prints errors and chooses exit codes: the commands
+of cli_members.py, cli_sandbox.py and cli_day2.py run inside main's ErrorBoundary too.
+
+Heavy modules (pydantic, jinja2, questionary, rich) are imported inside the commands so that
+`sovstack --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from sovstack import __version__
+from sovstack.cli.shared import ENGINE, SERVERS, STACK, echo_health
+from sovstack.errors import SovstackError
+
+LANG = click.Choice(["en", "fr"])
+
+
+class ErrorBoundary(click.Group):
+    """Turns SovstackError into a short message and its exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SovstackError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  fix: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("stopped by user; nothing was written", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sovstack")
+def main() -> None:
+    """sovstack helps an association leave Big Tech.
+
+    It asks what the association needs, recommends free software for each need (your own
+    server, a trusted hoster, or keep what you have) and explains why.
+
+    \b
+    Example:
+      sovstack ask --answers examples/answers/small-choir.yml --out recommendation/
+    """
+
+
+@main.command()
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Answers file (YAML); no questions are asked.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("recommendation"), show_default=True,
+              help="Where to write answers.yml, report.md and report.html.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the recommendation as JSON on standard output.")
+@click.option("--lang", type=LANG, default="en", show_default=True, help="Language of questions and report.")
+@click.option("--web", is_flag=True, help="Ask in a web page instead of the terminal (the files are downloaded "
+              "from the result page; nothing is written to --out).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --web: the address to listen on.")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="With --web: the port (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="With --web: only print the address, do not open a browser.")
+@click.pass_context
+def ask(ctx: click.Context, answers_file: Path | None, out_dir: Path, as_json: bool, lang: str, web: bool,
+        host: str, port: int, no_browser: bool) -> None:
+    """Answer the questionnaire and get a recommendation report.
+
+    Without --answers it asks in the terminal, or with --web in a web page on this computer
+    (one question per screen, English or French, for a group around one screen). It writes the
+    answers (reusable with --answers) and the report as Markdown and as a printable HTML page.
+
+    \b
+    Examples:
+      sovstack ask                                   # interactive, in English
+      sovstack ask --lang fr --out rapport/          # interactive, in French
+      sovstack ask --answers answers.yml --json      # non-interactive, JSON on stdout
+      sovstack ask --web                             # in the browser, at http://127.0.0.1:<port>/
+      sovstack ask --web --port 8080 --no-browser    # only print the address to open
+    """
+    from click.core import ParameterSource
+
+    from sovstack.errors import UserError
+
+    if web:
+        if answers_file is not None or as_json:
+            raise UserError("--web asks the questions in a web page; it does not take --answers or --json",
+                            "leave out --answers/--json, or leave out --web")
+        _serve_web(host, port, lang, open_browser=not no_browser)
+        return
+    web_only = [f"--{name.replace('_', '-')}" for name in ("host", "port", "no_browser")
+                if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
+    if web_only:
+        raise UserError(f"{', '.join(web_only)} only go with --web", "add --web, or leave them out")
+    from sovstack.recommend.service import load_answers_file, recommend, write_outputs
+
+    if answers_file is not None:
+        given, source, prompter = load_answers_file(answers_file), str(answers_file), None
+    else:
+        _require_terminal("there is no terminal to ask the questions in",
+                          "run it in a terminal, or give the answers with --answers FILE (examples in examples/answers/)")
+        from sovstack.recommend.prompts import TerminalPrompter
+
+        given, source, prompter = {}, "the questionnaire", TerminalPrompter(lang)
+    result = recommend(given, source=source, prompter=prompter, lang=lang)
+    written = write_outputs(result, out_dir)
+    if as_json:
+        click.echo(json.dumps(result.data, ensure_ascii=False, indent=2))
+    else:
+        _print_summary(result, lang)
+    click.echo("wrote " + ", ".join(str(p) for p in written), err=as_json)
+
+
+def _serve_web(host: str, port: int, lang: str, *, open_browser: bool) -> None:
+    import os
+    import signal
+    import webbrowser
+
+    from sovstack.recommend.web import make_server
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # a service manager's stop is like Ctrl-C
+
+    server = make_server(host, port, lang)
+    click.echo(f"The questionnaire is at {server.url}")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        click.echo(f"Listening on {host}: whoever can reach this machine on port {server.port} can open it.")
+    click.echo("Stop with Ctrl-C; answers that were not downloaded are then forgotten.")
+    if open_browser:
+        graphical = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        if not (graphical and webbrowser.open(server.url)):
+            click.echo("(no browser could be opened here: open the address above in one)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped; the answers in memory are gone", err=True)
+    finally:
+        server.close()
+
+
+def _print_summary(result, lang: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sovstack.recommend.report_text import TEXT
+
+    t = TEXT[lang]
+    table = Table(title=t["summary"])
+    for column in (t["need"], t["decision"], t["how"]):
+        table.add_column(column)
+    for need, c in result.data["categories"].items():
+        label = result.catalog.criteria.needs[need].label.get(lang)
+        cat = result.catalog
+        name = cat.hosters[c["hoster"]].name if c["hoster"] else cat.tools[c["tool"]].name if c["tool"] else "-"
+        table.add_row(label, name, t["mode"][c["mode"]])
+    if result.data["identity"]:
+        table.add_row(t["identity"], result.catalog.tools[result.data["identity"]["tool"]].name, t["mode"]["self-host"])
+    console = Console()
+    console.print(table)
+    totals = result.data["totals"]
+    console.print(f"{t['monthly']}: €{totals['monthly_eur']}  ·  {t['ram']}: {totals['ram_mb']} MB")
+
+
+@main.group()
+def catalog() -> None:
+    """Look at the tool catalog the recommendations come from.
+
+    \b
+    Examples:
+      sovstack catalog list --need chat
+      sovstack catalog show mattermost
+      sovstack catalog check
+    """
+
+
+@catalog.command("check")
+def catalog_check() -> None:
+    """Validate every file of the decision tree (tools, hosters, criteria, questions).
+
+    \b
+    Example:
+      sovstack catalog check
+    """
+    from sovstack.catalog import load_catalog
+    from sovstack.recommend.questionnaire import load_questionnaire
+
+    cat = load_catalog()
+    questions = load_questionnaire()
+    click.echo(f"ok: {len(cat.tools)} tools, {len(cat.hosters)} hosters, {len(questions.questions)} questions")
+
+
+@catalog.command("list")
+@click.option("--need", type=click.Choice(["email", "documents", "files", "chat", "video", "forms",
+                                           "analytics", "identity"]), help="Only the tools for this need.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def catalog_list(need: str | None, as_json: bool) -> None:
+    """List the tools with their scores.
+
+    \b
+    Example:
+      sovstack catalog list --need documents
+    """
+    from sovstack.catalog import CRITERIA, load_catalog
+
+    cat = load_catalog()
+    tools = [t for t in sorted(cat.tools.values(), key=lambda t: t.id) if need is None or need in t.categories]
+    rows = [{"id": t.id, "name": t.name, "categories": t.categories, "obtain": t.obtain.method,
+             "ram_mb": t.resources.ram_mb.recommended, **t.scores.values()} for t in tools]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for column in ("id", "categories", "obtain", "ram_mb", *CRITERIA):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["id"], ",".join(r["categories"]), r["obtain"], str(int(r["ram_mb"])),
+                      *(str(r[c]) for c in CRITERIA))
+    Console().print(table)
+
+
+@catalog.command("show")
+@click.argument("tool_id")
+def catalog_show(tool_id: str) -> None:
+    """Show everything the catalog knows about one tool, with sources.
+
+    \b
+    Example:
+      sovstack catalog show open-web-analytics
+    """
+    from sovstack.catalog import load_catalog
+    from sovstack.errors import UserError
+    from sovstack.yamlio import dump_yaml
+
+    cat = load_catalog()
+    if tool_id not in cat.tools:
+        raise UserError(f"no tool {tool_id!r} in the catalog", "see `sovstack catalog list` for the ids")
+    click.echo(dump_yaml(cat.tools[tool_id].model_dump(mode="json", exclude_defaults=True)), nl=False)
+
+
+def _require_terminal(message: str, hint: str) -> None:
+    from sovstack.errors import InteractiveSessionRequired
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InteractiveSessionRequired(message, hint)
+
+
+def _prompt_text(question: str, flag: str) -> str:
+    _require_terminal(f"{flag} is missing and there is no terminal to ask for it",
+                      f"give it on the command line: {flag} VALUE")
+    import questionary
+
+    answer = questionary.text(question).ask()
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer.strip()
+
+
+@main.command()
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("recommendation/answers.yml"), show_default=True,
+              help="The answers `sovstack ask` wrote; the recommendation is made again from them.")
+@click.option("--domain", help="The association's domain; tools get subdomains of it.")
+@click.option("--admin-email", help="Where certificates and alerts go.")
+@click.option("--organisation", help="The association's name (default: from the answers).")
+@click.option("--server", "address", help="The server's address (IP or host name) for SSH.")
+@click.option("--ssh-user", default="root", show_default=True)
+@click.option("--ssh-port", default=22, show_default=True, type=int)
+@click.option("--ssh-key", help="Private key file for SSH (default: your agent or ~/.ssh).")
+@click.option("--sandbox", "sandbox_name", help="Use the local sandbox server of this name instead of --server.")
+@click.option("--tls", type=click.Choice(["public", "internal"]), help="public: Let's Encrypt; internal: Caddy's own "
+              "CA (default for a sandbox).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("sovstack.yml"),
+              show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing stack file.")
+def init(answers_file: Path, domain, admin_email, organisation, address, ssh_user, ssh_port, ssh_key,
+         sandbox_name, tls, out_path: Path, force: bool) -> None:
+    """Turn a recommendation into a stack file (sovstack.yml) and its secrets.
+
+    Asks for what is missing (domain, admin mail, server) when run in a terminal. Tools that
+    sovstack does not deploy are listed with the reason and left out.
+
+    \b
+    Examples:
+      sovstack init                                   # asks for domain, admin mail, server
+      sovstack init --answers recommendation/answers.yml --domain voisins.example.org \
+        --admin-email admin@voisins.example.org --server 203.0.113.10
+      sovstack init --sandbox sandbox --domain voisins.test --admin-email admin@voisins.test
+    """
+    from sovstack.engines.apply import load
+    from sovstack.engines.sandbox import STATE_DIR
+    from sovstack.errors import UserError
+    from sovstack.recommend.service import load_answers_file, recommend
+    from sovstack.stack.draft import draft, sandbox_server
+
+    if out_path.exists() and not force:
+        raise UserError(f"{out_path} already exists", "edit it, or pass --force to write a new one")
+    if not answers_file.exists():
+        raise UserError(f"--answers {answers_file}: no such file",
+                        "answer the questionnaire first: sovstack ask (it writes recommendation/answers.yml)")
+    given = load_answers_file(answers_file)
+    result = recommend(given, source=str(answers_file))
+    organisation = organisation or result.recommendation.answers.get("organisation") or \
+        _prompt_text("Name of the association?", "--organisation")
+    domain = (domain or _prompt_text("Domain of the association (e.g. voisins.example.org)?", "--domain")).lower()
+    admin_email = admin_email or _prompt_text("Admin e-mail address?", "--admin-email")
+    if sandbox_name:
+        server = sandbox_server(sandbox_name, STATE_DIR)
+        tls = tls or "internal"
+    else:
+        address = address or _prompt_text("Server address (IP or host name)?", "--server")
+        server = {"address": address, "ssh_user": ssh_user, "ssh_port": ssh_port,
+                  **({"ssh_key": ssh_key} if ssh_key else {})}
+    made = draft(result.recommendation, result.catalog, organisation=organisation, domain=domain,
+                 admin_email=admin_email, server=server, tls=tls or "public",
+                 language="fr" if result.recommendation.answers.get("francophone") else "en")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(made.text)
+    load(out_path)  # generates secrets.yml next to it
+    click.echo(f"wrote {out_path} and {out_path.parent / 'secrets.yml'} (0600)")
+    click.echo("self-hosted: " + (", ".join(made.tools) or "nothing"))
+    for need, who in made.hosted.items():
+        click.echo(f"hosted: {need} at {who}")
+    for tool, why in made.refused:
+        click.echo(f"not deployed: {tool}: {why}")
+    click.echo(f"next: sovstack plan --stack {out_path}")
+
+
+@main.command("render")
+@STACK
+def render_cmd(stack_path: Path) -> None:
+    """Write build/<server>/ (manifest + files) and the inventories from the stack file.
+
+    \b
+    Example:
+      sovstack render --stack sovstack.yml && ansible-playbook -i build/hosts.yml playbooks/site.yml
+    """
+    from sovstack.engines.apply import load, render_all
+
+    loaded = load(stack_path)
+    for bundle in render_all(loaded):
+        m = bundle.manifest
+        click.echo(f"{bundle.path}: {len(m['files'])} files, {len(m['compose'])} compose projects, "
+                   f"{len(m['steps'])} steps")
+    click.echo(f"{loaded.build / 'hosts.yml'} (Ansible), {loaded.build / 'inventory.py'} (pyinfra)")
+    _echo_unwired(loaded)
+
+
+def _echo_unwired(loaded) -> None:
+    """What could not be connected (member accounts, mail, analytics), and why."""
+    from sovstack.wiring import core as wiring
+
+    for link in wiring.links(loaded.stack, loaded.catalog):
+        if not link.wired:
+            click.echo(f"not wired: {link.aspect}: {link.tool}: {link.reason}")
+
+
+@main.command()
+@STACK
+@SERVERS
+@ENGINE
+def plan(stack_path: Path, only: tuple[str, ...], engine: str) -> None:
+    """Show, per server, what a deploy would change (a dry run; nothing changes).
+
+    \b
+    Example:
+      sovstack plan --stack sovstack.yml --server main
+    """
+    from sovstack.engines.apply import apply, check_servers, load, render_all
+
+    loaded = load(stack_path)
+    servers = loaded.servers(only)
+    bundles = render_all(loaded)
+    check_servers(loaded, bundles, servers)
+    result = apply(loaded, engine, servers, click.echo, check=True)
+    for server in servers:
+        click.echo(f"plan: {server}: {result.changed.get(server, '?')} change(s) would be made")
+
+
+@main.command()
+@STACK
+@SERVERS
+@ENGINE
+@click.option("-v", "--verbose", count=True, help="Pass -v… to the engine (secrets stay hidden).")
+@click.option("--wait", default=180, show_default=True, help="Seconds to wait for the tools' health checks.")
+def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, wait: int) -> None:
+    """Render, check the servers, apply with Ansible (default) or pyinfra, then check health.
+
+    Nothing changes on any server unless every server passes the checks first (reachable, right
+    SSH key, Debian 12/13, the ports it needs free).
+
+    \b
+    Examples:
+      sovstack deploy
+      sovstack deploy --engine pyinfra --server main
+    """
+    from sovstack.engines.apply import load
+
+    loaded = load(stack_path)
+    _deploy(loaded, loaded.servers(only), engine, verbose, wait)
+
+
+def _deploy(loaded, servers: list[str], engine: str, verbose: int, wait: int) -> None:
+    from sovstack.engines.apply import apply, check_servers, health, render_all
+    from sovstack.errors import UserError
+
+    bundles = render_all(loaded)
+    check_servers(loaded, bundles, servers)
+    result = apply(loaded, engine, servers, click.echo, verbosity=verbose)
+    checks = health(loaded, bundles, servers, wait=wait)
+    bad = [c for c in checks if not c.ok]
+    echo_health(checks)
+    click.echo(f"deploy: {engine}: " + ", ".join(f"{s}: {result.changed.get(s, '?')} change(s)" for s in servers))
+    if bad:
+        raise UserError("deployed, but failing health checks: " + ", ".join(c.tool for c in bad),
+                        "look at the tool's logs on the server: docker compose -f /srv/sovstack/apps/<tool>/compose.yml logs")
+
+
+@main.command("remove")
+@click.argument("tool")
+@click.option("--purge", is_flag=True, help="Also delete its data directory and the Debian packages only it used.")
+@STACK
+@ENGINE
+@click.option("-v", "--verbose", count=True, help="More engine output (-v, -vv, -vvv).")
+def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: int) -> None:
+    """Remove a tool: stop it, delete its files, routes and wiring, and take it out of sovstack.yml.
+
+    Its data (/srv/sovstack/data/<tool>) is kept unless --purge.
+
+    \b
+    Example:
+      sovstack remove goaccess
+      sovstack remove etherpad --purge --engine pyinfra
+    """
+    from sovstack.engines import remove
+    from sovstack.engines.apply import check_servers, load
+    from sovstack.errors import UserError
+    from sovstack.render.bundle import render_server
+
+    loaded = load(stack_path)
+    remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
+    server = loaded.stack.tools[tool].server
+    build = loaded.build / server
+    before = render_server(loaded.stack, loaded.catalog, loaded.secrets, server, build)
+    text, smaller = remove.smaller_stack(stack_path, loaded.catalog, tool)
+    after = render_server(smaller, loaded.catalog, loaded.secrets, server, build)
+    removal = remove.plan(loaded.stack, tool, text, smaller, before, after, purge)
+    check_servers(loaded, [before], [server])
+    result = loaded.target(server).run("sh -e", stdin="\n".join(removal.commands) + "\n", as_root=True)
+    if result.returncode != 0:
+        raise UserError(f"server {server!r}: removing {tool} stopped: {result.stderr.strip()[-300:]}",
+                        "fix that on the server and run `sovstack remove` again; sovstack.yml is unchanged")
+    stack_path.write_text(removal.stack_text, encoding="utf-8")
+    click.echo(f"removed {tool} from server {server!r} and from {stack_path}")
+    for kept in removal.kept:
+        click.echo(f"kept: {kept} (delete with --purge)")
+    loaded.stack = smaller
+    _deploy(loaded, list(loaded.stack.servers), engine, verbose, wait=30)
+
+
+
+from sovstack.cli.day2 import backup_cmd, check_cmd, dns_cmd, restore_cmd, update_cmd  # noqa: E402
+from sovstack.cli.members import members  # noqa: E402
+from sovstack.cli.sandbox import sandbox  # noqa: E402
+
+for _command in (members, sandbox, dns_cmd, check_cmd, backup_cmd, restore_cmd, update_cmd):
+    main.add_command(_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,146 @@
+"""The provisioning pipeline in library form: stack file -> secrets -> bundles -> engine -> health."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sovstack.catalog import Catalog, load_catalog
+from sovstack.check.servers import health_probe
+from sovstack.engines import runner
+from sovstack.engines.remote import Target, preflight
+from sovstack.errors import UserError
+from sovstack.render.bundle import ROOT, Bundle, render
+from sovstack.stack.secrets import Secrets, ensure_secrets, secrets_path
+from sovstack.stack.stackfile import Stack, load_stack
+from sovstack.update.plan import held_back
+
+HELD = "@sovstack-held "
+
+
+@dataclass
+class Loaded:
+    path: Path
+    stack: Stack
+    catalog: Catalog
+    secrets: Secrets
+
+    @property
+    def build(self) -> Path:
+        return self.path.parent / "build"
+
+    def servers(self, only: tuple[str, ...] = ()) -> list[str]:
+        for name in only:
+            if name not in self.stack.servers:
+                raise UserError(f"--server {name!r}: no such server in {self.path}",
+                                f"use one of {', '.join(self.stack.servers)}")
+        return list(only) or list(self.stack.servers)
+
+    def target(self, name: str) -> Target:
+        return Target(name, self.stack.servers[name])
+
+
+def load(stack_path: Path) -> Loaded:
+    catalog = load_catalog()
+    stack = load_stack(stack_path, catalog)
+    secrets = ensure_secrets(stack, catalog, secrets_path(stack_path))
+    return Loaded(stack_path, stack, catalog, secrets)
+
+
+def render_all(loaded: Loaded) -> list[Bundle]:
+    return render(loaded.stack, loaded.catalog, loaded.secrets, loaded.build)
+
+
+def check_servers(loaded: Loaded, bundles: list[Bundle], servers: list[str], held_ok: bool = False) -> None:
+    """Reachable, right key, Debian, ports free, no rolled-back version started again (except by
+    `sovstack update`, held_ok): all servers pass before any is changed."""
+    problems = []
+    for bundle in bundles:
+        if bundle.server in servers:
+            found = preflight(loaded.target(bundle.server), bundle.manifest)
+            if not held_ok and not found:  # reached and root: its hold files can be read
+                found = [f"server {bundle.server!r}: {p}" for p in held_images(loaded.target(bundle.server), bundle)]
+            problems += found
+    if problems:
+        raise UserError("the servers are not ready; nothing was changed:\n" + "\n".join(problems),
+                        "fix the problems above and run again")
+
+
+def held_images(target: Target, bundle: Bundle) -> list[str]:
+    """Compose tools whose rendered images `sovstack update` rolled back on this server (its hold files)."""
+    tools = bundle.manifest["compose"]
+    if not tools:
+        return []
+    script = "".join(f"f={ROOT}/update/{shlex.quote(e['name'])}/held; [ -f $f ] && echo {HELD}{shlex.quote(e['name'])} "
+                     f"&& cat $f; " for e in tools)
+    result = target.run(script + "true", as_root=True)
+    found = {}
+    for chunk in result.stdout.split(HELD)[1:]:
+        name, _, text = chunk.partition("\n")
+        found[name.strip()] = text
+    problems = []
+    for entry in tools:
+        if entry["name"] in found:
+            refusal = held_back(found[entry["name"]], entry["name"], bundle.files[f"{entry['dir']}/compose.yml"].decode())
+            if refusal:
+                problems.append(refusal)
+    return problems
+
+
+def apply(loaded: Loaded, engine: str, servers: list[str], echo: Callable[[str], None], check: bool = False,
+          verbosity: int = 0) -> runner.EngineRun:
+    redact = runner.Redactor(loaded.secrets.values())
+    result = runner.run(engine, loaded.build, servers, redact, echo, check=check, verbosity=verbosity)
+    if result.returncode != 0:
+        raise UserError(f"{engine} stopped with exit code {result.returncode} (its output is above)",
+                        "fix what the failed task says and run `sovstack deploy` again: it picks up where it stopped")
+    return result
+
+
+@dataclass
+class Health:
+    server: str
+    tool: str
+    fqdn: str
+    url: str | None
+    ok: bool
+    detail: str
+
+
+def health(loaded: Loaded, bundles: list[Bundle], servers: list[str], wait: float = 0) -> list[Health]:
+    """Each web tool's health path on its loopback port, then through Caddy over HTTPS by name.
+
+    One SSH call per server and round asks every check still failing; rounds repeat until all pass
+    or `wait` seconds have gone by."""
+    results = []
+    deadline = time.monotonic() + wait
+    for bundle in bundles:
+        if bundle.server not in servers:
+            continue
+        target = loaded.target(bundle.server)
+        entries = bundle.manifest["health"]
+        codes: dict[int, list[str]] = {}
+        pending = list(range(len(entries)))
+        while pending:
+            # health_probe prints two codes; each line is prefixed with the entry's index.
+            script = "".join(f"echo {i} $({health_probe(entries[i])}); " for i in pending)
+            for line in target.run(script, timeout=30 + 20 * len(pending)).stdout.splitlines():
+                index, *found = line.split() or ["-"]
+                if index.isdigit():
+                    codes[int(index)] = found
+            pending = [i for i in pending if not _healthy(codes.get(i, []))]
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(2)
+        for i, entry in enumerate(entries):
+            found = codes.get(i, [])
+            detail = f"local {found[0]}, https {found[1]}" if len(found) == 2 else "no answer"
+            results.append(Health(bundle.server, entry["tool"], entry["fqdn"], entry["url"], _healthy(found), detail))
+    return results
+
+
+def _healthy(codes: list[str]) -> bool:
+    return len(codes) == 2 and all(c[:1] in ("2", "3") for c in codes)

@@ -1,0 +1,116 @@
+"""The members in the stack's directory (OpenLDAP on a server), changed over SSH as root via ldapi.
+
+Nothing here prints; passwords and LDIF go through SSH's standard input, never a command line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from sovstack.catalog import Catalog
+from sovstack.engines.remote import Target
+from sovstack.errors import UserError
+from sovstack.members.accounts import Member, ldif_value, member_ldif, parse_ldif
+from sovstack.stack.stackfile import Stack
+from sovstack.wiring import core as wiring
+
+LDAPI = "-Q -Y EXTERNAL -H ldapi:///"
+# ppolicy: a locked account cannot bind (log in) anywhere; this value means "locked for good".
+LOCKED = "000001010000Z"
+
+
+@dataclass
+class Directory:
+    stack: Stack
+    catalog: Catalog
+    target: Target
+
+    @property
+    def users_dn(self) -> str:
+        return f"ou=people,{wiring.ldap_base_dn(self.stack.domain)}"
+
+    def mail_of(self, member: Member) -> str:
+        """The address tools know a member by: their mailbox, or their own address without one."""
+        if wiring.mail_route(self.stack, self.catalog) == "self-hosted":
+            return f"{member.username}@{self.stack.domain}"
+        if not member.contact:
+            raise UserError(f"member {member.username!r}: no mail address",
+                            "the stack hosts no mailboxes: give the member's own address (--email, or the CSV "
+                            "email column)")
+        return member.contact
+
+    def _run(self, command: str, stdin: str | None = None) -> str:
+        result = self.target.run(command, stdin=stdin, as_root=True)
+        if result.returncode != 0:
+            raise UserError(f"server {self.target.name!r}: the directory refused: {result.stderr.strip()[-400:]}",
+                            "check that `sovstack deploy` completed on that server, then run again")
+        return result.stdout
+
+    def list(self) -> list[Member]:
+        out = self._run(f"ldapsearch {LDAPI} -LLL -o ldif_wrap=no -b {shlex.quote(self.users_dn)} -s one "
+                        "'(objectClass=inetOrgPerson)' uid cn mail pwdAccountLockedTime")
+        members = []
+        for entry in parse_ldif(out):
+            if "uid" not in entry:
+                continue
+            mail = (entry.get("mail") or [None])[0]
+            members.append(Member(entry["uid"][0], (entry.get("cn") or [""])[0], None,
+                                  disabled="pwdaccountlockedtime" in entry, mail=mail))
+        return sorted(members, key=lambda m: m.username)
+
+    def add(self, members: list[tuple[Member, str]]) -> None:
+        """Add members (with their clear passwords); refuses before writing if any already exists."""
+        existing = {m.username for m in self.list()}
+        taken = [m.username for m, _ in members if m.username in existing]
+        if taken:
+            raise UserError(f"already members: {', '.join(taken)}", "choose other user names (see `sovstack members "
+                            "list`); nobody was added")
+        ldif = "".join(member_ldif(m, self.users_dn, self.mail_of(m), password) for m, password in members)
+        self._run(f"ldapadd {LDAPI} >/dev/null", stdin=ldif)
+
+    def _dn(self, username: str) -> str:
+        return f"uid={username},{self.users_dn}"
+
+    def _member(self, username: str) -> Member:
+        found = next((m for m in self.list() if m.username == username), None)
+        if found is None:
+            raise UserError(f"no member {username!r}", "see `sovstack members list` for the user names")
+        return found
+
+    def _member_dn(self, username: str) -> str:
+        """The entry of an existing member (UserError when there is none)."""
+        return self._dn(self._member(username).username)
+
+    def set_disabled(self, username: str, disabled: bool) -> bool:
+        """Lock or unlock a member's account; returns whether anything changed."""
+        if self._member(username).disabled == disabled:
+            return False
+        change = (f"replace: pwdAccountLockedTime\npwdAccountLockedTime: {LOCKED}" if disabled
+                  else "delete: pwdAccountLockedTime")
+        self._run(f"ldapmodify {LDAPI} >/dev/null",
+                  stdin=f"dn: {self._dn(username)}\nchangetype: modify\n{change}\n-\n")
+        return True
+
+    def set_password(self, username: str, password: str) -> None:
+        dn = self._member_dn(username)
+        self._run(f"ldapmodify {LDAPI} >/dev/null",
+                  stdin=f"dn: {dn}\nchangetype: modify\nreplace: userPassword\n{ldif_value('userPassword', password)}\n-\n")
+
+    def remove(self, username: str) -> None:
+        self._run(f"ldapdelete {LDAPI} {shlex.quote(self._member_dn(username))}")
+
+
+def open_directory(stack: Stack, catalog: Catalog, target_for) -> Directory:
+    """The stack's directory, or a UserError saying why `sovstack members` cannot manage it."""
+    provider = wiring.identity_provider(stack, catalog)
+    if provider is None:
+        raise UserError("the stack has no identity tool to hold the members",
+                        "add openldap to 'tools' in sovstack.yml, deploy, then run again")
+    if provider not in wiring.DIRECTORIES_WITH_MEMBERS:
+        name = catalog.tools[provider].name
+        url = stack.fqdn(provider, catalog)
+        raise UserError(f"sovstack cannot manage members in {name} yet",
+                        f"add them in {name}'s own admin page{f' (https://{url})' if url else ''}, "
+                        "or use openldap as the identity tool")
+    return Directory(stack, catalog, target_for(stack.tools[provider].server))

@@ -1,0 +1,1 @@
+"""From answers to a recommendation: questionnaire, decision, report, and the web questionnaire."""

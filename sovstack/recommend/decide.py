@@ -1,0 +1,688 @@
+"""The decision: a pure, deterministic function of (answers, catalog).
+
+For every requested need exactly one outcome: `self-host` a tool, use a `hosted` offer, or `keep`
+what the association has. Each outcome carries the four scores behind it, the ranked alternatives,
+and every candidate that was excluded with the reason. Then the self-hosted part is made to fit the
+server and the budget together, and an identity tool is chosen when members should share one account.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sovstack.catalog import CRITERIA, NEEDS, Catalog, Hoster, Offer, Tool
+from sovstack.recommend.messages import Reason, say
+
+SELF_HOST, HOSTED, KEEP = "self-host", "hosted", "keep"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    mode: str  # self-host | hosted
+    tool: str | None
+    hoster: str | None
+    scores: dict[str, int]
+    score_reasons: dict[str, str]
+    total: float
+    notes: tuple[Reason, ...] = ()  # caveats and bonuses that belong with this candidate
+    hosted_eur: float = 0.0  # the hoster's monthly price (0 when free or unknown)
+    priced: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.mode}:{self.hoster or self.tool}"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    tool: str | None
+    hoster: str | None
+    mode: str
+    why: Reason
+
+
+@dataclass
+class Outcome:
+    need: str
+    mode: str
+    pick: Candidate | None
+    ranked: list[Candidate]  # feasible candidates, best first (the pick is among them unless keep)
+    excluded: list[Exclusion]
+    reasons: list[Reason] = field(default_factory=list)
+    companions: list[str] = field(default_factory=list)
+
+    @property
+    def alternatives(self) -> list[Candidate]:
+        return [c for c in self.ranked if c != self.pick]
+
+
+@dataclass
+class Identity:
+    tool: Tool
+    reasons: list[Reason]
+    connected: list[str]
+    unconnected: list[tuple[str, Reason]]
+    alternatives: list[str]
+    excluded: list[Exclusion]
+
+
+@dataclass
+class Totals:
+    ram_mb: int
+    ram_mb_min: int
+    disk_gb: int
+    server: dict[str, Any] | None  # the size that fits, or the association's own server
+    server_eur: float
+    hosted_eur: float
+    monthly_eur: float
+    unpriced: list[str]
+    self_hosted_tools: list[str]
+    fits: bool
+
+
+@dataclass
+class Recommendation:
+    answers: dict[str, Any]
+    outcomes: dict[str, Outcome]
+    identity: Identity | None
+    totals: Totals
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-candidate hard limits and scores.
+
+class _Context:
+    """What every candidate is judged against, computed once per decision."""
+
+    def __init__(self, answers: dict[str, Any], catalog: Catalog):
+        self.answers = answers
+        self.catalog = catalog
+        self.criteria = catalog.criteria
+        self.members: int = answers["members"]
+        self.budget: float = answers["budget_eur_month"]
+        self.server_ram: int | None = answers.get("server_ram_mb")
+        self.techie: str = answers["techie"]
+        self.capacity = self.criteria.techie_capacity[self.techie]
+        weights = dict(self.criteria.weights)
+        priority = answers.get("priority") or "balanced"
+        if priority in weights:
+            weights[priority] += self.criteria.priority_bonus
+        self.weights = weights
+        self.priority = priority
+        self.preference = answers.get("hosting_preference") or "no-preference"
+
+    # --- resources -----------------------------------------------------------------------------
+    def with_requirements(self, tool_ids: list[str]) -> list[str]:
+        """The tools plus everything they require, without repeats, in a stable order."""
+        seen: list[str] = []
+        stack = list(tool_ids)
+        while stack:
+            tid = stack.pop(0)
+            if tid not in seen:
+                seen.append(tid)
+                stack.extend(self.catalog.tools[tid].requires_tools)
+        return seen
+
+    def ram(self, tool_ids: list[str], kind: str = "recommended") -> int:
+        base = getattr(self.criteria.base.ram_mb, kind)
+        return int(base + sum(getattr(self.catalog.tools[t].resources.ram_mb, kind) for t in tool_ids))
+
+    def disk(self, tool_ids: list[str]) -> int:
+        base = self.criteria.base.disk_gb.recommended
+        return int(math.ceil(base + sum(self.catalog.tools[t].resources.disk_gb.recommended for t in tool_ids)))
+
+    def server_for(self, ram_mb: int, disk_gb: int) -> dict[str, Any]:
+        """The smallest listed server that fits, or several of the largest when none does."""
+        for size in self.criteria.server_sizes:
+            if size.ram_mb >= ram_mb and size.disk_gb >= disk_gb:
+                return {"ram_mb": size.ram_mb, "disk_gb": size.disk_gb, "eur_month": size.eur_month,
+                        "example": size.example, "count": 1}
+        largest = self.criteria.server_sizes[-1]
+        count = max(math.ceil(ram_mb / largest.ram_mb), math.ceil(disk_gb / largest.disk_gb))
+        return {"ram_mb": largest.ram_mb, "disk_gb": largest.disk_gb,
+                "eur_month": round(largest.eur_month * count, 2), "example": largest.example, "count": count}
+
+    def affordable_ram(self, eur: float) -> int:
+        """The most RAM the listed server sizes give for this monthly amount (0 if none)."""
+        sizes = [s for s in self.criteria.server_sizes if s.eur_month <= eur]
+        largest = self.criteria.server_sizes[-1]
+        if eur >= 2 * largest.eur_month:
+            return largest.ram_mb * int(eur // largest.eur_month)
+        return sizes[-1].ram_mb if sizes else 0
+
+    # --- scores ----------------------------------------------------------------------------------
+    def weighted(self, scores: dict[str, int]) -> float:
+        return round(sum(self.weights[c] * scores[c] for c in CRITERIA), 2)
+
+    def preference_bonus(self, mode: str) -> tuple[float, list[Reason]]:
+        wanted = {"own-server": SELF_HOST, "trusted-hoster": HOSTED}.get(self.preference)
+        if wanted != mode:
+            return 0.0, []
+        where = say("where_own") if mode == SELF_HOST else say("where_hoster")
+        bonus = self.criteria.preference_bonus
+        return bonus, [say("preference", where=where, bonus=_num(bonus))]
+
+    def familiarity_bonus(self, tool: Tool | None) -> tuple[float, list[Reason]]:
+        suite = self.answers.get("existing_suite")
+        if tool is None or suite not in tool.familiar_to:
+            return 0.0, []
+        bonus = self.criteria.familiarity_bonus
+        return bonus, [say("familiar", suite=suite.capitalize(), bonus=_num(bonus))]
+
+    def bonuses(self, mode: str, tool: Tool | None) -> tuple[float, list[Reason]]:
+        (b1, n1), (b2, n2) = self.preference_bonus(mode), self.familiarity_bonus(tool)
+        return b1 + b2, n1 + n2
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def _sso_detail(tool: Tool) -> Reason:
+    if tool.sso.paid_only:
+        return say("paid", protocols="/".join(p.upper() for p in tool.sso.paid_only))
+    return say("none_at_all")
+
+
+def _content_limits(ctx: _Context, need: str, e2ee: str, e2ee_note: str | None,
+                    tool: Tool | None) -> tuple[Reason | None, list[Reason], float]:
+    """E2EE and office-format requirements, the same for a tool on your server or at a hoster.
+
+    Returns why it is refused (or None), the caveats to show, and the score penalty.
+    """
+    a, notes, penalty = ctx.answers, [], 0.0
+    if a.get("e2ee_required") and ctx.criteria.needs[need].e2ee_applies:
+        if e2ee == "no":
+            return say("no_e2ee"), [], 0.0
+        if e2ee == "partial":
+            notes.append(say("e2ee_partial", note=e2ee_note or ""))
+    if a.get("office_formats") and need == "documents" and tool is not None:
+        if tool.office_formats == "none":
+            return say("no_office"), [], 0.0
+        if tool.office_formats == "convert":
+            penalty = ctx.criteria.office_convert_penalty
+            notes.append(say("office_convert", penalty=_num(penalty)))
+    return None, notes, penalty
+
+
+def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusion:
+    """A self-hosting candidate, or why it is excluded."""
+    a = ctx.answers
+    info = ctx.criteria.needs[need]
+
+    def out(reason: Reason) -> Exclusion:
+        return Exclusion(tool=tool.id, hoster=None, mode=SELF_HOST, why=reason)
+
+    if not tool.self_hostable:
+        return out(say("hosted_only", note=tool.maintenance.note or tool.obtain.note or tool.maintenance.status))
+    if tool.maintenance.status in ("end-of-life", "archived"):
+        return out(say("end_of_life", status=tool.maintenance.status, note=tool.maintenance.note or ""))
+    if ctx.techie == "none":
+        return out(say("no_techie"))
+    if tool.admin_difficulty.value > ctx.capacity:
+        return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
+    if tool.limits.user_cap is not None and ctx.members > tool.limits.user_cap:
+        return out(say("user_cap", cap=tool.limits.user_cap, members=ctx.members))
+    if a.get("sso_required") and info.sso_applies and not tool.sso.free():
+        return out(say("no_free_sso", detail=_sso_detail(tool)))
+    refused, notes, penalty = _content_limits(ctx, need, tool.e2ee.value, tool.e2ee.note, tool)
+    if refused:
+        return out(refused)
+    stack = ctx.with_requirements([tool.id])
+    ram, disk = ctx.ram(stack), ctx.disk(stack)
+    if ctx.server_ram is not None:
+        if ram > ctx.server_ram:
+            return out(say("ram_server", need_mb=ram, have_mb=ctx.server_ram))
+    else:
+        price = ctx.server_for(ram, disk)["eur_month"]
+        if price > ctx.budget:
+            return out(say("over_budget_server", price=_num(price), budget=_num(ctx.budget)))
+    if len(stack) > 1:
+        notes.append(say("needs_tools", tools=", ".join(stack[1:])))
+    if tool.limits.user_cap is not None:
+        notes.append(say("limit_note", note=f"{tool.limits.user_cap} users at most"))
+    scores = tool.scores.values()
+    bonus, bonus_notes = ctx.bonuses(SELF_HOST, tool)
+    return Candidate(mode=SELF_HOST, tool=tool.id, hoster=None, scores=scores,
+                     score_reasons={c: getattr(tool.scores, c).reason for c in CRITERIA},
+                     total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes))
+
+
+def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Candidate | Exclusion:
+    a = ctx.answers
+    info = ctx.criteria.needs[need]
+    tool = ctx.catalog.tools.get(offer.tool) if offer.tool else None
+
+    def out(reason: Reason) -> Exclusion:
+        return Exclusion(tool=offer.tool, hoster=hoster.id, mode=HOSTED, why=reason)
+
+    cap = hoster.eligibility.max_accounts
+    if cap is not None and ctx.members > cap:
+        return out(say("max_accounts", cap=cap, members=ctx.members))
+    if hoster.eligibility.francophone_only and not a.get("francophone"):
+        return out(say("francophone_only"))
+    notes: list[Reason] = []
+    if need == "email":
+        if offer.own_domain is False:
+            return out(say("no_own_domain"))
+        if offer.own_domain is None:
+            notes.append(say("own_domain_unknown"))
+    if a.get("sso_required") and info.sso_applies and not hoster.single_account:
+        return out(say("no_shared_account"))
+    e2ee = offer.e2ee or (tool.e2ee.value if tool else "no")
+    refused, more_notes, penalty = _content_limits(ctx, need, e2ee, tool.e2ee.note if tool else None, tool)
+    if refused:
+        return out(refused)
+    notes += more_notes
+    price = hoster.price.monthly(ctx.members)
+    if price is not None and price > ctx.budget:
+        return out(say("over_budget_hosted", price=_num(price), budget=_num(ctx.budget)))
+    if price is None:
+        notes.append(say("hosted_unpriced", note=hoster.price.note or ""))
+    elif price == 0:
+        notes.append(say("hosted_free"))
+    else:
+        notes.append(say("hosted_price", price=_num(price)))
+    if not hoster.libre:
+        notes.append(say("not_libre"))
+    if hoster.eligibility.non_commercial_only:
+        notes.append(say("non_commercial", note=hoster.eligibility.note or ""))
+    feature = offer.features or (tool.scores.features if tool else hoster.scores.features)
+    scores = {"sovereignty": hoster.scores.sovereignty.value, "cost": hoster.scores.cost.value,
+              "onboarding": hoster.scores.onboarding.value, "features": feature.value}
+    reasons = {"sovereignty": hoster.scores.sovereignty.reason, "cost": hoster.scores.cost.reason,
+               "onboarding": hoster.scores.onboarding.reason, "features": feature.reason}
+    bonus, bonus_notes = ctx.bonuses(HOSTED, tool)
+    return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
+                     total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes),
+                     hosted_eur=price or 0.0, priced=price is not None)
+
+
+def _rank_key(c: Candidate) -> tuple:
+    # Higher total first; ties go to sovereignty, then the cheaper, then self-hosting, then by name.
+    return (-c.total, -c.scores["sovereignty"], c.hosted_eur, c.mode != SELF_HOST, c.key)
+
+
+def candidates_for(ctx: _Context, need: str) -> tuple[list[Candidate], list[Exclusion]]:
+    ranked: list[Candidate] = []
+    excluded: list[Exclusion] = []
+    for tool in ctx.catalog.tools_by_category[need]:
+        if tool.role == "addon":
+            continue  # offered alongside the tools it completes, never on its own
+        verdict = judge_self_host(ctx, tool, need)
+        (ranked if isinstance(verdict, Candidate) else excluded).append(verdict)
+    for hoster in sorted(ctx.catalog.hosters.values(), key=lambda h: h.id):
+        for offer in hoster.offers:
+            if offer.need == need:
+                verdict = judge_hosted(ctx, hoster, offer, need)
+                (ranked if isinstance(verdict, Candidate) else excluded).append(verdict)
+    ranked.sort(key=_rank_key)
+    return ranked, excluded
+
+
+# ---------------------------------------------------------------------------------------------
+# Companions (webmail) and identity, derived from the picks.
+
+def _companions(ctx: _Context, pick: Candidate) -> list[str]:
+    if pick.mode != SELF_HOST:
+        return []
+    tool = ctx.catalog.tools[pick.tool]
+    if tool.webmail is not False:
+        return []
+    addons = [t for t in ctx.catalog.tools.values() if t.role == "addon" and tool.id in t.addon_for]
+    usable = [t for t in addons if t.admin_difficulty.value <= ctx.capacity
+              and t.maintenance.status not in ("end-of-life", "archived")]
+    usable.sort(key=lambda t: (-ctx.weighted(t.scores.values()), t.id))
+    return [usable[0].id] if usable else []
+
+
+def _provides(ctx: _Context, identity: Tool) -> set[str]:
+    provided: set[str] = set()
+    for tid in ctx.with_requirements([identity.id]):
+        provided |= set(ctx.catalog.tools[tid].identity_provides)
+    return provided
+
+
+def choose_identity(ctx: _Context, member_tools: list[str], rank: int = 0) -> Identity | None:
+    """An identity tool when members should share one account across self-hosted tools."""
+    with_sso = [t for t in member_tools if ctx.catalog.tools[t].sso.free()]
+    if ctx.answers.get("sso_required") and member_tools:
+        why = [say("identity_why_sso")]
+    elif len(with_sso) >= 2:
+        why = [say("identity_why_many", count=len(with_sso))]
+    else:
+        return None
+    options: list[tuple[int, float, str, Tool]] = []
+    excluded: list[Exclusion] = []
+    for tool in ctx.catalog.tools_by_category["identity"]:
+        if tool.admin_difficulty.value > ctx.capacity:
+            excluded.append(Exclusion(tool.id, None, SELF_HOST, say(
+                "too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason)))
+            continue
+        if tool.maintenance.status in ("end-of-life", "archived"):
+            excluded.append(Exclusion(tool.id, None, SELF_HOST, say(
+                "end_of_life", status=tool.maintenance.status, note=tool.maintenance.note or "")))
+            continue
+        provided = _provides(ctx, tool)
+        covered = sum(1 for t in with_sso if provided & set(ctx.catalog.tools[t].sso.free()))
+        options.append((covered, ctx.weighted(tool.scores.values()), tool.id, tool))
+    if not options:
+        return None
+    options.sort(key=lambda o: (-o[0], -o[1], o[2]))
+    if rank:  # a lighter option was needed to fit; the better ones are explained as not fitting
+        for _, _, tid, _tool in options[:rank]:
+            excluded.append(Exclusion(tid, None, SELF_HOST, say("identity_heavy")))
+        options = options[rank:]
+    if not options:
+        return None
+    best = options[0][3]
+    provided = _provides(ctx, best)
+    connected, unconnected = [], []
+    for tid in member_tools:
+        theirs = set(ctx.catalog.tools[tid].sso.free())
+        if theirs & provided:
+            connected.append(tid)
+        elif not theirs:
+            unconnected.append((tid, say("unconnected_no_sso")))
+        else:
+            unconnected.append((tid, say("unconnected_protocols", theirs="/".join(sorted(p.upper() for p in theirs)),
+                                         ours="/".join(sorted(p.upper() for p in provided)))))
+    reasons = why + [say("identity_covers", tools=", ".join(connected) or "-",
+                         protocols="/".join(sorted(p.upper() for p in provided)))]
+    for covered, _, tid, _tool in options[1:]:
+        if covered < options[0][0]:
+            missing = [t for t in with_sso if not (_provides(ctx, _tool) & set(ctx.catalog.tools[t].sso.free()))]
+            excluded.append(Exclusion(tid, None, SELF_HOST, say("identity_misses", tools=", ".join(missing))))
+    alternatives = [o[2] for o in options[1:] if o[0] == options[0][0]]
+    return Identity(tool=best, reasons=reasons, connected=connected, unconnected=unconnected,
+                    alternatives=alternatives, excluded=excluded)
+
+
+# ---------------------------------------------------------------------------------------------
+# Putting the picks together: totals and the fit of the whole stack.
+
+@dataclass
+class _State:
+    picks: dict[str, Candidate | None]  # None = keep
+    identity_rank: int = 0  # which identity option to use, best first; raised when the best does not fit
+
+    def self_hosted(self) -> list[str]:
+        return [c.tool for c in self.picks.values() if c is not None and c.mode == SELF_HOST]
+
+
+def _assemble(ctx: _Context, state: _State) -> tuple[list[str], dict[str, list[str]], Identity | None]:
+    companions = {n: _companions(ctx, c) for n, c in state.picks.items() if c is not None}
+    main = state.self_hosted()
+    identity = choose_identity(ctx, ctx.with_requirements(main), state.identity_rank) if main else None
+    tools = main + [t for ts in companions.values() for t in ts]
+    if identity:
+        tools.append(identity.tool.id)
+    return ctx.with_requirements(tools), companions, identity
+
+
+def _totals(ctx: _Context, state: _State, tools: list[str]) -> Totals:
+    hosted: dict[str, Candidate] = {}
+    for c in state.picks.values():
+        if c is not None and c.mode == HOSTED:
+            hosted.setdefault(c.hoster, c)  # one subscription per hoster, whatever it covers
+    hosted_eur = round(sum(c.hosted_eur for c in hosted.values()), 2)
+    unpriced = sorted(h for h, c in hosted.items() if not c.priced)
+    if tools:
+        ram, ram_min, disk = ctx.ram(tools), ctx.ram(tools, "min"), ctx.disk(tools)
+        if ctx.server_ram is not None:
+            server = {"ram_mb": ctx.server_ram, "disk_gb": None, "eur_month": 0.0, "example": None,
+                      "count": 1, "own": True}
+            fits = ram <= ctx.server_ram
+        else:
+            server = {**ctx.server_for(ram, disk), "own": False}
+            fits = True
+        server_eur = server["eur_month"]
+    else:
+        ram = ram_min = disk = 0
+        server, server_eur, fits = None, 0.0, True
+    monthly = round(server_eur + hosted_eur, 2)
+    fits = fits and monthly <= ctx.budget
+    return Totals(ram_mb=ram, ram_mb_min=ram_min, disk_gb=disk, server=server, server_eur=server_eur,
+                  hosted_eur=hosted_eur, monthly_eur=monthly, unpriced=unpriced, self_hosted_tools=tools,
+                  fits=fits)
+
+
+def _overshoot(ctx: _Context, totals: Totals) -> float:
+    """How far the stack is from fitting, in MB of RAM (a euro over budget counts as 100 MB).
+
+    Without a server of their own, the RAM limit is the largest server the budget left after
+    hosted services can pay for, so that every MB saved counts, not just the step to a cheaper size.
+    """
+    hosted_over = max(0.0, totals.hosted_eur - ctx.budget)
+    if not totals.self_hosted_tools:
+        return 100 * hosted_over
+    limit = ctx.server_ram if ctx.server_ram is not None else ctx.affordable_ram(ctx.budget - totals.hosted_eur)
+    return max(0, totals.ram_mb - limit) + 100 * hosted_over
+
+
+def _fit_reason(ctx: _Context, totals: Totals) -> Reason:
+    if ctx.server_ram is not None and totals.ram_mb > ctx.server_ram:
+        return say("fit_ram", need_mb=totals.ram_mb, have_mb=ctx.server_ram)
+    return say("fit_budget", cost=_num(totals.monthly_eur), budget=_num(ctx.budget))
+
+
+def _stack_totals(ctx: _Context, state: _State) -> Totals:
+    return _totals(ctx, state, _assemble(ctx, state)[0])
+
+
+def _fits(ctx: _Context, state: _State) -> bool:
+    return _stack_totals(ctx, state).fits
+
+
+def _fit(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State, kept: set[str]) -> None:
+    """Make the whole stack fit the server and the budget: step down, then climb back where room is left."""
+    _step_down(ctx, ranked, state)
+    _climb_back(ctx, ranked, state, kept)
+
+
+def _climb_back(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State, kept: set[str]) -> None:
+    """Give each need back the best option that still fits; each change only moves a pick up, so this ends."""
+    changed = True
+    while changed:
+        changed = False
+        for need in NEEDS:
+            if need not in state.picks or need in kept:
+                continue
+            current = state.picks[need]
+            better = ranked[need] if current is None else ranked[need][:ranked[need].index(current)]
+            for candidate in better:
+                trial = _State({**state.picks, need: candidate}, state.identity_rank)
+                if _fits(ctx, trial):
+                    state.picks[need] = candidate
+                    changed = True
+                    break
+        while state.identity_rank > 0 and _fits(ctx, _State(dict(state.picks), state.identity_rank - 1)):
+            state.identity_rank -= 1
+            changed = True
+
+
+def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State) -> None:
+    """Step picks down their ranking until the stack fits.
+
+    Each step takes the move that brings the stack closest to fitting per point of score lost;
+    every step moves one need one place down (or the identity to a lighter option), so this ends.
+    """
+    while True:
+        tools, companions, identity = _assemble(ctx, state)
+        totals = _totals(ctx, state, tools)
+        if totals.fits:
+            return
+        before = _overshoot(ctx, totals)
+        moves = []  # (gain, loss, order, need or None for identity, new candidate)
+        for order, need in enumerate(NEEDS):
+            current = state.picks.get(need)
+            if current is None or (current.mode == HOSTED and current.hosted_eur == 0):
+                continue  # kept, or free: moving it cannot help
+            options = ranked[need]
+            index = options.index(current)
+            nxt = options[index + 1] if index + 1 < len(options) else None
+            trial = _State({**state.picks, need: nxt}, state.identity_rank)
+            after = _overshoot(ctx, _stack_totals(ctx, trial))
+            moves.append((before - after, current.total - (nxt.total if nxt else 0.0), order, need, nxt))
+        if identity is not None:
+            trial = _State(dict(state.picks), state.identity_rank + 1)
+            t_tools, _, t_identity = _assemble(ctx, trial)
+            if t_identity is not None or not ctx.answers.get("sso_required"):
+                after = _overshoot(ctx, _totals(ctx, trial, t_tools))
+                loss = ctx.weighted(identity.tool.scores.values()) - (
+                    ctx.weighted(t_identity.tool.scores.values()) if t_identity else 0.0)
+                moves.append((before - after, max(loss, 0.0), len(NEEDS), None, None))
+        if not moves:  # nothing left to move: everything is kept or free
+            return
+        helpful = [m for m in moves if m[0] > 0]
+        if helpful:  # the most fit per point of score lost
+            gain, loss, _, need, nxt = min(helpful, key=lambda m: (-(m[0] / (m[1] + 0.5)), m[1], m[2]))
+        else:  # no single step helps yet: take the cheapest step and look again
+            gain, loss, _, need, nxt = min(moves, key=lambda m: (m[1], m[2]))
+        if need is None:
+            state.identity_rank += 1
+        else:
+            state.picks[need] = nxt
+
+
+def decide(answers: dict[str, Any], catalog: Catalog) -> Recommendation:
+    ctx = _Context(answers, catalog)
+    needs = [n for n in NEEDS if n in answers["needs"]]
+    covered = set(answers.get("already_covered") or [])
+    ranked: dict[str, list[Candidate]] = {}
+    excluded: dict[str, list[Exclusion]] = {}
+    for need in needs:
+        ranked[need], excluded[need] = candidates_for(ctx, need)
+    _rank_together(ctx, [n for n in needs if n not in covered], ranked)
+    if answers.get("sso_required"):
+        _one_account_system(ctx, [n for n in needs if n not in covered], ranked, excluded)
+    state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
+    _fit(ctx, ranked, state, kept=covered)
+    tools, companions, identity = _assemble(ctx, state)
+    totals = _totals(ctx, state, tools)
+
+    outcomes: dict[str, Outcome] = {}
+    for need in needs:
+        pick = state.picks[need]
+        lost = _did_not_fit(ctx, ranked[need], state, need) if need not in covered else []
+        fit_excluded = [Exclusion(c.tool, c.hoster, c.mode,
+                                  say("stack_fit", what=why, chosen=_label(pick) if pick else "keep"))
+                        for c, why in lost]
+        gone = {c.key for c, _ in lost}
+        feasible = [c for c in ranked[need] if c.key not in gone]
+        outcome = Outcome(need=need, mode=pick.mode if pick else KEEP, pick=pick, ranked=feasible,
+                          excluded=fit_excluded + excluded[need], companions=companions.get(need, []))
+        outcome.reasons = _explain(ctx, outcome, covered, lost)
+        outcomes[need] = outcome
+    return Recommendation(answers=answers, outcomes=outcomes, identity=identity, totals=totals)
+
+
+def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: str) -> list[tuple[Candidate, Reason]]:
+    """The options ranked above the pick, each with what taking it would have cost the stack."""
+    pick = state.picks[need]
+    above = options if pick is None else options[:options.index(pick)]
+    lost = []
+    for candidate in above:
+        trial = _State({**state.picks, need: candidate}, state.identity_rank)
+        lost.append((candidate, _fit_reason(ctx, _stack_totals(ctx, trial))))
+    return lost
+
+
+def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candidate]]) -> None:
+    """Favour options that go with the first choices of the other needs, then rank again.
+
+    A tool that runs inside a tool chosen for another need costs little more (Nextcloud Office
+    beside Nextcloud), and a second service from the same hoster adds no new account or contract.
+    """
+    first = {n: ranked[n][0] for n in needs if ranked[n]}
+    bonus = ctx.criteria.together_bonus
+    for need in needs:
+        others = {n: c for n, c in first.items() if n != need}
+        tools_elsewhere = {}
+        for n, c in others.items():
+            if c.mode == SELF_HOST:
+                for tid in ctx.with_requirements([c.tool]):
+                    tools_elsewhere.setdefault(tid, n)
+        hosters_elsewhere = {c.hoster: n for n, c in others.items() if c.mode == HOSTED}
+        updated = []
+        for c in ranked[need]:
+            note = None
+            if c.mode == SELF_HOST:
+                shared = [t for t in ctx.catalog.tools[c.tool].requires_tools if t in tools_elsewhere]
+                if shared:
+                    note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
+            elif c.hoster in hosters_elsewhere:
+                note = say("together_hoster", need=hosters_elsewhere[c.hoster], bonus=_num(bonus))
+            updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
+        ranked[need] = sorted(updated, key=_rank_key)
+
+
+def _account_system(c: Candidate) -> str:
+    return SELF_HOST if c.mode == SELF_HOST else c.hoster
+
+
+def _one_account_system(ctx: _Context, needs: list[str], ranked: dict[str, list[Candidate]],
+                        excluded: dict[str, list[Exclusion]]) -> None:
+    """One account per member: keep the needs that use accounts within one account system.
+
+    The system is your own server (behind the identity tool) or one hoster whose services share an
+    account; the one chosen serves the most needs, then has the best scores.
+    """
+    sso_needs = [n for n in needs if ctx.criteria.needs[n].sso_applies]
+    systems: dict[str, tuple[int, float]] = {}
+    for need in sso_needs:
+        best: dict[str, float] = {}
+        for c in ranked[need]:
+            if c.mode == HOSTED and not ctx.catalog.hosters[c.hoster].single_account:
+                continue
+            best.setdefault(_account_system(c), c.total)
+        for system, total in best.items():
+            count, value = systems.get(system, (0, 0.0))
+            systems[system] = (count + 1, value + total)
+    if not systems:
+        return
+    chosen = min(systems, key=lambda s: (-systems[s][0], -systems[s][1], s != SELF_HOST, s))
+    where = say("account_self") if chosen == SELF_HOST else \
+        say("account_hoster", hoster=ctx.catalog.hosters[chosen].name)
+    for need in sso_needs:
+        inside = [c for c in ranked[need] if _account_system(c) == chosen]
+        if not inside:
+            ranked[need] = [replace(c, notes=c.notes + (say("own_account_only", where=where),))
+                            for c in ranked[need]]
+            continue
+        excluded[need] = [Exclusion(c.tool, c.hoster, c.mode, say("other_account_domain", where=where))
+                          for c in ranked[need] if _account_system(c) != chosen] + excluded[need]
+        ranked[need] = inside
+
+
+def _label(c: Candidate) -> str:
+    return c.hoster if c.mode == HOSTED else c.tool
+
+
+def _explain(ctx: _Context, outcome: Outcome, covered: set[str], lost: list) -> list[Reason]:
+    pick = outcome.pick
+    if pick is None:
+        if outcome.need in covered:
+            return [say("keep_covered")]
+        if lost:
+            return [say("keep_fit", what=lost[-1][1])]
+        return [say("keep_nothing_fits")]
+    detail = ", ".join(f"{c} {pick.scores[c]}" for c in CRITERIA)
+    reasons = [say("pick_best", total=_num(pick.total), detail=detail)]
+    if ctx.priority in CRITERIA:
+        reasons.append(say("priority", criterion=ctx.priority))
+    alternatives = outcome.alternatives
+    if alternatives:
+        runner = alternatives[0]
+        diffs = [c for c in CRITERIA if pick.scores[c] != runner.scores[c]]
+        ahead = [c for c in diffs if pick.scores[c] > runner.scores[c]]
+        why = "; ".join(f"{c}: {pick.score_reasons[c].rstrip('.')}" for c in ahead or CRITERIA[:1])
+        reasons.append(say("pick_over", runner_up=_label(runner), runner_total=_num(runner.total), why=why))
+    else:
+        reasons.append(say("pick_alone"))
+    reasons.extend(pick.notes)
+    for companion in outcome.companions:
+        reasons.append(say("companion", tool=companion, server=pick.tool))
+    return reasons

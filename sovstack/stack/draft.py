@@ -1,0 +1,74 @@
+"""`sovstack init`: a recommendation becomes `sovstack.yml`, a file people read, edit and version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sovstack.catalog import Catalog
+from sovstack.errors import UserError
+from sovstack.recommend.decide import Recommendation
+from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.yamlio import dump_yaml
+
+
+@dataclass
+class Draft:
+    text: str
+    tools: list[str]
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (tool, why)
+    hosted: dict[str, str] = field(default_factory=dict)
+
+
+def self_hosted_tools(rec: Recommendation) -> list[str]:
+    """What the recommendation self-hosts: picks, their companions, and the identity tool."""
+    tools: list[str] = []
+    for outcome in rec.outcomes.values():
+        if outcome.mode == "self-host" and outcome.pick and outcome.pick.tool:
+            for tool in [outcome.pick.tool, *outcome.companions]:
+                if tool not in tools:
+                    tools.append(tool)
+    if rec.identity and rec.identity.tool.id not in tools:
+        tools.append(rec.identity.tool.id)
+    return tools
+
+
+def sandbox_server(name: str, state_dir: Path) -> dict[str, Any]:
+    path = state_dir / name / "sandbox.json"
+    if not path.exists():
+        raise UserError(f"--sandbox {name}: no sandbox of that name ({path} is missing)",
+                        f"start it first: sovstack sandbox up --name {name}")
+    info = json.loads(path.read_text())
+    return {"address": info["ssh_host"], "ssh_user": info["ssh_user"], "ssh_port": info["ssh_port"],
+            "ssh_key": info["ssh_key"], "public_ip": info["address"], "check_host_key": False}
+
+
+def draft(rec: Recommendation, catalog: Catalog, *, organisation: str, domain: str, admin_email: str,
+          server: dict[str, Any], tls: str, language: str, server_name: str = "main") -> Draft:
+    tools, refused = [], []
+    for tool_id in self_hosted_tools(rec):
+        ok, why = deployable(catalog.tools[tool_id])
+        (tools.append(tool_id) if ok else refused.append((tool_id, why)))
+    hosted = {need: (o.pick.hoster or o.pick.tool) for need, o in rec.outcomes.items()
+              if o.mode == "hosted" and o.pick}
+    data = {"organisation": organisation, "domain": domain, "admin_email": admin_email, "language": language,
+            "tls": tls, "servers": {server_name: server},
+            "tools": {t: {"server": server_name, **({"subdomain": catalog.tools[t].deploy.subdomain}
+                                                   if catalog.tools[t].deploy.subdomain else {})} for t in tools},
+            "hosted": hosted}
+    parse_stack(data, "sovstack.yml (draft)", catalog)  # what init writes must load
+    lines = [
+        f"# The stack of {organisation}, written by `sovstack init` from the recommendation.",
+        "# Edit it freely; `sovstack render`/`plan`/`deploy` validate it. Secrets are in secrets.yml (0600).",
+        "# servers: where tools run (SSH address, user, port, key). tools: tool id -> server and subdomain.",
+        "# tls: public (Let's Encrypt through Caddy) or internal (Caddy's own CA, when there is no public DNS).",
+        "# hosted: needs served by a hoster (for the report). mail_relay: where tools send mail when email is",
+        "#   hosted: host, port, username, security (starttls|tls|none); its password goes in secrets.yml",
+        "#   under mail_relay.password.",
+    ]
+    for tool_id, why in refused:
+        lines.append(f"# Not deployed by sovstack: {tool_id}: {why}")
+    text = "\n".join(lines) + "\n" + dump_yaml(data)
+    return Draft(text=text, tools=tools, refused=refused, hosted=hosted)

@@ -1,0 +1,202 @@
+"""The DNS records a stack needs: one name per web tool, and the mail records when sovstack hosts mail.
+
+Pure decisions from the stack, the catalog and the secrets (the DKIM key); `sovstack dns` prints
+them, `sovstack check` compares them with what a resolver answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from sovstack.catalog import Catalog
+from sovstack.errors import UserError
+from sovstack.stack.secrets import Secrets
+from sovstack.stack.stackfile import Stack
+from sovstack.wiring import core as wiring
+from sovstack.wiring import dkim
+
+TTL = 3600
+MX_PRIORITY = 10
+SPF = "v=spf1 mx -all"  # only the hosts in MX send mail for the domain; everything else fails
+TXT_CHUNK = 255  # a TXT character-string holds at most 255 octets (RFC 1035 §3.3)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One DNS record. `value` is what a resolver answers, unquoted: an address, `10 mail.example.org.`
+    (MX), a target with its final dot (CNAME), or the whole text of a TXT record."""
+
+    name: str  # fully qualified, without the final dot
+    type: str  # A | AAAA | CNAME | MX | TXT
+    value: str
+    ttl: int
+    purpose: str  # plain words: "web address of Etherpad"
+    tool: str  # the tool it serves
+    why: str = ""  # what breaks without it
+
+    def rdata(self) -> str:
+        """The value as a zone file writes it (TXT: quoted, split into 255-octet strings)."""
+        if self.type != "TXT":
+            return self.value
+        chunks = [self.value[i:i + TXT_CHUNK] for i in range(0, len(self.value), TXT_CHUNK)] or [""]
+        return " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+
+    def owner(self, origin: str | None = None) -> str:
+        """The name relative to `origin` ('@' for the origin itself), or absolute with its final dot."""
+        if origin is None:
+            return f"{self.name}."
+        if self.name == origin:
+            return "@"
+        return self.name[: -len(origin) - 1] if self.name.endswith(f".{origin}") else f"{self.name}."
+
+    def zone_line(self, origin: str | None = None) -> str:
+        return f"{self.owner(origin)} {self.ttl} IN {self.type} {self.rdata()}"
+
+
+def server_address(stack: Stack, server: str, stack_file: Path | str) -> tuple[str, str]:
+    """(record type, value) pointing at a server: A/AAAA of its public IP, else CNAME to its host name."""
+    node = stack.servers[server]
+    if node.public_ip is not None:
+        try:
+            ip = ipaddress.ip_address(node.public_ip)
+        except ValueError:
+            raise UserError(f"{stack_file}: key 'servers.{server}.public_ip' = {node.public_ip!r}: not an IP address",
+                            "give the IPv4 or IPv6 address the internet reaches the server at") from None
+        return ("AAAA" if ip.version == 6 else "A"), str(ip)
+    try:
+        ip = ipaddress.ip_address(node.address)
+    except ValueError:
+        # A host name (often the hoster's, e.g. vps-123.hoster.example) follows the server when its
+        # IP changes; an alias to it is as good as an address for a web name.
+        return "CNAME", f"{node.address.rstrip('.').lower()}."
+    return ("AAAA" if ip.version == 6 else "A"), str(ip)
+
+
+def records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path | str = "sovstack.yml") -> list[Record]:
+    """Every record the stack needs, web names first (by tool), then mail."""
+    found: list[Record] = []
+    for tool_id in sorted(stack.tools):
+        fqdn = stack.fqdn(tool_id, catalog)
+        if not fqdn:
+            continue
+        name = catalog.tools[tool_id].name
+        rtype, value = server_address(stack, stack.tools[tool_id].server, stack_file)
+        found.append(Record(fqdn, rtype, value, TTL, f"web address of {name}", tool_id,
+                            f"members open {name} at https://{fqdn}, and Caddy gets the HTTPS certificate for "
+                            f"that name only once it leads to the server"))
+    portal = stack.portal_fqdn()
+    if portal:
+        rtype, value = server_address(stack, stack.portal_server(), stack_file)
+        found.append(Record(portal, rtype, value, TTL, "web address of the members' portal", "portal",
+                            f"members find every tool at https://{portal}, and Caddy gets its HTTPS certificate "
+                            "only once the name leads to the server"))
+    if wiring.mail_route(stack, catalog) == "self-hosted":
+        mail = mail_records(stack, catalog, secrets, stack_file)
+        host = mail[0]
+        # The mail host is the mail server's own web name: its record is said once, with the mail ones.
+        found = [r for r in found if r.name != host.name]
+        found += mail
+    return found
+
+
+def mail_records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path | str) -> list[Record]:
+    """The mail server's name (first), MX, SPF, DKIM and DMARC."""
+    server = wiring.mail_server(stack, catalog)
+    host = wiring.mail_host(stack, catalog)
+    domain = stack.domain
+    placed = stack.tools[server].server
+    rtype, value = server_address(stack, placed, stack_file)
+    if rtype == "CNAME":
+        # An MX must name a host with its own address record, never an alias (RFC 2181 §10.3).
+        raise UserError(f"{stack_file}: key 'servers.{placed}.public_ip' is missing, and address "
+                        f"{stack.servers[placed].address!r} is a host name: the mail name {host} needs an IP address (an MX may not point at an alias)",
+                        f"add public_ip: <the server's public IPv4 or IPv6 address> under servers.{placed}")
+    key_path = f"tools.{server}.dkim_key_pem"
+    pem = secrets.get(key_path)
+    if not pem:
+        raise UserError(f"{secrets.path}: key '{key_path}' is missing: the DKIM signing key of {domain}",
+                        f"run `sovstack render` (it generates the secrets {server} lists in the catalog under "
+                        f"deploy.secrets, dkim_key_pem among them)")
+    try:
+        dkim_value = dkim.txt_value(pem)
+    except ValueError as exc:
+        raise UserError(f"{secrets.path}: key '{key_path}': {exc}",
+                        "delete that key; the next `sovstack render` makes a new one (then publish the new DKIM "
+                        "record before deploying)") from None
+    name = catalog.tools[server].name
+    return [
+        Record(host, rtype, value, TTL, f"name of the mail server, {name}", server,
+               f"the MX points at {host}; other mail servers and the members' mail apps reach the server by it, "
+               f"and Caddy gets the certificate Postfix and Dovecot use for that name"),
+        Record(domain, "MX", f"{MX_PRIORITY} {host}.", TTL, f"where mail for @{domain} is delivered", server,
+               f"other mail servers deliver mail for @{domain} to the host its MX names; without it, mail to "
+               f"the association bounces"),
+        Record(domain, "TXT", SPF, TTL, f"which servers may send mail from @{domain} (SPF)", server,
+               f"receiving servers check that mail from @{domain} comes from a server the domain allows; "
+               "without it the association's mail lands in spam or is refused"),
+        Record(dkim.record_name(domain), "TXT", dkim_value, TTL,
+               f"public key that checks the signatures of mail from @{domain} (DKIM)", server,
+               "the mail server signs every outgoing mail; receivers check the signature with this key, and treat "
+               "unsigned or unverifiable mail as suspect"),
+        Record(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=quarantine; rua=mailto:{stack.admin_email}", TTL,
+               f"what receivers do with forged mail from @{domain} (DMARC)", server,
+               f"it tells receivers to put mail failing SPF and DKIM in spam and to send reports to "
+               f"{stack.admin_email}; large providers (Gmail, Outlook) expect it from domains that send mail"),
+    ]
+
+
+def notes(stack: Stack, catalog: Catalog) -> list[str]:
+    """What the records alone do not say: work at the mail provider, aliases, private addresses."""
+    said: list[str] = []
+    route = wiring.mail_route(stack, catalog)
+    if route == "relay":
+        relay = stack.mail_relay
+        sender = relay.from_domain or stack.domain
+        said.append(f"Mail goes through {relay.host}: add the MX, SPF and DKIM records its provider documents for "
+                    f"{sender} (only the provider knows its servers and keys; sovstack prints none). Once mail "
+                    f"passes SPF and DKIM, add DMARC: _dmarc.{sender}. TXT \"v=DMARC1; p=quarantine; "
+                    f"rua=mailto:{stack.admin_email}\"")
+    elif route is None:
+        for tool_id in sorted(stack.tools):
+            if catalog.tools[tool_id].smtp.method == "is-mail-server":
+                said.append(f"{catalog.tools[tool_id].name} receives the mail: add the MX, SPF, DKIM and DMARC "
+                            f"records its admin interface shows (sovstack makes them only for postfix-dovecot)")
+    if route == "self-hosted":
+        report_domain = stack.admin_email.rsplit("@", 1)[1].lower()
+        if report_domain != stack.domain and not report_domain.endswith(f".{stack.domain}"):
+            # RFC 7489 §7.1: reports go to another domain only if that domain agrees to take them.
+            said.append(f"DMARC reports go to {stack.admin_email}, outside {stack.domain}: {report_domain} must "
+                        f"publish {stack.domain}._report._dmarc.{report_domain}. TXT \"v=DMARC1\" to accept them")
+    if "prosody" in stack.tools:
+        fqdn = stack.fqdn("prosody", catalog)
+        said.append(f"Prosody's group chats (rooms.{fqdn}) serve the members through {fqdn}; members of other "
+                    f"XMPP servers could join them only with a record and a certificate for that name too")
+    for name in sorted({place.server for place in stack.tools.values()}):
+        node = stack.servers[name]
+        pointed = node.public_ip or node.address
+        try:
+            ip = ipaddress.ip_address(pointed)
+        except ValueError:
+            said.append(f"Server {name!r} has a host name as address ({node.address}): its web names are aliases "
+                        f"(CNAME) to it; set servers.{name}.public_ip to publish addresses instead")
+            continue
+        if not ip.is_global:
+            said.append(f"Server {name!r}: {ip} is not reachable from the internet; if DNS on the internet must "
+                        f"point at this server, set servers.{name}.public_ip to its public address")
+    return said
+
+
+def zone_text(domain: str, found: list[Record], remarks: list[str], source: str = "the stack file") -> str:
+    """Zone-file text: $ORIGIN, $TTL, one record per line with names relative to the domain."""
+    lines = [f"; DNS records for {domain}, made by `sovstack dns` from {source}.",
+             "; Add them at your DNS host; its SOA and NS records stay as they are.",
+             f"$ORIGIN {domain}.", f"$TTL {TTL}"]
+    width = max((len(r.owner(domain)) for r in found), default=1)
+    for record in found:
+        lines.append(f"; {record.purpose}")
+        lines.append(f"{record.owner(domain):<{width}} {record.ttl} IN {record.type:<5} {record.rdata()}")
+    for remark in remarks:
+        lines.append(f"; note: {remark}")
+    return "\n".join(lines) + "\n"
