@@ -4,10 +4,11 @@ from pathlib import Path
 import pytest
 
 from sovstack.catalog import load_catalog
-from sovstack.paths import PROJECT_ROOT
+from sovstack.paths import PACKAGE_DATA
 from sovstack.recommend.questionnaire import load_questionnaire
 
-REPO = PROJECT_ROOT
+REPO = Path(__file__).resolve().parent.parent  # the checkout
+DATA = PACKAGE_DATA  # decision_tree/, templates/, playbooks/ (inside the package)
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +25,7 @@ def questionnaire():
 def tree_copy(tmp_path, monkeypatch):
     """A writable copy of decision_tree/ that sovstack reads instead of the real one."""
     copy = tmp_path / "decision_tree"
-    shutil.copytree(REPO / "decision_tree", copy)
+    shutil.copytree(DATA / "decision_tree", copy)
     monkeypatch.setenv("SOVSTACK_DECISION_TREE", str(copy))
     return copy
 

@@ -14,7 +14,7 @@ from sovstack.errors import UserError
 from sovstack.render.bundle import render
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
-from tests.conftest import REPO
+from tests.conftest import DATA
 
 SAMPLE_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"},
                 "roundcube": {"server": "main"}, "etherpad": {"server": "main"}}
@@ -40,7 +40,7 @@ def test_every_deployable_tool_declares_its_backup_set(catalog):
 
 def database_services(tool_id: str) -> dict[str, str]:
     """compose service -> database kind, read from the tool's compose template."""
-    compose = REPO / "templates" / "apps" / tool_id / "app" / "compose.yml.j2"
+    compose = DATA / "templates" / "apps" / tool_id / "app" / "compose.yml.j2"
     if not compose.exists():
         return {}
     found = {}
@@ -51,7 +51,7 @@ def database_services(tool_id: str) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("tool_id", sorted(p.stem for p in (REPO / "decision_tree" / "tools").glob("*.yml")))
+@pytest.mark.parametrize("tool_id", sorted(p.stem for p in (DATA / "decision_tree" / "tools").glob("*.yml")))
 def test_every_database_container_is_dumped_and_its_live_files_left_out(catalog, tool_id):
     tool = catalog.tools[tool_id]
     if not tool.deploy or tool.deploy.how == "refused":
@@ -59,7 +59,7 @@ def test_every_database_container_is_dumped_and_its_live_files_left_out(catalog,
     spec = tool.deploy.backup
     dumped = {d.service: d.kind for d in spec.dumps if d.service}
     assert dumped == database_services(tool_id)
-    compose = REPO / "templates" / "apps" / tool_id / "app" / "compose.yml.j2"
+    compose = DATA / "templates" / "apps" / tool_id / "app" / "compose.yml.j2"
     for excluded in spec.exclude:  # a live database directory that really is a bind mount of the tool
         assert f"{{{{ app.data }}}}/{excluded}:" in compose.read_text(), (tool_id, excluded)
 

@@ -16,7 +16,7 @@ from sovstack.render.bundle import render
 from sovstack.stack.draft import draft
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
-from tests.conftest import REPO
+from tests.conftest import DATA, REPO
 
 BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_email": "admin@voisins.example.org",
         "servers": {"main": {"address": "203.0.113.10"}}, "tools": {}}
@@ -145,7 +145,7 @@ def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
     stack = parse_stack({**BASE, "tools": {"etherpad": {"server": "main"}}}, "sovstack.yml", catalog)
     render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
     result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
-                             str(tmp_path / "build" / "hosts.yml"), str(REPO / "playbooks" / "site.yml")],
+                             str(tmp_path / "build" / "hosts.yml"), str(DATA / "playbooks" / "site.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -162,7 +162,7 @@ def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_che
     assert set(inventory["all"]["hosts"]) == {b.server for b in bundles} == set(stack.servers)
     shutil.copytree(REPO / "inventories" / f"example-{example}", tmp_path / "inventory")
     result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
-                             str(tmp_path / "inventory"), str(REPO / "playbooks" / "site.yml")],
+                             str(tmp_path / "inventory"), str(DATA / "playbooks" / "site.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

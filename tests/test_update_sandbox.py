@@ -19,7 +19,7 @@ import pytest
 
 from sovstack.engines import sandbox
 from sovstack.render import envfile
-from tests.conftest import REPO
+from tests.conftest import DATA
 from tests.servers import (
     STANDIN_BASE,
     build_standins,
@@ -54,7 +54,7 @@ def build_failing_standin(image: str, port: int) -> None:
 def drill(tmp_path_factory):
     require_docker()
     tree = tmp_path_factory.mktemp("update-tree") / "decision_tree"
-    shutil.copytree(REPO / "decision_tree", tree)
+    shutil.copytree(DATA / "decision_tree", tree)
     state = tmp_path_factory.mktemp("sandbox-update")
     work = tmp_path_factory.mktemp("stack-update")
     with pytest.MonkeyPatch.context() as patch:

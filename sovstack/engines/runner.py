@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 from sovstack.errors import UserError
-from sovstack.paths import PROJECT_ROOT
+from sovstack.paths import playbook
 
 ENGINES = ("ansible", "pyinfra")
-PLAYBOOK = PROJECT_ROOT / "playbooks" / "site.yml"
+PLAYBOOK = playbook()
 PYINFRA_DEPLOY = Path(__file__).with_name("pyinfra_deploy.py")
 
 
