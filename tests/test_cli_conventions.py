@@ -4,7 +4,6 @@ tables, --help examples, and the modes of the files written. Run as real process
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -126,7 +125,8 @@ DISCOVERY = [
 ]
 
 
-@pytest.mark.parametrize("stacks,where,env,given,used", DISCOVERY)
+@pytest.mark.parametrize("stacks,where,env,given,used", DISCOVERY,
+                         ids=[f"in {d[1]}, env {d[2]}, --stack {d[3]} -> {d[4]}" for d in DISCOVERY])
 def test_the_stack_file_is_found_from_the_flag_the_variable_then_the_parents(tmp_path, stacks, where, env, given,
                                                                            used):
     root = tmp_path / "root"
@@ -235,8 +235,9 @@ def test_shell_completion_is_documented_and_works():
     top = run("--help", cwd=REPO).stdout
     assert "_SOVSTACK_COMPLETE=bash_source sovstack" in top
     assert "_SOVSTACK_COMPLETE=bash_source sovstack" in (REPO / "README.md").read_text()
-    script = subprocess.run(["sovstack"], env=clean_env(_SOVSTACK_COMPLETE="bash_source"), capture_output=True,
-                            text=True, executable=shutil.which("sovstack", path=os.path.dirname(sys.executable)))
+    # As the installed `sovstack` script runs it (click takes the variable's name from the program's).
+    script = subprocess.run([sys.executable, "-c", "from sovstack.cli.main import main; main(prog_name='sovstack')"],
+                            env=clean_env(_SOVSTACK_COMPLETE="bash_source"), capture_output=True, text=True)
     assert "complete -o nosort -F _sovstack_completion sovstack" in script.stdout
 
 
@@ -254,7 +255,7 @@ MODES = [
 ]
 
 
-@pytest.mark.parametrize("command,path,mode", MODES, ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize("command,path,mode", MODES, ids=[f"{c[0]} {p} {m:o}" for c, p, m in MODES])
 def test_file_modes(tmp_path, command, path, mode):
     stack_in(tmp_path)
     result = run(*command, cwd=tmp_path)
