@@ -7,14 +7,16 @@ from pathlib import Path
 
 import click
 
-from sovstack.cli.shared import ENGINE, SERVERS, STACK, echo_health
+from sovstack.cli.shared import ENGINE, SERVERS, STACK, console, echo_health, find_stack
 
 
 @click.command("dns")
 @STACK
 @click.option("--format", "fmt", type=click.Choice(["table", "zone"]), default="table", show_default=True,
               help="table: for reading; zone: zone-file text to paste or import at your DNS host.")
-def dns_cmd(stack_path: Path, fmt: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the records and notes as JSON.")
+@click.pass_context
+def dns_cmd(ctx: click.Context, stack_path: Path | None, fmt: str, as_json: bool) -> None:
     """Print the DNS records the stack needs: the address of every web tool, and with
     self-hosted mail its MX, SPF, DKIM and DMARC records.
 
@@ -22,17 +24,25 @@ def dns_cmd(stack_path: Path, fmt: str) -> None:
     Examples:
       sovstack dns
       sovstack dns --format zone > example.org.zone
+      sovstack dns --json
     """
+    from click.core import ParameterSource
+
     from sovstack.engines.apply import load
+    from sovstack.errors import UserError
     from sovstack.wiring.dns_records import notes, records, zone_text
 
-    loaded = load(stack_path)
+    if as_json and ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+        raise UserError("--json and --format choose the output twice", "leave out one of them")
+    loaded = load(find_stack(stack_path))
     found = records(loaded.stack, loaded.catalog, loaded.secrets, loaded.path)
     remarks = notes(loaded.stack, loaded.catalog)
+    if as_json:
+        click.echo(json.dumps(dns_summary(loaded.stack.domain, found, remarks), ensure_ascii=False, indent=2))
+        return
     if fmt == "zone":
         click.echo(zone_text(loaded.stack.domain, found, remarks, str(loaded.path)), nl=False)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"DNS records for {loaded.stack.domain}")
@@ -40,10 +50,18 @@ def dns_cmd(stack_path: Path, fmt: str) -> None:
         table.add_column(column, overflow="fold")
     for r in found:
         table.add_row(r.name, r.type, r.value, str(r.ttl), r.purpose)
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     for remark in remarks:
-        console.print(f"note: {remark}", highlight=False)
+        out.print(f"note: {remark}", highlight=False)
+
+
+def dns_summary(domain: str, found, remarks: list[str]) -> dict:
+    """dns's output for --json: the records as a resolver answers them (DKIM: the public key only)."""
+    return {"domain": domain,
+            "records": [{"name": r.name, "type": r.type, "value": r.value, "ttl": r.ttl, "purpose": r.purpose}
+                        for r in found],
+            "notes": remarks}
 
 
 @click.command("check")
@@ -56,7 +74,7 @@ def dns_cmd(stack_path: Path, fmt: str) -> None:
               help="Examine only this server (repeatable); default: every server the stack was deployed to.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context
-def check_cmd(ctx: click.Context, stack_path: Path, resolver: str | None, only: tuple[str, ...],
+def check_cmd(ctx: click.Context, stack_path: Path | None, resolver: str | None, only: tuple[str, ...],
               servers: tuple[str, ...], as_json: bool) -> None:
     """Diagnose the stack: what is wrong, why it matters, and the fix.
 
@@ -75,7 +93,7 @@ def check_cmd(ctx: click.Context, stack_path: Path, resolver: str | None, only: 
     from sovstack.check.run import CheckInput, failed, run_checks
     from sovstack.engines.apply import load
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     given = CheckInput(loaded.stack, loaded.catalog, loaded.secrets, loaded.path, resolver,
                        servers=tuple(loaded.servers(servers)) if servers else ())
     findings = run_checks(given, only)
@@ -117,7 +135,7 @@ def _print_findings(findings) -> None:
 @click.command("backup")
 @STACK
 @SERVERS
-def backup_cmd(stack_path: Path, only: tuple[str, ...]) -> None:
+def backup_cmd(stack_path: Path | None, only: tuple[str, ...]) -> None:
     """Back up now: dump the tools' databases, take a restic snapshot, apply the retention.
 
     The same runs daily from the sovstack-backup.timer on each server. The repository password is
@@ -130,7 +148,7 @@ def backup_cmd(stack_path: Path, only: tuple[str, ...]) -> None:
     from sovstack.backup.run import run_backup
     from sovstack.engines.apply import load
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     for server in loaded.servers(only):
         snapshot = run_backup(loaded, server)
         click.echo(f"backup: {server}: snapshot {snapshot.id} saved in {loaded.stack.backup.local}"
@@ -144,7 +162,7 @@ def backup_cmd(stack_path: Path, only: tuple[str, ...]) -> None:
 @click.option("--snapshot", default="latest", show_default=True, help="Snapshot id (or its first characters).")
 @click.option("--list", "list_only", is_flag=True, help="Only list the snapshots; change nothing.")
 @click.option("--wait", default=180, show_default=True, help="Seconds to wait for the tools' health checks.")
-def restore_cmd(stack_path: Path, only: tuple[str, ...], tools: tuple[str, ...], snapshot: str, list_only: bool,
+def restore_cmd(stack_path: Path | None, only: tuple[str, ...], tools: tuple[str, ...], snapshot: str, list_only: bool,
                 wait: int) -> None:
     """Restore tools from a backup: stop them, put their files back, load their database dumps,
     start them, and check their health.
@@ -162,7 +180,7 @@ def restore_cmd(stack_path: Path, only: tuple[str, ...], tools: tuple[str, ...],
     from sovstack.engines.apply import health, load, render_all
     from sovstack.errors import UserError
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     if list_only:
         for server in loaded.servers(only):
             for found in backup.snapshots(loaded, server):
@@ -193,7 +211,7 @@ def restore_cmd(stack_path: Path, only: tuple[str, ...], tools: tuple[str, ...],
 @click.option("--tool", "tools", multiple=True, help="Only this compose tool (repeatable); default: every tool.")
 @click.option("--skip-debian", is_flag=True, help="Do not run apt-get upgrade; only update the tools' images.")
 @click.option("--wait", default=180, show_default=True, help="Seconds to wait for each tool's health check.")
-def update_cmd(stack_path: Path, only: tuple[str, ...], engine: str, tools: tuple[str, ...], skip_debian: bool,
+def update_cmd(stack_path: Path | None, only: tuple[str, ...], engine: str, tools: tuple[str, ...], skip_debian: bool,
                wait: int) -> None:
     """Update the servers: Debian packages, then the tools whose pinned images changed in the catalog.
 
@@ -211,7 +229,7 @@ def update_cmd(stack_path: Path, only: tuple[str, ...], engine: str, tools: tupl
     from sovstack.update.plan import failures
     from sovstack.update.run import update
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     report = update(loaded, engine, loaded.servers(only), tools, click.echo, wait=wait, debian=not skip_debian)
     echo_health(report.health)
     bad = failures(report.outcomes)

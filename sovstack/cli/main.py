@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from sovstack import __version__
-from sovstack.cli.shared import ENGINE, SERVERS, STACK, echo_health
+from sovstack.cli.shared import ENGINE, SERVERS, STACK, STACK_ENV, console, echo_health, find_stack, no_color, print_table
 from sovstack.errors import SovstackError
 
 LANG = click.Choice(["en", "fr"])
@@ -36,9 +36,16 @@ class ErrorBoundary(click.Group):
             ctx.exit(130)
 
 
-@click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})
+COMPLETION = """\b
+Shell completion (bash; zsh_source and fish_source for the others):
+  eval "$(_SOVSTACK_COMPLETE=bash_source sovstack)"
+"""
+
+
+@click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]}, epilog=COMPLETION)
 @click.version_option(__version__, prog_name="sovstack")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """sovstack helps an association leave Big Tech.
 
     It asks what the association needs, recommends free software for each need (your own
@@ -48,6 +55,8 @@ def main() -> None:
     Example:
       sovstack ask --answers examples/answers/small-choir.yml --out recommendation/
     """
+    if no_color():
+        ctx.color = False  # click.echo then strips click.style's escapes; sub-commands inherit it
 
 
 @main.command()
@@ -144,7 +153,6 @@ def _serve_web(host: str, port: int, lang: str, *, open_browser: bool) -> None:
 
 
 def _print_summary(result, lang: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from sovstack.recommend.report_text import TEXT
@@ -160,10 +168,10 @@ def _print_summary(result, lang: str) -> None:
         table.add_row(label, name, t["mode"][c["mode"]])
     if result.data["identity"]:
         table.add_row(t["identity"], result.catalog.tools[result.data["identity"]["tool"]].name, t["mode"]["self-host"])
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     totals = result.data["totals"]
-    console.print(f"{t['monthly']}: €{totals['monthly_eur']}  ·  {t['ram']}: {totals['ram_mb']} MB")
+    out.print(f"{t['monthly']}: €{totals['monthly_eur']}  ·  {t['ram']}: {totals['ram_mb']} MB")
 
 
 @main.group()
@@ -199,11 +207,12 @@ def catalog_check() -> None:
                                            "analytics", "identity"]), help="Only the tools for this need.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def catalog_list(need: str | None, as_json: bool) -> None:
-    """List the tools with their scores.
+    """List the tools with their scores (piped: tab-separated lines, nothing cut).
 
     \b
-    Example:
+    Examples:
       sovstack catalog list --need documents
+      sovstack catalog list | cut -f1
     """
     from sovstack.catalog import CRITERIA, load_catalog
 
@@ -214,26 +223,21 @@ def catalog_list(need: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table()
-    for column in ("id", "categories", "obtain", "ram_mb", *CRITERIA):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(r["id"], ",".join(r["categories"]), r["obtain"], str(int(r["ram_mb"])),
-                      *(str(r[c]) for c in CRITERIA))
-    Console().print(table)
+    print_table(["id", "categories", "obtain", "ram_mb", *CRITERIA],
+                [[r["id"], ",".join(r["categories"]), r["obtain"], str(int(r["ram_mb"])), *(str(r[c]) for c in CRITERIA)]
+                 for r in rows])
 
 
 @catalog.command("show")
 @click.argument("tool_id")
-def catalog_show(tool_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every field, defaults included) instead of YAML.")
+def catalog_show(tool_id: str, as_json: bool) -> None:
     """Show everything the catalog knows about one tool, with sources.
 
     \b
-    Example:
+    Examples:
       sovstack catalog show open-web-analytics
+      sovstack catalog show etherpad --json
     """
     from sovstack.catalog import load_catalog
     from sovstack.errors import UserError
@@ -242,6 +246,10 @@ def catalog_show(tool_id: str) -> None:
     cat = load_catalog()
     if tool_id not in cat.tools:
         raise UserError(f"no tool {tool_id!r} in the catalog", "see `sovstack catalog list` for the ids")
+    if as_json:
+        # Defaults included, so a script finds the same keys for every tool.
+        click.echo(json.dumps(cat.tools[tool_id].model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
     click.echo(dump_yaml(cat.tools[tool_id].model_dump(mode="json", exclude_defaults=True)), nl=False)
 
 
@@ -277,11 +285,13 @@ def _prompt_text(question: str, flag: str) -> str:
 @click.option("--sandbox", "sandbox_name", help="Use the local sandbox server of this name instead of --server.")
 @click.option("--tls", type=click.Choice(["public", "internal"]), help="public: Let's Encrypt; internal: Caddy's own "
               "CA (default for a sandbox).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("sovstack.yml"),
-              show_default=True)
+@click.option("--out", "--stack", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("sovstack.yml"), show_default=True, envvar=STACK_ENV, show_envvar=True,
+              help="The stack file to write (secrets.yml goes next to it).")
 @click.option("--force", is_flag=True, help="Overwrite an existing stack file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no secrets in it).")
 def init(answers_file: Path, domain, admin_email, organisation, address, ssh_user, ssh_port, ssh_key,
-         sandbox_name, tls, out_path: Path, force: bool) -> None:
+         sandbox_name, tls, out_path: Path, force: bool, as_json: bool) -> None:
     """Turn a recommendation into a stack file (sovstack.yml) and its secrets.
 
     Asks for what is missing (domain, admin mail, server) when run in a terminal. Tools that
@@ -290,7 +300,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
     \b
     Examples:
       sovstack init                                   # asks for domain, admin mail, server
-      sovstack init --answers recommendation/answers.yml --domain voisins.example.org \
+      sovstack init --answers recommendation/answers.yml --domain voisins.example.org \\
         --admin-email admin@voisins.example.org --server 203.0.113.10
       sovstack init --sandbox sandbox --domain voisins.test --admin-email admin@voisins.test
     """
@@ -324,6 +334,9 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(made.text)
     load(out_path)  # generates secrets.yml next to it
+    if as_json:
+        click.echo(json.dumps(init_summary(out_path, made), ensure_ascii=False, indent=2))
+        return
     click.echo(f"wrote {out_path} and {out_path.parent / 'secrets.yml'} (0600)")
     click.echo("self-hosted: " + (", ".join(made.tools) or "nothing"))
     for need, who in made.hosted.items():
@@ -333,55 +346,87 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
     click.echo(f"next: sovstack plan --stack {out_path}")
 
 
+def init_summary(out_path: Path, made) -> dict:
+    """init's summary for --json: the paths written and what was placed; secret values never."""
+    return {"stack": str(out_path), "secrets": str(out_path.parent / "secrets.yml"), "self_hosted": list(made.tools),
+            "hosted": dict(made.hosted), "not_deployed": [{"tool": tool, "why": why} for tool, why in made.refused],
+            "next": f"sovstack plan --stack {out_path}"}
+
+
 @main.command("render")
 @STACK
-def render_cmd(stack_path: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def render_cmd(stack_path: Path | None, as_json: bool) -> None:
     """Write build/<server>/ (manifest + files) and the inventories from the stack file.
 
     \b
-    Example:
+    Examples:
       sovstack render --stack sovstack.yml && ansible-playbook -i build/hosts.yml playbooks/site.yml
+      sovstack render --json
     """
     from sovstack.engines.apply import load, render_all
 
-    loaded = load(stack_path)
-    for bundle in render_all(loaded):
+    loaded = load(find_stack(stack_path))
+    bundles = render_all(loaded)
+    if as_json:
+        click.echo(json.dumps(render_summary(loaded, bundles), ensure_ascii=False, indent=2))
+        return
+    for bundle in bundles:
         m = bundle.manifest
         click.echo(f"{bundle.path}: {len(m['files'])} files, {len(m['compose'])} compose projects, "
                    f"{len(m['steps'])} steps")
     click.echo(f"{loaded.build / 'hosts.yml'} (Ansible), {loaded.build / 'inventory.py'} (pyinfra)")
-    _echo_unwired(loaded)
+    for link in _unwired(loaded):
+        click.echo(f"not wired: {link.aspect}: {link.tool}: {link.reason}")
 
 
-def _echo_unwired(loaded) -> None:
+def _unwired(loaded) -> list:
     """What could not be connected (member accounts, mail, analytics), and why."""
     from sovstack.wiring import core as wiring
 
-    for link in wiring.links(loaded.stack, loaded.catalog):
-        if not link.wired:
-            click.echo(f"not wired: {link.aspect}: {link.tool}: {link.reason}")
+    return [link for link in wiring.links(loaded.stack, loaded.catalog) if not link.wired]
+
+
+def render_summary(loaded, bundles) -> dict:
+    """render's output for --json: counts and paths (the manifests themselves are in build/)."""
+    return {"stack": str(loaded.path),
+            "servers": [{"server": b.server, "path": str(b.path), "files": len(b.manifest["files"]),
+                         "compose": len(b.manifest["compose"]), "steps": len(b.manifest["steps"])} for b in bundles],
+            "inventories": {"ansible": str(loaded.build / "hosts.yml"), "pyinfra": str(loaded.build / "inventory.py")},
+            "not_wired": [{"aspect": link.aspect, "tool": link.tool, "reason": link.reason} for link in _unwired(loaded)]}
 
 
 @main.command()
 @STACK
 @SERVERS
 @ENGINE
-def plan(stack_path: Path, only: tuple[str, ...], engine: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the changes per server as JSON (the engine's "
+              "output then goes to standard error).")
+def plan(stack_path: Path | None, only: tuple[str, ...], engine: str, as_json: bool) -> None:
     """Show, per server, what a deploy would change (a dry run; nothing changes).
 
     \b
-    Example:
+    Examples:
       sovstack plan --stack sovstack.yml --server main
+      sovstack plan --json 2>/dev/null
     """
     from sovstack.engines.apply import apply, check_servers, load, render_all
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     servers = loaded.servers(only)
     bundles = render_all(loaded)
     check_servers(loaded, bundles, servers)
-    result = apply(loaded, engine, servers, click.echo, check=True)
+    result = apply(loaded, engine, servers, lambda line: click.echo(line, err=as_json), check=True)
+    if as_json:
+        click.echo(json.dumps(plan_summary(engine, servers, result.changed), indent=2))
+        return
     for server in servers:
         click.echo(f"plan: {server}: {result.changed.get(server, '?')} change(s) would be made")
+
+
+def plan_summary(engine: str, servers: list[str], changed: dict[str, int]) -> dict:
+    """plan's output for --json; `changes` is null where the engine's output gave no count."""
+    return {"engine": engine, "servers": [{"server": s, "changes": changed.get(s)} for s in servers]}
 
 
 @main.command()
@@ -390,11 +435,11 @@ def plan(stack_path: Path, only: tuple[str, ...], engine: str) -> None:
 @ENGINE
 @click.option("-v", "--verbose", count=True, help="Pass -v… to the engine (secrets stay hidden).")
 @click.option("--wait", default=180, show_default=True, help="Seconds to wait for the tools' health checks.")
-def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, wait: int) -> None:
+def deploy(stack_path: Path | None, only: tuple[str, ...], engine: str, verbose: int, wait: int) -> None:
     """Render, check the servers, apply with Ansible (default) or pyinfra, then check health.
 
     Nothing changes on any server unless every server passes the checks first (reachable, right
-    SSH key, Debian 12/13, the ports it needs free).
+    SSH key, Debian 13, the ports it needs free).
 
     \b
     Examples:
@@ -403,7 +448,7 @@ def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, w
     """
     from sovstack.engines.apply import load
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     _deploy(loaded, loaded.servers(only), engine, verbose, wait)
 
 
@@ -429,7 +474,7 @@ def _deploy(loaded, servers: list[str], engine: str, verbose: int, wait: int) ->
 @STACK
 @ENGINE
 @click.option("-v", "--verbose", count=True, help="More engine output (-v, -vv, -vvv).")
-def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: int) -> None:
+def remove_cmd(tool: str, purge: bool, stack_path: Path | None, engine: str, verbose: int) -> None:
     """Remove a tool: stop it, delete its files, routes and wiring, and take it out of sovstack.yml.
 
     Its data (/srv/sovstack/data/<tool>) is kept unless --purge.
@@ -444,6 +489,7 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: i
     from sovstack.errors import UserError
     from sovstack.render.bundle import render_server
 
+    stack_path = find_stack(stack_path)
     loaded = load(stack_path)
     remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
     server = loaded.stack.tools[tool].server

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sovstack.cli.shared import STACK
+from sovstack.cli.shared import STACK, find_stack, print_table
 
 
 @click.group()
@@ -20,11 +20,11 @@ def members() -> None:
     """
 
 
-def _members_context(stack_path: Path):
+def _members_context(stack_path: Path | None):
     from sovstack.engines.apply import load
     from sovstack.members.directory import open_directory
 
-    loaded = load(stack_path)
+    loaded = load(find_stack(stack_path))
     targets = loaded.target
     return loaded, open_directory(loaded.stack, loaded.catalog, targets), targets
 
@@ -57,7 +57,7 @@ EMAIL_HELP = "The member's own mail address: the welcome mail (with a password s
 @click.option("--no-welcome", is_flag=True, help="Send no welcome mail (needs --password-stdin).")
 @STACK
 def members_add(username: str, name: str, contact: str | None, password_stdin: bool, no_welcome: bool,
-                stack_path: Path) -> None:
+                stack_path: Path | None) -> None:
     """Add a member, who gets a welcome mail with every tool's address and how to log in.
 
     Without --password-stdin sovstack chooses a password and sends it to --email only.
@@ -87,7 +87,7 @@ def members_add(username: str, name: str, contact: str | None, password_stdin: b
 @members.command("import")
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @STACK
-def members_import(csv_file: Path, stack_path: Path) -> None:
+def members_import(csv_file: Path, stack_path: Path | None) -> None:
     """Add the members of a CSV file (header: username,name,email); each gets a welcome mail
     with a password sovstack chose. Every line is checked before anyone is added.
 
@@ -122,7 +122,7 @@ def members_import(csv_file: Path, stack_path: Path) -> None:
 @members.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the members as JSON.")
 @STACK
-def members_list(as_json: bool, stack_path: Path) -> None:
+def members_list(as_json: bool, stack_path: Path | None) -> None:
     """List the members: user name, name, address, and whether the account is disabled.
 
     \b
@@ -135,19 +135,14 @@ def members_list(as_json: bool, stack_path: Path) -> None:
         click.echo(json.dumps([{"username": m.username, "name": m.name, "mail": m.mail, "disabled": m.disabled}
                                for m in found], indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("user name", "name", "address", "status")
-    for m in found:
-        table.add_row(m.username, m.name, m.mail or "", "disabled" if m.disabled else "active")
-    Console().print(table)
+    print_table(["user name", "name", "address", "status"],
+                [[m.username, m.name, m.mail or "", "disabled" if m.disabled else "active"] for m in found])
 
 
 @members.command("disable")
 @click.argument("username")
 @STACK
-def members_disable(username: str, stack_path: Path) -> None:
+def members_disable(username: str, stack_path: Path | None) -> None:
     """Stop a member from logging in anywhere (their data and mail are kept).
 
     \b
@@ -162,7 +157,7 @@ def members_disable(username: str, stack_path: Path) -> None:
 @members.command("enable")
 @click.argument("username")
 @STACK
-def members_enable(username: str, stack_path: Path) -> None:
+def members_enable(username: str, stack_path: Path | None) -> None:
     """Let a disabled member log in again.
 
     \b
@@ -179,7 +174,7 @@ def members_enable(username: str, stack_path: Path) -> None:
 @click.option("--email", "contact", help="Where the new password is sent (their own address).")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
 @STACK
-def members_password(username: str, contact: str | None, password_stdin: bool, stack_path: Path) -> None:
+def members_password(username: str, contact: str | None, password_stdin: bool, stack_path: Path | None) -> None:
     """Give a member a new password: chosen by sovstack and mailed to --email, or read from stdin.
 
     \b
@@ -209,7 +204,7 @@ def members_password(username: str, contact: str | None, password_stdin: bool, s
 @click.argument("username")
 @click.option("--purge", is_flag=True, help="Also delete the member's mailbox (otherwise kept).")
 @STACK
-def members_remove(username: str, purge: bool, stack_path: Path) -> None:
+def members_remove(username: str, purge: bool, stack_path: Path | None) -> None:
     """Remove a member from the directory; their mailbox is kept unless --purge.
 
     \b

@@ -57,8 +57,11 @@ def answers_document(answers: dict[str, Any]) -> str:
     return header + dump_yaml({k: v for k, v in answers.items() if v is not None})
 
 
+SHARED_MODE = 0o644  # the report and answers are meant to be shared; they hold no secret
+
+
 def write_outputs(result: Result, out_dir: Path) -> list[Path]:
-    """Write answers.yml, report.md and report.html; all or nothing."""
+    """Write answers.yml, report.md and report.html (mode 0644); all or nothing."""
     files = {"answers.yml": result.answers_yaml, "report.md": result.markdown, "report.html": result.html}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -69,9 +72,10 @@ def write_outputs(result: Result, out_dir: Path) -> list[Path]:
     try:
         for name, text in files.items():
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.")
+            staged.append((tmp, out_dir / name))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            staged.append((tmp, out_dir / name))
+            os.chmod(tmp, SHARED_MODE)  # mkstemp makes it 0600
         for tmp, final in staged:
             os.replace(tmp, final)
     except OSError as exc:
