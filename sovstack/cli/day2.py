@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sovstack.cli.shared import ENGINE, SERVERS, STACK, echo_health
+from sovstack.layout import ExitCode
 
 
 @click.command("dns")
@@ -85,7 +86,7 @@ def check_cmd(ctx: click.Context, stack_path: Path, resolver: str | None, only: 
     else:
         _print_findings(findings)
     if failed(findings):
-        ctx.exit(1)
+        ctx.exit(ExitCode.FAILED)
 
 
 def _note_unexamined(given, only: tuple[str, ...]) -> None:
