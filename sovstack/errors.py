@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sovstack.layout import ExitCode
+
 
 class SovstackError(Exception):
     """Anything sovstack expects to go wrong and can explain."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -20,13 +22,14 @@ class SovstackError(Exception):
 class UserError(SovstackError):
     """Bad input from a person: names the file, key or question, the bad value and the fix."""
 
-    exit_code = 2
+    exit_code = ExitCode.USER
 
 
 class CatalogError(SovstackError):
-    """The bundled decision tree data is broken (a developer's mistake, not a user's)."""
+    """sovstack's own data is broken: the decision tree, a template or a server script it ships
+    (a developer's mistake, not a user's; the hint asks to report it)."""
 
-    exit_code = 3
+    exit_code = ExitCode.CATALOG
 
 
 class InteractiveSessionRequired(UserError):

@@ -14,7 +14,7 @@ import jinja2
 
 from sovstack.backup import dumps as backup_dumps
 from sovstack.catalog import Catalog
-from sovstack.errors import UserError
+from sovstack.errors import CatalogError
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack
 from sovstack.wiring import core as wiring
@@ -40,8 +40,8 @@ def tool_plan(stack: Stack, catalog: Catalog, tool_id: str, app: dict[str, Any],
         try:
             return env.from_string(text).render(ctx)
         except jinja2.TemplateError as exc:
-            raise UserError(f"catalog {tool_id}: deploy.backup: cannot render {text!r} ({exc})",
-                            "this is a catalog mistake: report it") from None
+            raise CatalogError(f"catalog {tool_id}: deploy.backup: cannot render {text!r} ({exc})",
+                               "this is a catalog mistake: report it") from None
     dumps = []
     for index, dump in enumerate(spec.dumps):
         path = rendered(dump.path) if dump.path else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sovstack.backup.plan import REMOTE_FAILED
 from sovstack.engines.apply import Loaded
 from sovstack.engines.remote import Target
-from sovstack.errors import UserError
+from sovstack.errors import CatalogError, UserError
 
 BIN = "/srv/sovstack/bin"
 BUSY = 75
@@ -68,8 +68,9 @@ def run_backup(loaded: Loaded, server: str) -> Snapshot:
                         f"{_tail(result.stderr or result.stdout)}",
                         f"read the whole output with: ssh to the server and run {BIN}/sovstack-backup")
     if not saved or not saved.group(1):
-        raise UserError(f"server {server!r}: the backup ran but reported no snapshot: {_tail(result.stdout)}",
-                        "this is a sovstack bug: report it with the output above")
+        # The server script is sovstack's own: its output and this parser disagree.
+        raise CatalogError(f"server {server!r}: the backup ran but reported no snapshot: {_tail(result.stdout)}",
+                           "this is a sovstack bug: report it with the output above")
     return Snapshot(server, saved.group(1))
 
 

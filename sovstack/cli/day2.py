@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sovstack.cli.shared import ENGINE, SERVERS, STACK, console, echo_health, find_stack
+from sovstack.layout import ExitCode
 
 
 @click.command("dns")
@@ -103,7 +104,7 @@ def check_cmd(ctx: click.Context, stack_path: Path | None, resolver: str | None,
     else:
         _print_findings(findings)
     if failed(findings):
-        ctx.exit(1)
+        ctx.exit(ExitCode.FAILED)
 
 
 def _note_unexamined(given, only: tuple[str, ...]) -> None:

@@ -1,5 +1,5 @@
-"""The command line. This is the one place that prints errors and chooses exit codes: the commands
-of cli_members.py, cli_sandbox.py and cli_day2.py run inside main's ErrorBoundary too.
+"""The command line. This is the one place that prints errors and chooses exit codes (from the table in
+layout.py): the commands of cli/members.py, cli/sandbox.py and cli/day2.py run inside main's ErrorBoundary too.
 
 Heavy modules (pydantic, jinja2, questionary, rich) are imported inside the commands so that
 `sovstack --help` starts fast.
@@ -8,7 +8,9 @@ Heavy modules (pydantic, jinja2, questionary, rich) are imported inside the comm
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,24 +18,101 @@ import click
 from sovstack import __version__
 from sovstack.cli.shared import ENGINE, SERVERS, STACK, STACK_ENV, console, echo_health, find_stack, no_color, print_table
 from sovstack.errors import SovstackError
+from sovstack.layout import ExitCode
 
 LANG = click.Choice(["en", "fr"])
 
 
 class ErrorBoundary(click.Group):
-    """Turns SovstackError into a short message and its exit code, never a traceback."""
+    """The one place that turns errors into a short message and an exit code (layout.ExitCode), never a
+    traceback: sovstack's own errors, Click's usage errors (in the same `error:`/`fix:` style), Ctrl-C,
+    and bugs (one line; the traceback goes to a private debug log)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # The top level's own options are parsed here, before invoke (`sovstack --bogus`).
+        with _boundary():
+            return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: click.Context):
-        try:
+        with _boundary():
             return super().invoke(ctx)
-        except SovstackError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"  fix: {exc.hint}", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("stopped by user; nothing was written", err=True)
-            ctx.exit(130)
+
+
+@contextmanager
+def _boundary():
+    """Click's Exit carries the code out: its main() exits with it, whatever the Click version."""
+    try:
+        yield
+    except click.exceptions.Exit:  # --help, --version, ctx.exit(): already decided
+        raise
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group (Click ≥ 8.2): its help is the answer
+            exc.show()
+        else:
+            where = exc.ctx.command_path if exc.ctx else "sovstack"
+            _say(_click_message(exc), f"see `{where} --help`")
+        raise click.exceptions.Exit(ExitCode.USAGE) from None
+    except click.ClickException as exc:  # e.g. a file Click could not open
+        _say(_click_message(exc), None)
+        raise click.exceptions.Exit(ExitCode.USER) from None
+    except SovstackError as exc:
+        _say(exc.message, exc.hint)
+        raise click.exceptions.Exit(exc.exit_code) from None
+    except (KeyboardInterrupt, EOFError, click.Abort):  # Click turns Ctrl-C in its prompts into Abort
+        click.echo("stopped by user; nothing was written", err=True)
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+    except BrokenPipeError:  # `sovstack … | head`: Click's main quiets it, as any CLI does
+        raise
+    except Exception as exc:  # a bug
+        detail = " ".join(str(exc).split())[:300]
+        log, why = _write_debug_log(exc)
+        _say(f"sovstack hit a bug: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+             f"please report it, with the traceback in {log}" if log else
+             f"please report it (the traceback could not be saved: {why})")
+        raise click.exceptions.Exit(ExitCode.BUG) from None
+
+
+def _say(message: str, hint: str | None) -> None:
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"  fix: {hint}", err=True)
+
+
+def _click_message(exc: click.ClickException) -> str:
+    """Click's message in the house's words: lower-case start, no closing full stop."""
+    text = exc.format_message().strip()
+    if text[1:2].islower():
+        text = text[0].lower() + text[1:]
+    return text.removesuffix(".")
+
+
+def debug_log_dir() -> Path:
+    """Where tracebacks go: $XDG_STATE_HOME/sovstack, by default ~/.local/state/sovstack."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "sovstack"
+
+
+def _write_debug_log(exc: BaseException) -> tuple[Path | None, str]:
+    """A new file per bug, private (0600: a traceback can show values such as a password)."""
+    import platform
+    import tempfile
+    import time
+    import traceback
+
+    text = (f"sovstack {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+            f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    name = f"debug-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    why = ""
+    for folder in (debug_log_dir, lambda: Path(tempfile.gettempdir())):
+        try:
+            path = folder() / name
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(text)
+            return path, ""
+        except (OSError, RuntimeError) as problem:  # RuntimeError: no home directory
+            why = str(problem)
+    return None, why
 
 
 COMPLETION = """\b

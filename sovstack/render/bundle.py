@@ -21,7 +21,7 @@ import jinja2
 from sovstack.backup import plan as backup_plan
 from sovstack.catalog import Catalog, Tool
 from sovstack.check import servers as diagnosis
-from sovstack.errors import UserError
+from sovstack.errors import CatalogError
 from sovstack.paths import templates_dir
 from sovstack.render import envfile, portal
 from sovstack.stack import passwords
@@ -136,8 +136,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
 
     def add(dest: str, content: bytes, notify: list[str]) -> None:
         if dest in files:
-            raise UserError(f"two templates write {dest} on server {server!r}",
-                            "this is a catalog mistake: report it")
+            raise CatalogError(f"two templates write {dest} on server {server!r}",
+                               "this is a catalog mistake: report it")
         if dest.startswith(f"{ROOT}/apps/") and dest.endswith(".env"):  # read by Compose: values literal
             content = envfile.literal(content.decode()).encode()
         files[dest] = content
@@ -166,7 +166,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
                 try:
                     content = env.get_template(template).render(ctx).encode()
                 except jinja2.TemplateError as exc:
-                    raise UserError(f"{source}: cannot render ({exc})", "this is a template mistake: report it") from None
+                    raise CatalogError(f"{source}: cannot render ({exc})", "this is a template mistake: report it") from None
                 name = name[:-3]
             else:
                 content = source.read_bytes()
@@ -209,8 +209,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
             directories.append({"path": app["dir"], "mode": "0750"})
             render_tree(tool_dir / "app", ctx, app["dir"], [f"compose:{tool_id}"])
             if f"{app['dir']}/compose.yml" not in files and tool.role != "addon":
-                raise UserError(f"{tool_dir / 'app'}: no compose.yml.j2 for {tool_id}",
-                                "this is a catalog mistake: report it")
+                raise CatalogError(f"{tool_dir / 'app'}: no compose.yml.j2 for {tool_id}",
+                                   "this is a catalog mistake: report it")
         unit_notify = [f"restart:{unit}" for unit in deploy.services]
         render_tree(tool_dir / "root", ctx, "/", unit_notify)
         for build in deploy.builds:
@@ -226,8 +226,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
                 script = STEP_SCRIPT.format(name=step.name, unless=env.from_string(step.unless).render(ctx),
                                             run=env.from_string(step.run).render(ctx))
             except jinja2.TemplateError as exc:
-                raise UserError(f"catalog {tool_id}: step {step.name!r}: cannot render ({exc})",
-                                "this is a catalog mistake: report it") from None
+                raise CatalogError(f"catalog {tool_id}: step {step.name!r}: cannot render ({exc})",
+                                   "this is a catalog mistake: report it") from None
             dest = f"{ROOT}/steps/{len(steps) + 1:02d}-{tool_id}.sh"
             add(dest, script.encode(), [])
             steps.append({"tool": tool_id, "name": f"{tool_id}: {step.name}", "script": dest})
@@ -237,8 +237,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
             if caddy_template.exists():
                 site_body = env.get_template(caddy_template.relative_to(templates).as_posix()).render(ctx)
             elif deploy.served_by_caddy:
-                raise UserError(f"{caddy_template}: missing for {tool_id} (served_by_caddy)",
-                                "this is a catalog mistake: report it")
+                raise CatalogError(f"{caddy_template}: missing for {tool_id} (served_by_caddy)",
+                                   "this is a catalog mistake: report it")
             sites.append({"tool": tool_id, "fqdn": app["fqdn"], "web_port": deploy.web_port, "body": site_body})
             health.append({"tool": tool_id, "fqdn": app["fqdn"], "path": deploy.health,
                            "url": f"http://127.0.0.1:{deploy.web_port}{deploy.health}" if deploy.web_port else None})
