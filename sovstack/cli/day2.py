@@ -27,8 +27,8 @@ def dns_cmd(stack_path: Path, fmt: str) -> None:
     from sovstack.wiring.dns_records import notes, records, zone_text
 
     loaded = load(stack_path)
-    found = records(loaded.stack, loaded.catalog, loaded.secrets, loaded.path)
-    remarks = notes(loaded.stack, loaded.catalog)
+    found = records(loaded.wiring, loaded.secrets, loaded.path)
+    remarks = notes(loaded.wiring)
     if fmt == "zone":
         click.echo(zone_text(loaded.stack.domain, found, remarks, str(loaded.path)), nl=False)
         return

@@ -355,9 +355,7 @@ def render_cmd(stack_path: Path) -> None:
 
 def _echo_unwired(loaded) -> None:
     """What could not be connected (member accounts, mail, analytics), and why."""
-    from sovstack.wiring import core as wiring
-
-    for link in wiring.links(loaded.stack, loaded.catalog):
+    for link in loaded.wiring.links:
         if not link.wired:
             click.echo(f"not wired: {link.aspect}: {link.tool}: {link.reason}")
 
@@ -443,14 +441,15 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: i
     from sovstack.engines.apply import check_servers, load
     from sovstack.errors import UserError
     from sovstack.render.bundle import render_server
+    from sovstack.wiring.wire import wire
 
     loaded = load(stack_path)
     remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
     server = loaded.stack.tools[tool].server
     build = loaded.build / server
-    before = render_server(loaded.stack, loaded.catalog, loaded.secrets, server, build)
+    before = render_server(loaded.wiring, loaded.secrets, server, build)
     text, smaller = remove.smaller_stack(stack_path, loaded.catalog, tool)
-    after = render_server(smaller, loaded.catalog, loaded.secrets, server, build)
+    after = render_server(wire(smaller, loaded.catalog), loaded.secrets, server, build)
     removal = remove.plan(loaded.stack, tool, text, smaller, before, after, purge)
     check_servers(loaded, [before], [server])
     result = loaded.target(server).run("sh -e", stdin="\n".join(removal.commands) + "\n", as_root=True)
