@@ -135,7 +135,7 @@ class Sso(Sourced):
         for protocol, block in self.settings.items():
             if protocol not in self.free():
                 raise ValueError(f"settings.{protocol}: the free edition does not speak {protocol}")
-            # The provider registers these callbacks for the tool's client (wiring.identity_clients).
+            # The provider registers these callbacks for the tool's client (wiring/identity.py clients).
             if protocol == "oidc" and not block.redirect_paths:
                 raise ValueError("settings.oidc needs 'redirect_paths' (the tool's documented callback paths)")
         return self

@@ -93,9 +93,7 @@ def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[st
     # Backups (sovstack/backup.py): the restic repository password, generated once. Without it no
     # snapshot can be read, on this server or a new one.
     backup = data.setdefault("backup", {})
-    if not isinstance(backup.get("password"), str) or not backup["password"]:
-        backup["password"] = new_secret()
-        changed = True
+    changed |= _fill(backup, ["password"])
     remote = stack.backup.remote or ""
     if remote.startswith("s3:") and not all((backup.get("remote_env") or {}).get(k)
                                             for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")):

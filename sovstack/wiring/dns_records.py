@@ -171,10 +171,14 @@ def notes(w: Wiring) -> list[str]:
             # RFC 7489 §7.1: reports go to another domain only if that domain agrees to take them.
             said.append(f"DMARC reports go to {stack.admin_email}, outside {stack.domain}: {report_domain} must "
                         f"publish {stack.domain}._report._dmarc.{report_domain}. TXT \"v=DMARC1\" to accept them")
-    for tool_id in sorted(stack.tools):
-        note = catalog.tools[tool_id].deploy.dns_note
-        if note:
-            said.append(note.format(fqdn=stack.fqdn(tool_id, catalog)))
+    said += [catalog.tools[t].deploy.dns_note.format(fqdn=stack.fqdn(t, catalog))
+             for t in sorted(stack.tools) if catalog.tools[t].deploy.dns_note]
+    return said + _address_notes(stack)
+
+
+def _address_notes(stack: Stack) -> list[str]:
+    """Servers whose address is a host name (aliases) or not reachable from the internet."""
+    said: list[str] = []
     for name in sorted({place.server for place in stack.tools.values()}):
         node = stack.servers[name]
         pointed = node.public_ip or node.address
