@@ -135,7 +135,7 @@ class Sso(Sourced):
         for protocol, block in self.settings.items():
             if protocol not in self.free():
                 raise ValueError(f"settings.{protocol}: the free edition does not speak {protocol}")
-            # The provider registers these callbacks for the tool's client (wiring.identity_clients).
+            # The provider registers these callbacks for the tool's client (wiring/identity.py clients).
             if protocol == "oidc" and not block.redirect_paths:
                 raise ValueError("settings.oidc needs 'redirect_paths' (the tool's documented callback paths)")
         return self
@@ -240,6 +240,31 @@ class Backup(Sourced):
     after_restore: str | None = None  # shell run after the files are back (e.g. owners on a new server)
 
 
+class LdapDirectory(Strict):
+    """The LDAP layout sovstack gives an identity tool, which other tools bind to (wiring/identity.py).
+
+    In the DN patterns {base} is the stack's base DN and {tool} the id of the tool that binds."""
+
+    port: int = Field(ge=1, le=65535)  # on the server; containers reach it as host.docker.internal
+    people: str = Field(min_length=3)  # the members' branch, under the base DN (e.g. ou=people)
+    groups: str = Field(min_length=3)  # the groups' branch, under the base DN
+    person_filter: str = Field(pattern=r"^\(.*\)$")  # matches members who may log in, never service accounts
+    service_dn: str = Field(pattern=r"\{tool\}.*\{base\}")  # the DN a tool binds with
+    members_group: str | None = None  # DN of the group of all members, when the directory has one
+    manages_members: bool = False  # `sovstack members` adds and removes members in it (as root, over ldapi)
+
+
+class OidcEndpoints(Strict):
+    """The endpoints of an OpenID Connect provider sovstack registers one client per tool on.
+
+    {fqdn} is the provider's web name, {client} a tool's client id, {issuer} the issuer URL."""
+
+    issuer: str = Field(pattern=r"^https://\{fqdn\}/")
+    authorization: str = Field(min_length=8)
+    token: str = Field(min_length=8)
+    userinfo: str = Field(min_length=8)
+
+
 class Deploy(Sourced):
     """How sovstack deploys a self-hostable tool (conventions: templates/apps/README.md)."""
 
@@ -259,6 +284,13 @@ class Deploy(Sourced):
     file_groups: dict[str, str] = {}  # host file -> group of the service that reads it (secret: 0640)
     wires: list[Literal["ldap", "oidc"]] = []  # logins its templates connect to the stack's directory
     backup: Backup | None = None  # required unless refused: what `sovstack backup` saves and restores
+    # Provider facts (wiring/): adding an identity or mail provider means editing these, not Python.
+    directory: LdapDirectory | None = None  # identity tools: the LDAP layout sovstack serves other tools
+    oidc_provider: OidcEndpoints | None = None  # identity tools: the endpoints of the clients sovstack registers
+    not_served: dict[Literal["ldap", "oidc", "saml"], str] = {}  # identity tools: why a protocol it speaks is not
+    mail_accounts: bool = False  # mail servers: sovstack gives each tool and server an SMTP account on it
+    private_address: bool = False  # its address is secret (e.g. a report under a secret path): no link on the portal
+    dns_note: str | None = Field(default=None, min_length=20)  # said by `sovstack dns` when deployed; {fqdn}: its name
 
     @model_validator(mode="after")
     def _complete(self) -> Deploy:
@@ -332,7 +364,27 @@ class Tool(Strict):
             raise ValueError("'analytics' is for analytics tools; a web tool's tracker setting goes in 'tracking'")
         if self.self_hostable and self.deploy is None:
             raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
+        if self.deploy is not None:
+            self._provider_facts_fit(self.deploy)
         return self
+
+    def _provider_facts_fit(self, deploy: Deploy) -> None:
+        served = {"ldap": deploy.directory is not None, "oidc": deploy.oidc_provider is not None}
+        for protocol, serves in served.items():
+            if serves and protocol not in self.identity_provides:
+                raise ValueError(f"deploy.{'directory' if protocol == 'ldap' else 'oidc_provider'}: "
+                                 f"'identity_provides' lacks {protocol}")
+        for protocol in deploy.not_served:
+            if protocol not in self.identity_provides or served.get(protocol):
+                raise ValueError(f"deploy.not_served.{protocol}: only for a protocol in 'identity_provides' that "
+                                 "sovstack does not serve")
+        if deploy.how != "refused" and "identity" in self.categories:
+            unsaid = [p for p in self.identity_provides if not served.get(p) and p not in deploy.not_served]
+            if unsaid:
+                raise ValueError(f"deploy: say how sovstack serves {', '.join(unsaid)} (deploy.directory, "
+                                 "deploy.oidc_provider) or why not (deploy.not_served)")
+        if deploy.mail_accounts and self.smtp.method != "is-mail-server":
+            raise ValueError("deploy.mail_accounts is for mail servers (smtp.method: is-mail-server)")
 
     @property
     def self_hostable(self) -> bool:

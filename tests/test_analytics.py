@@ -24,7 +24,7 @@ from sovstack.render.bundle import render
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
 from sovstack.wiring import analytics
-from sovstack.wiring import core as wiring
+from sovstack.wiring.wire import wire
 from tests.browser import chromium_browser, missing
 
 DOMAIN = "voisins.example.org"
@@ -47,8 +47,9 @@ def placements(tools):
 def build(catalog, tmp_path, tools, **changes):
     """Parse and render a one-or-more-server stack; the bundles by server name, and the stack."""
     stack = parse_stack({**BASE, "tools": placements(tools), **changes}, "sovstack.yml", catalog)
-    secrets = ensure_secrets(stack, catalog, tmp_path / "secrets.yml")
-    return {b.server: b for b in render(stack, catalog, secrets, tmp_path / "build")}, stack, secrets
+    wired = wire(stack, catalog)
+    secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wired.wanted_secrets())
+    return {b.server: b for b in render(wired, secrets, tmp_path / "build")}, stack, secrets
 
 
 def fqdn(catalog, tool_id):
@@ -167,16 +168,16 @@ def test_the_portal_lists_every_tool_with_a_served_https_address(catalog, tmp_pa
 def test_tools_logging_in_with_the_member_account_say_so(catalog, tmp_path):
     """A tool wired to the directory says "member account"; an add-on says what its base tool says.
 
-    The welcome mail says the same as the portal (one rule, wiring.member_login)."""
+    The welcome mail says the same as the portal (one rule, the Wiring's member_login)."""
     bundles, stack, _ = build(catalog, tmp_path, ["openldap", "postfix-dovecot", "roundcube", "etherpad", "nextcloud"])
     html = bundles["main"].files[PAGE].decode()
-    in_welcome_mail = {t["name"]: t["member_login"] for t in welcome.tool_list(stack, catalog)}
+    in_welcome_mail = {t["name"]: t["member_login"] for t in welcome.tool_list(wire(stack, catalog))}
     assert {catalog.tools[t].name for t in ("roundcube", "etherpad", "nextcloud")} <= set(in_welcome_mail)
     seen = set()
     for tool_id, logs_in_through in (("etherpad", "etherpad"), ("nextcloud", "nextcloud"),
                                      ("postfix-dovecot", "postfix-dovecot"), ("roundcube", "postfix-dovecot")):
         item = html[html.index(f'<li id="{tool_id}">'):]
-        member = wiring.identity_protocol(stack, catalog, logs_in_through)[0] is not None
+        member = wire(stack, catalog).tools[logs_in_through].identity is not None
         assert ('class="login member"' in item[:item.index("</li>")]) == member, tool_id
         assert in_welcome_mail.get(catalog.tools[tool_id].name, member) == member, tool_id
         seen.add(member)
@@ -191,7 +192,7 @@ def test_the_portal_can_be_moved_or_switched_off(catalog, tmp_path):
     bundles, stack, _ = build(catalog, tmp_path, ["etherpad", "umami"], portal={"enabled": False})
     assert PAGE not in bundles["main"].files
     assert all(h["tool"] != "portal" for h in bundles["main"].manifest["health"])
-    assert analytics.properties(stack, catalog) == []
+    assert wire(stack, catalog).properties == ()
 
 
 BAD_PORTALS = [
@@ -225,7 +226,7 @@ def test_umami_gets_a_website_per_counted_page_from_a_guarded_step(catalog, tmp_
 
 
 def links_of(stack, catalog, aspect="analytics"):
-    return [link for link in wiring.links(stack, catalog) if link.aspect == aspect]
+    return [link for link in wire(stack, catalog).links if link.aspect == aspect]
 
 
 @pytest.mark.parametrize("tracker", SCRIPT_TRACKERS)
@@ -277,14 +278,15 @@ def test_a_tools_documented_tracking_setting_decides_whether_its_pages_are_count
     assert link.wired == wired
     for word in words:
         assert word in link.reason
-    context = analytics.template_context(stack, catalog, tool_id)
-    pages = analytics.properties(stack, catalog)
+    wiring = wire(stack, catalog)
+    context = analytics.template_context(wiring, tool_id)
+    pages = wiring.properties
     if wired:
         # The tool's pages are the tracker's second site, after the portal, with the same kind of code.
         assert [p.key for p in pages] == ["portal", tool_id]
         assert context["site_id"] == pages[1].site_id and context["url"] == f"https://{fqdn(catalog, tracker)}"
         assert MARKER[tracker] in context["snippet"]
-        assert analytics.template_context(stack, catalog, tracker)["sites"][1]["fqdn"] == stack.fqdn(tool_id, catalog)
+        assert analytics.template_context(wiring, tracker)["sites"][1]["fqdn"] == stack.fqdn(tool_id, catalog)
     else:
         assert context is None and [p.key for p in pages] == ["portal"]
 
@@ -363,7 +365,7 @@ def test_caddy_serves_the_portal_and_chromium_runs_only_the_tracker_under_its_cs
     for dest, content in files.items():
         if dest.startswith(portal.ROOT + "/"):
             (root / dest.rsplit("/", 1)[1]).write_bytes(content)
-    body = portal.portal_site(stack, catalog, "main").site["body"].replace(portal.ROOT, str(root))
+    body = portal.portal_site(wire(stack, catalog), "main").site["body"].replace(portal.ROOT, str(root))
     port = free_port()
     local = tmp_path / "local.Caddyfile"
     local.write_text(f"{{\n\tadmin off\n\tstorage file_system {tmp_path}/caddy\n}}\nhttp://127.0.0.1:{port} {{\n{body}\n}}\n")

@@ -14,6 +14,7 @@ from sovstack.errors import UserError
 from sovstack.render.bundle import render
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.wiring.wire import wire
 from tests.conftest import DATA
 
 SAMPLE_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"},
@@ -70,8 +71,8 @@ def render_sample(tmp_path, catalog, tools=SAMPLE_TOOLS, **backup_settings):
     if backup_settings:
         data["backup"] = backup_settings
     stack = parse_stack(data, "sovstack.yml", catalog)
-    secrets = ensure_secrets(stack, catalog, tmp_path / "secrets.yml")
-    bundle = render(stack, catalog, secrets, tmp_path / "build")[0]
+    secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets())
+    bundle = render(wire(stack, catalog), secrets, tmp_path / "build")[0]
     return bundle, secrets
 
 

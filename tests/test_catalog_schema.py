@@ -127,3 +127,27 @@ def test_criteria_weights_must_name_the_four_criteria(tree_copy):
     with pytest.raises(CatalogError) as err:
         load_catalog(tree_copy)
     assert "criteria.yml" in err.value.message and "weights" in err.value.message
+
+
+LDAP_LAYOUT = {"port": 389, "people": "ou=people", "groups": "ou=groups", "person_filter": "(objectClass=person)",
+               "service_dn": "cn={tool},{base}"}
+PROVIDER_FACT_MISTAKES = [
+    # (tool file, what is done to it, words the message must contain): provider facts are data, checked strictly
+    ("lldap", lambda d: d["deploy"].pop("directory"), ["lldap.yml", "ldap", "deploy.not_served"]),
+    ("keycloak", lambda d: d["deploy"].update(directory=LDAP_LAYOUT), ["keycloak.yml", "'identity_provides' lacks ldap"]),
+    ("authentik", lambda d: d["deploy"]["not_served"].update(oidc="it does not"), ["authentik.yml", "not_served.oidc"]),
+    ("keycloak", lambda d: d["deploy"]["oidc_provider"].update(issuer="http://{fqdn}/"),
+     ["keycloak.yml", "deploy.oidc_provider.issuer"]),
+    ("openldap", lambda d: d["deploy"]["directory"].update(service_dn="cn=admin"), ["openldap.yml", "service_dn"]),
+    ("openldap", lambda d: d["deploy"]["directory"].update(colour="blue"), ["openldap.yml", "directory.colour"]),
+    ("nextcloud", lambda d: d["deploy"].update(mail_accounts=True), ["nextcloud.yml", "is-mail-server"]),
+]
+
+
+@pytest.mark.parametrize("tool,mutate,words", PROVIDER_FACT_MISTAKES)
+def test_a_provider_fact_mistake_is_reported(tree_copy, tool, mutate, words):
+    _edit(tree_copy / "tools" / f"{tool}.yml", mutate)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(tree_copy)
+    for word in words:
+        assert word in err.value.message, (word, err.value.message)

@@ -123,6 +123,7 @@ def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged
     from sovstack.render.bundle import render
     from sovstack.stack.secrets import ensure_secrets
     from sovstack.stack.stackfile import deployable, parse_stack
+    from sovstack.wiring.wire import wire
 
     base = yaml.safe_load((converged.work / "sovstack.yml").read_text())
     checked = []
@@ -134,7 +135,7 @@ def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged
         stack = parse_stack({**base, "tools": tools}, "sovstack.yml", catalog)
         out = tmp_path / tool_id
         out.mkdir()
-        render(stack, catalog, ensure_secrets(stack, catalog, out / "secrets.yml"), out / "build")
+        render(wire(stack, catalog), ensure_secrets(stack, out / "secrets.yml", wire(stack, catalog).wanted_secrets()), out / "build")
         if (out / "build/main/files/srv/sovstack/apps" / tool_id / "compose.yml").exists():
             checked.append(tool_id)
     archive = subprocess.run(["tar", "-C", str(tmp_path), "-c", "--transform", "s,^,check/,",

@@ -36,6 +36,7 @@ from sovstack.stack.secrets import Secrets, new_private_key
 from sovstack.stack.stackfile import parse_stack
 from sovstack.wiring import dkim
 from sovstack.wiring.dns_records import TXT_CHUNK, Record, notes, records, zone_text
+from sovstack.wiring.wire import wire
 
 SOVSTACK = [sys.executable, "-m", "sovstack"]
 DOMAIN = "example.org"
@@ -101,7 +102,7 @@ def triples(found: list[Record], dkim_key: str) -> set[tuple[str, str, str]]:
 @pytest.mark.parametrize("name,changes,expected", STACKS, ids=[s[0] for s in STACKS])
 def test_records_of_a_stack(catalog, tmp_path, dkim_key, name, changes, expected):
     stack, secrets = make(catalog, changes, dkim_key, tmp_path)
-    found = records(stack, catalog, secrets)
+    found = records(wire(stack, catalog), secrets)
     assert triples(found, dkim_key) == expected
     assert len(found) == len(expected), "a record listed twice"
     for record in found:
@@ -146,7 +147,7 @@ def test_records_that_cannot_be_made_name_the_key_and_the_fix(catalog, tmp_path,
     if own is not None:
         secrets.data["tools"]["postfix-dovecot"] = own
     with pytest.raises(UserError) as caught:
-        records(stack, catalog, secrets)
+        records(wire(stack, catalog), secrets)
     text = str(caught.value)
     assert "fix:" in text
     for word in words:
@@ -176,7 +177,7 @@ NOTES = [
 @pytest.mark.parametrize("name,changes,words", NOTES, ids=[n[0] for n in NOTES])
 def test_notes_say_what_the_records_cannot(catalog, tmp_path, dkim_key, name, changes, words):
     stack, _ = make(catalog, changes, dkim_key, tmp_path)
-    said = notes(stack, catalog)
+    said = notes(wire(stack, catalog))
     if words is None:
         assert said == []
     else:
@@ -191,8 +192,8 @@ def parse_zone(text: str) -> dns.zone.Zone:
 @pytest.mark.parametrize("name,changes,expected", STACKS, ids=[s[0] for s in STACKS])
 def test_the_zone_text_reads_back_as_the_records(catalog, tmp_path, dkim_key, name, changes, expected):
     stack, secrets = make(catalog, changes, dkim_key, tmp_path)
-    found = records(stack, catalog, secrets)
-    zone = parse_zone(zone_text(DOMAIN, found, notes(stack, catalog)))
+    found = records(wire(stack, catalog), secrets)
+    zone = parse_zone(zone_text(DOMAIN, found, notes(wire(stack, catalog))))
     read: set[tuple[str, str, str]] = set()
     for owner, ttl, rdata in zone.iterate_rdatas():
         assert ttl == 3600
@@ -248,7 +249,7 @@ def test_a_silent_resolver_is_one_finding_not_one_per_record(catalog, tmp_path, 
     monkeypatch.setattr(dns_check, "TIMEOUT", 0.5)
     stack, secrets = make(catalog, {"tools": MAIL_STACK}, dkim_key, tmp_path)
     silent = f"127.0.0.1:{free_port()}"  # nothing listens there
-    errors = [f for f in check_dns(stack, catalog, secrets, silent) if not f.ok and f.severity == "error"]
+    errors = [f for f in check_dns(wire(stack, catalog), secrets, silent) if not f.ok and f.severity == "error"]
     assert len(errors) == 1 and "did not answer" in errors[0].what and "--resolver" in errors[0].fix
 
 
@@ -280,11 +281,9 @@ def test_wiring_findings(catalog, tmp_path, dkim_key, name, changes, expected):
 
 
 def test_every_link_of_the_stack_is_a_finding(catalog, tmp_path, dkim_key):
-    from sovstack.wiring.core import links
-
     stack, secrets = make(catalog, {"tools": {**MAIL_STACK, "nextcloud": {"server": "main"}}}, dkim_key, tmp_path)
     found = {f.subject: f.ok for f in wiring_findings(CheckInput(stack, catalog, secrets, tmp_path / "s.yml"))}
-    assert found == {f"{link.aspect} {link.tool}": link.wired for link in links(stack, catalog)}
+    assert found == {f"{link.aspect} {link.tool}": link.wired for link in wire(stack, catalog).links}
 
 
 @pytest.mark.parametrize("findings,fails", [

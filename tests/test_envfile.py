@@ -19,6 +19,7 @@ from sovstack.render import envfile
 from sovstack.render.bundle import render_server
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.wiring.wire import wire
 
 CATALOG = load_catalog()
 COMPOSE_TOOLS = sorted(t for t, tool in CATALOG.tools.items() if deployable(tool)[0] and tool.deploy.how == "compose")
@@ -80,9 +81,9 @@ def test_every_env_file_line_decodes_to_the_rendered_value(tool_id, tmp_path):
                          "tools": {t: {"server": "main"} for t in tools}}, "sovstack.yml", CATALOG)
     path = tmp_path / "secrets.yml"
     path.write_text("mail_relay:\n  password: " + PASSWORD.replace("\\", "\\\\").replace('"', '\\"').join('""') + "\n")
-    secrets = ensure_secrets(stack, CATALOG, path)
+    secrets = ensure_secrets(stack, path, wire(stack, CATALOG).wanted_secrets())
     assert secrets.get("mail_relay.password") == PASSWORD
-    bundle = render_server(stack, CATALOG, secrets, "main", tmp_path / "build")
+    bundle = render_server(wire(stack, CATALOG), secrets, "main", tmp_path / "build")
     env_files = [d for d in bundle.files if d.startswith("/srv/sovstack/apps/") and d.endswith(".env")]
     values = []
     for dest in env_files:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sovstack.errors import UserError
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import parse_stack
+from sovstack.wiring.wire import wire
 
 TOOLS = ["etherpad", "goaccess", "postfix-dovecot", "mailu", "nextcloud", "nextcloud-office", "openldap",
          "bigbluebutton", "open-web-analytics", "wordpress", "", "ÉTHERPAD", "../etc"]
@@ -58,5 +59,5 @@ def test_any_stack_file_loads_or_fails_clearly_and_writes_nothing(catalog, tmp_p
         assert exc.hint
         assert sorted(p.name for p in where.iterdir()) == ["sovstack.yml"]
         return
-    secrets = ensure_secrets(stack, catalog, where / "secrets.yml") if not stack.mail_relay else None
+    secrets = ensure_secrets(stack, where / "secrets.yml", wire(stack, catalog).wanted_secrets()) if not stack.mail_relay else None
     assert secrets is None or (where / "secrets.yml").stat().st_mode & 0o777 == 0o600

@@ -16,6 +16,7 @@ from sovstack.render.bundle import render
 from sovstack.stack.draft import draft
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.wiring.wire import wire
 from tests.conftest import DATA, REPO
 
 BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_email": "admin@voisins.example.org",
@@ -80,8 +81,8 @@ def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
     stack = parse_stack({**BASE, "tools": tools, "mail_relay": {"host": "smtp.example.net", "username": "u"}},
                         "sovstack.yml", catalog)
     (tmp_path / "secrets.yml").write_text("mail_relay:\n  password: relay-password-123456\n")
-    secrets = ensure_secrets(stack, catalog, tmp_path / "secrets.yml")
-    [bundle] = render(stack, catalog, secrets, tmp_path / "build")
+    secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets())
+    [bundle] = render(wire(stack, catalog), secrets, tmp_path / "build")
     manifest = bundle.manifest
     for entry in manifest["files"]:
         owner = entry["dest"].split("/")[4] if entry["dest"].startswith("/srv/sovstack/apps/") else tool_id
@@ -114,9 +115,9 @@ def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
 def test_secrets_are_generated_once_and_kept(catalog, tmp_path):
     stack = parse_stack({**BASE, "tools": {"etherpad": {"server": "main"}}}, "sovstack.yml", catalog)
     path = tmp_path / "secrets.yml"
-    first = ensure_secrets(stack, catalog, path)
+    first = ensure_secrets(stack, path, wire(stack, catalog).wanted_secrets())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    second = ensure_secrets(stack, catalog, path)
+    second = ensure_secrets(stack, path, wire(stack, catalog).wanted_secrets())
     assert first.for_tool("etherpad") == second.for_tool("etherpad")
     assert len(first.for_tool("etherpad")["db_password"]) >= 40
 
@@ -124,7 +125,7 @@ def test_secrets_are_generated_once_and_kept(catalog, tmp_path):
 def test_a_missing_relay_password_is_named_with_where_to_put_it(catalog, tmp_path):
     stack = parse_stack({**BASE, "mail_relay": {"host": "smtp.example.net", "username": "asso"}}, "s.yml", catalog)
     with pytest.raises(UserError) as caught:
-        ensure_secrets(stack, catalog, tmp_path / "secrets.yml")
+        ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets())
     assert "mail_relay.password" in str(caught.value)
 
 
@@ -143,7 +144,7 @@ def test_init_turns_a_recommendation_into_a_valid_stack(catalog, questionnaire, 
 
 def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
     stack = parse_stack({**BASE, "tools": {"etherpad": {"server": "main"}}}, "sovstack.yml", catalog)
-    render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
+    render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
     result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
                              str(tmp_path / "build" / "hosts.yml"), str(DATA / "playbooks" / "site.yml")],
                             capture_output=True, text=True)
@@ -157,7 +158,7 @@ def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_che
 
     source = REPO / "examples" / "stacks" / ("single.yml" if example == "single" else "multi/sovstack.yml")
     stack = parse_stack(yaml.safe_load(source.read_text()), source, catalog)
-    bundles = render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
+    bundles = render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
     inventory = yaml.safe_load((REPO / "inventories" / f"example-{example}" / "hosts.yml").read_text())
     assert set(inventory["all"]["hosts"]) == {b.server for b in bundles} == set(stack.servers)
     shutil.copytree(REPO / "inventories" / f"example-{example}", tmp_path / "inventory")
@@ -176,7 +177,7 @@ def test_a_build_gets_its_release_and_checksum_from_the_catalog(tree_copy, tmp_p
     path.write_text(path.read_text().replace("      # sha256: not pinned", f"      sha256: {digest}\n      # was"))
     catalog = load_catalog(tree_copy)
     stack = parse_stack({**BASE, "tools": {"open-web-analytics": {"server": "main"}}}, "sovstack.yml", catalog)
-    [bundle] = render(stack, catalog, ensure_secrets(stack, catalog, tmp_path / "secrets.yml"), tmp_path / "build")
+    [bundle] = render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
     dockerfile = bundle.files["/srv/sovstack/apps/open-web-analytics/image/Dockerfile"].decode()
     assert f"ARG OWA_SHA256={digest}" in dockerfile and "sha256sum -c" in dockerfile
     assert bundle.manifest["builds"] == [{"tool": "open-web-analytics", "image": "sovstack/open-web-analytics:1.8.1",

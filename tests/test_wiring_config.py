@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from sovstack.catalog import load_catalog
-from sovstack.render import bundle as render
 from sovstack.render.bundle import render_server
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import deployable, parse_stack
-from sovstack.wiring import core as wiring
+from sovstack.wiring import identity, mail
+from sovstack.wiring.wire import wire
 
 DOMAIN = "voisins.example.org"
 BASE = {"organisation": "Les Voisins", "domain": DOMAIN, "admin_email": f"admin@{DOMAIN}",
@@ -79,10 +79,9 @@ MAILERS = [t for t in DEPLOYABLE if CATALOG.tools[t].smtp.method in ("env", "con
 
 
 @pytest.fixture
-def rendered(catalog, tmp_path, monkeypatch):
+def rendered(catalog, tmp_path):
     """(tools, relay) -> (bundle, stack, secrets). The provider's templates see `identity_clients`, every
-    wired tool's client and secret (wiring.identity_clients); render.py passes it in the context, and until
-    it does a template global stands in (the context wins when both exist)."""
+    wired tool's client and secret (identity.clients), only through the context render gives them."""
     def make(tools: list[str], relay: bool = False):
         data = {**BASE, "tools": {t: {"server": "main"} for t in tools}}
         if relay:
@@ -90,16 +89,9 @@ def rendered(catalog, tmp_path, monkeypatch):
         stack = parse_stack(data, "sovstack.yml", catalog)
         path = tmp_path / f"secrets-{'-'.join(tools)}-{relay}.yml"
         path.write_text("mail_relay:\n  password: relay-password-123456\n")
-        secrets = ensure_secrets(stack, catalog, path)
-        make_env = render._environment
-
-        def environment(root):
-            env = make_env(root)
-            env.globals.setdefault("identity_clients",
-                                   wiring.identity_clients(stack, catalog, secrets.data.get("tools", {})))
-            return env
-        monkeypatch.setattr(render, "_environment", environment)
-        return render_server(stack, catalog, secrets, "main", tmp_path / "build"), stack, secrets
+        wired = wire(stack, catalog)
+        secrets = ensure_secrets(stack, path, wired.wanted_secrets())
+        return render_server(wired, secrets, "main", tmp_path / "build"), stack, secrets
     return make
 
 
@@ -186,9 +178,9 @@ def wiring_cases():
 @pytest.mark.parametrize("tool_id,protocol,provider", list(wiring_cases()))
 def test_a_wired_tool_renders_its_documented_login_settings(catalog, rendered, tool_id, protocol, provider):
     bundle, stack, secrets = rendered([tool_id, provider])
-    identity = wiring.identity_context(stack, catalog, secrets.for_tool(tool_id), tool_id)
-    assert identity is not None and identity["protocol"] == protocol, (tool_id, provider)
-    values = identity[protocol]
+    identity_ctx = identity.context(wire(stack, catalog), tool_id, secrets.for_tool(tool_id))
+    assert identity_ctx is not None and identity_ctx["protocol"] == protocol, (tool_id, provider)
+    values = identity_ctx[protocol]
     files = tool_files(bundle, tool_id)
     assert_yaml_parses(files)
     names = catalog.tools[tool_id].sso.settings[protocol].names
@@ -238,7 +230,8 @@ def test_a_free_login_is_wired_or_explained(catalog, tool_id):
     for provider in ("openldap", "lldap", "keycloak", "authentik", "kanidm"):
         tools = {t: {"server": "main"} for t in [tool_id, provider, *companions]}
         stack = parse_stack({**BASE, "tools": tools}, "sovstack.yml", catalog)
-        protocol, why = wiring.identity_protocol(stack, catalog, tool_id)
+        wired = wire(stack, catalog).tools[tool_id]
+        protocol, why = wired.identity, wired.identity_why
         assert protocol is not None or len(why) > 20, (tool_id, provider)
 
 
@@ -248,7 +241,7 @@ def test_each_provider_serves_or_explains_what_it_speaks(catalog):
         if "identity" not in tool.categories:
             continue
         for protocol in tool.identity_provides:
-            assert protocol in wiring.protocols_served(tool_id) or (tool_id, protocol) in wiring.NOT_SERVED, \
+            assert protocol in identity.served(catalog, tool_id) or protocol in tool.deploy.not_served, \
                 (tool_id, protocol)
 
 
@@ -256,11 +249,12 @@ def test_each_provider_serves_or_explains_what_it_speaks(catalog):
 def test_ldap_context_follows_the_directory_layout(catalog, provider):
     stack = parse_stack({**BASE, "tools": {"hedgedoc": {"server": "main"}, provider: {"server": "main"}}},
                         "sovstack.yml", catalog)
-    ldap = wiring.identity_context(stack, catalog, {"ldap_bind_password": "pw-1234567890"}, "hedgedoc")["ldap"]
-    layout = wiring.DIRECTORIES[provider]
+    ldap = identity.context(wire(stack, catalog), "hedgedoc", {"ldap_bind_password": "pw-1234567890"})["ldap"]
+    layout = catalog.tools[provider].deploy.directory
     base = "dc=voisins,dc=example,dc=org"
     assert ldap["bind_dn"] == layout.service_dn.format(tool="hedgedoc", base=base)
-    assert ldap["port"] == wiring.LDAP_PORTS[provider] and ldap["url"].endswith(f":{layout.port}")
+    assert ldap["port"] == layout.port and ldap["url"].endswith(f":{layout.port}")
+    assert ldap["host_url"] == f"ldap://127.0.0.1:{layout.port}"
     assert ldap["users_dn"] == f"{layout.people},{base}"
     assert ldap["user_filter"].count("(") == ldap["user_filter"].count(")")
     assert "(uid={username})" in ldap["user_filter"] and ldap["user_object_filter"] in ldap["user_filter"]
@@ -273,7 +267,7 @@ def test_lldap_serves_ldap_where_the_wiring_says_and_gets_a_service_account_per_
     # Host network: LDAP on the port the wiring gives tools, the web page on loopback only, nothing published.
     env = service["environment"]
     assert service["network_mode"] == "host" and "ports" not in service
-    assert int(env["LLDAP_LDAP_PORT"]) == wiring.LDAP_PORTS["lldap"] == int(wiring.DIRECTORIES["lldap"].host_url.rsplit(":", 1)[1])
+    assert int(env["LLDAP_LDAP_PORT"]) == catalog.tools["lldap"].deploy.directory.port
     assert env["LLDAP_HTTP_HOST"] == "127.0.0.1" and int(env["LLDAP_HTTP_PORT"]) == catalog.tools["lldap"].deploy.web_port
     accounts = [yaml.safe_load(line) for line in
                 files["/srv/sovstack/apps/lldap/bootstrap/user-configs/services.json"].splitlines() if line.strip()]
@@ -291,7 +285,7 @@ def test_keycloak_registers_one_client_per_wired_tool(catalog, rendered):
     files = tool_files(bundle, "keycloak")
     step = next(text for dest, text in files.items() if "/steps/" in dest and "kcadm" in text and "clientId" in text)
     env = files["/srv/sovstack/apps/keycloak/app.env"]
-    for client in wiring.identity_clients(stack, catalog, secrets.data["tools"]):
+    for client in identity.clients(wire(stack, catalog), secrets.data["tools"]):
         assert f"clientId={client['client_id']}" in step
         for uri in client["redirect_uris"]:
             assert uri in step and uri.startswith(f"https://{stack.fqdn(client['tool'], catalog)}/")
@@ -303,7 +297,7 @@ def test_authentik_blueprint_declares_one_application_per_wired_tool(catalog, re
     bundle, stack, secrets = rendered(["authentik", "hedgedoc", "nextcloud"])
     files = tool_files(bundle, "authentik")
     blueprint = files["/srv/sovstack/apps/authentik/blueprints/sovstack-clients.yaml"]
-    clients = wiring.identity_clients(stack, catalog, secrets.data["tools"])
+    clients = identity.clients(wire(stack, catalog), secrets.data["tools"])
     assert [c["tool"] for c in clients] == ["hedgedoc", "nextcloud"]
     for client in clients:
         assert f"client_id: {client['client_id']}" in blueprint and f"!Env {client['env']}" in blueprint
@@ -328,19 +322,19 @@ def test_a_mail_sending_tool_renders_its_documented_smtp_settings(catalog, rende
     tools += catalog.tools[tool_id].requires_tools
     bundle, stack, secrets = rendered(tools + (["postfix-dovecot"] if route == "self-hosted" else []),
                                       relay=route == "relay")
-    mail = wiring.mail_context(stack, catalog, secrets.for_tool(tool_id), tool_id, secrets.get("mail_relay.password"))
-    assert mail is not None and mail["route"] == route
+    mail_ctx = mail.context(wire(stack, catalog), tool_id, secrets.for_tool(tool_id), secrets.get("mail_relay.password"))
+    assert mail_ctx is not None and mail_ctx["route"] == route
     if route == "self-hosted":
-        assert (mail["host"], mail["port"], mail["username"]) == (f"mail.{DOMAIN}", 587, f"{tool_id}@{DOMAIN}")
-        assert mail["password"] == secrets.for_tool(tool_id)["smtp_password"]
+        assert (mail_ctx["host"], mail_ctx["port"], mail_ctx["username"]) == (f"mail.{DOMAIN}", 587, f"{tool_id}@{DOMAIN}")
+        assert mail_ctx["password"] == secrets.for_tool(tool_id)["smtp_password"]
     files = tool_files(bundle, tool_id)
     assert_yaml_parses(files)
     names = catalog.tools[tool_id].smtp.settings
     missing = [n for n in names if not has_name(files, n)]
     assert not missing, f"{tool_id}: documented SMTP settings not rendered: {missing}"
     for key in ("host", "port", "username", "password"):
-        assert any(holds_value(files, n, mail[key], names) for n in names), f"{tool_id}: no setting holds the {key}"
-    for entry in secret_files(bundle, files, mail["password"]):
+        assert any(holds_value(files, n, mail_ctx[key], names) for n in names), f"{tool_id}: no setting holds the {key}"
+    for entry in secret_files(bundle, files, mail_ctx["password"]):
         assert entry["mode"] in ("0600", "0640") and not entry["dest"].endswith("/compose.yml"), entry["dest"]
     composes = [d for d in files if d.endswith("/compose.yml")]
     if route == "self-hosted" and composes:

@@ -17,7 +17,7 @@ from sovstack.catalog import Catalog
 from sovstack.errors import CatalogError
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack
-from sovstack.wiring import core as wiring
+from sovstack.wiring.model import ldap_base_dn
 
 ROOT = "/srv/sovstack"
 DUMPS = f"{ROOT}/dumps"
@@ -45,7 +45,7 @@ def tool_plan(stack: Stack, catalog: Catalog, tool_id: str, app: dict[str, Any],
     dumps = []
     for index, dump in enumerate(spec.dumps):
         path = rendered(dump.path) if dump.path else None
-        make, load = backup_dumps.commands(dump, app["dir"], wiring.ldap_base_dn(stack.domain), path)
+        make, load = backup_dumps.commands(dump, app["dir"], ldap_base_dn(stack.domain), path)
         dumps.append({"file": f"{DUMPS}/{tool_id}/{backup_dumps.dump_name(index, dump)}", "kind": dump.kind,
                       "dump": make, "load": load})
     compose = deploy.how == "compose" and bool(deploy.images) and catalog.tools[tool_id].role != "addon"

@@ -12,13 +12,11 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from sovstack.catalog import Catalog
 from sovstack.check.run import Finding
 from sovstack.errors import UserError
 from sovstack.stack.secrets import Secrets
-from sovstack.stack.stackfile import Stack
-from sovstack.wiring.core import mail_host
 from sovstack.wiring.dns_records import Record, notes, records
+from sovstack.wiring.model import Wiring
 
 TIMEOUT = 3.0  # seconds for one try
 LIFETIME = 8.0  # seconds for one question, retries included
@@ -81,14 +79,14 @@ def ask(resolver: dns.resolver.Resolver, name: str, rtype: str) -> list:
         raise
 
 
-def check_dns(stack: Stack, catalog: Catalog, secrets: Secrets, resolver_spec: str | None,
+def check_dns(w: Wiring, secrets: Secrets, resolver_spec: str | None,
               stack_file: Path | str = "sovstack.yml") -> list[Finding]:
-    expected = records(stack, catalog, secrets, stack_file)
+    stack, expected = w.stack, records(w, secrets, stack_file)
     if not expected:
         return [Finding("dns", "records", True, "info", "the stack has no web address and no mail to publish")]
     resolver = make_resolver(resolver_spec)
     asked = f"the resolver {resolver_spec}" if resolver_spec else "the system's resolver"
-    host = mail_host(stack, catalog)
+    host = w.mail_host
     mail_ips = {r.value for r in expected if r.name == host and r.type in ("A", "AAAA")}
     found: list[Finding] = []
     for record in expected:
@@ -107,7 +105,7 @@ def check_dns(stack: Stack, catalog: Catalog, secrets: Secrets, resolver_spec: s
                                  f"and that it serves the zone, then add: {record.zone_line()}"))
             continue
         found.append(compare(record, answers, mail_ips))
-    for note in notes(stack, catalog):
+    for note in notes(w):
         found.append(Finding("dns", "records", False, "info", note))
     return found
 

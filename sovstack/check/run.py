@@ -14,7 +14,8 @@ from typing import Literal
 from sovstack.catalog import Catalog
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack
-from sovstack.wiring import core as wiring
+from sovstack.wiring.model import Wiring
+from sovstack.wiring.wire import wire
 
 Severity = Literal["error", "warning", "info"]
 
@@ -47,20 +48,27 @@ class CheckInput:
 def dns_findings(given: CheckInput) -> list[Finding]:
     from sovstack.check.dns import check_dns  # dnspython loads only when DNS is checked
 
-    return check_dns(given.stack, given.catalog, given.secrets, given.resolver, given.stack_file)
+    return check_dns(wiring_of(given), given.secrets, given.resolver, given.stack_file)
+
+
+def wiring_of(given: CheckInput) -> Wiring:
+    """The stack's wiring, computed once for all the checks of a run (kept in the run's cache)."""
+    if "wiring" not in given.cache:
+        given.cache["wiring"] = wire(given.stack, given.catalog)
+    return given.cache["wiring"]
 
 
 def wiring_findings(given: CheckInput) -> list[Finding]:
     """Every wire between a tool and the member directory or the mail, and why the missing ones are missing."""
-    stack, catalog = given.stack, given.catalog
+    w = wiring_of(given)
+    catalog, provider = w.catalog, w.provider
     found: list[Finding] = []
-    provider = wiring.identity_provider(stack, catalog)
     if provider is None:
         found.append(Finding("wiring", "identity", False, "info", "the stack has no identity tool: every tool "
                              "keeps its own accounts", "members get one account and password per tool",
                              "add an identity tool (e.g. openldap) to 'tools' in the stack file to give each member "
                              "one account"))
-    for link in wiring.links(stack, catalog):
+    for link in w.links:
         name = catalog.tools[link.tool].name
         subject = f"{link.aspect} {link.tool}"
         if link.wired:

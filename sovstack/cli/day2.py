@@ -36,8 +36,8 @@ def dns_cmd(ctx: click.Context, stack_path: Path | None, fmt: str, as_json: bool
     if as_json and ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
         raise UserError("--json and --format choose the output twice", "leave out one of them")
     loaded = load(find_stack(stack_path))
-    found = records(loaded.stack, loaded.catalog, loaded.secrets, loaded.path)
-    remarks = notes(loaded.stack, loaded.catalog)
+    found = records(loaded.wiring, loaded.secrets, loaded.path)
+    remarks = notes(loaded.wiring)
     if as_json:
         click.echo(json.dumps(dns_summary(loaded.stack.domain, found, remarks), ensure_ascii=False, indent=2))
         return

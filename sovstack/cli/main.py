@@ -461,9 +461,7 @@ def render_cmd(stack_path: Path | None, as_json: bool) -> None:
 
 def _unwired(loaded) -> list:
     """What could not be connected (member accounts, mail, analytics), and why."""
-    from sovstack.wiring import core as wiring
-
-    return [link for link in wiring.links(loaded.stack, loaded.catalog) if not link.wired]
+    return [link for link in loaded.wiring.links if not link.wired]
 
 
 def render_summary(loaded, bundles) -> dict:
@@ -567,15 +565,16 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path | None, engine: str, ver
     from sovstack.engines.apply import check_servers, load
     from sovstack.errors import UserError
     from sovstack.render.bundle import render_server
+    from sovstack.wiring.wire import wire
 
     stack_path = find_stack(stack_path)
     loaded = load(stack_path)
     remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
     server = loaded.stack.tools[tool].server
     build = loaded.build / server
-    before = render_server(loaded.stack, loaded.catalog, loaded.secrets, server, build)
+    before = render_server(loaded.wiring, loaded.secrets, server, build)
     text, smaller = remove.smaller_stack(stack_path, loaded.catalog, tool)
-    after = render_server(smaller, loaded.catalog, loaded.secrets, server, build)
+    after = render_server(wire(smaller, loaded.catalog), loaded.secrets, server, build)
     removal = remove.plan(loaded.stack, tool, text, smaller, before, after, purge)
     check_servers(loaded, [before], [server])
     result = loaded.target(server).run("sh -e", stdin="\n".join(removal.commands) + "\n", as_root=True)

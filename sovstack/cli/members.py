@@ -26,7 +26,7 @@ def _members_context(stack_path: Path | None):
 
     loaded = load(find_stack(stack_path))
     targets = loaded.target
-    return loaded, open_directory(loaded.stack, loaded.catalog, targets), targets
+    return loaded, open_directory(loaded.wiring, targets), targets
 
 
 def _read_password(use_stdin: bool) -> str | None:
@@ -40,8 +40,8 @@ def _read_password(use_stdin: bool) -> str | None:
 def _welcome(loaded, targets, member, mail: str, password: str | None) -> str:
     from sovstack.members import welcome
 
-    message = welcome.compose(loaded.stack, loaded.catalog, member, mail, password)
-    how = welcome.send(loaded.stack, loaded.catalog, message, loaded.secrets.get("mail_relay.password"), targets)
+    message = welcome.compose(loaded.wiring, member, mail, password)
+    how = welcome.send(loaded.wiring, message, loaded.secrets.get("mail_relay.password"), targets)
     return f"welcome mail to {message['To']} sent {how}"
 
 
@@ -212,13 +212,11 @@ def members_remove(username: str, purge: bool, stack_path: Path | None) -> None:
       sovstack members remove alice --purge
     """
     from sovstack.errors import UserError
-    from sovstack.wiring import core as wiring
-
     loaded, directory, targets = _members_context(stack_path)
     directory.remove(username)
     click.echo(f"removed {username}")
-    server_tool = wiring.mail_server(loaded.stack, loaded.catalog)
-    if purge and wiring.mail_route(loaded.stack, loaded.catalog) == "self-hosted":
+    server_tool = loaded.wiring.mail_server
+    if purge and loaded.wiring.mail_route == "self-hosted":
         server = loaded.stack.tools[server_tool].server
         box = f"/srv/sovstack/data/{server_tool}/mail/{loaded.stack.domain}/{username}"
         result = targets(server).run(f"rm -rf -- '{box}'", as_root=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +17,8 @@ from sovstack.render.bundle import ROOT, Bundle, render
 from sovstack.stack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stack.stackfile import Stack, load_stack
 from sovstack.update.plan import held_back
+from sovstack.wiring.model import Wiring
+from sovstack.wiring.wire import wire
 
 HELD = "@sovstack-held "
 
@@ -27,6 +29,14 @@ class Loaded:
     stack: Stack
     catalog: Catalog
     secrets: Secrets
+    _wiring: Wiring | None = field(default=None, repr=False)
+
+    @property
+    def wiring(self) -> Wiring:
+        """The stack's wiring, computed once per stack (`sovstack remove` swaps in a smaller stack)."""
+        if self._wiring is None or self._wiring.stack is not self.stack:
+            self._wiring = wire(self.stack, self.catalog)
+        return self._wiring
 
     @property
     def build(self) -> Path:
@@ -46,12 +56,13 @@ class Loaded:
 def load(stack_path: Path) -> Loaded:
     catalog = load_catalog()
     stack = load_stack(stack_path, catalog)
-    secrets = ensure_secrets(stack, catalog, secrets_path(stack_path))
-    return Loaded(stack_path, stack, catalog, secrets)
+    wiring = wire(stack, catalog)
+    secrets = ensure_secrets(stack, secrets_path(stack_path), wiring.wanted_secrets())
+    return Loaded(stack_path, stack, catalog, secrets, wiring)
 
 
 def render_all(loaded: Loaded) -> list[Bundle]:
-    return render(loaded.stack, loaded.catalog, loaded.secrets, loaded.build)
+    return render(loaded.wiring, loaded.secrets, loaded.build)
 
 
 def check_servers(loaded: Loaded, bundles: list[Bundle], servers: list[str], held_ok: bool = False) -> None:

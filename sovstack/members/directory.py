@@ -8,12 +8,11 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from sovstack.catalog import Catalog
 from sovstack.engines.remote import Target
 from sovstack.errors import UserError
 from sovstack.members.accounts import Member, ldif_value, member_ldif, parse_ldif
 from sovstack.stack.stackfile import Stack
-from sovstack.wiring import core as wiring
+from sovstack.wiring.model import Wiring
 
 LDAPI = "-Q -Y EXTERNAL -H ldapi:///"
 # ppolicy: a locked account cannot bind (log in) anywhere; this value means "locked for good".
@@ -22,17 +21,20 @@ LOCKED = "000001010000Z"
 
 @dataclass
 class Directory:
-    stack: Stack
-    catalog: Catalog
+    wiring: Wiring
     target: Target
 
     @property
+    def stack(self) -> Stack:
+        return self.wiring.stack
+
+    @property
     def users_dn(self) -> str:
-        return f"ou=people,{wiring.ldap_base_dn(self.stack.domain)}"
+        return f"ou=people,{self.wiring.base_dn}"
 
     def mail_of(self, member: Member) -> str:
         """The address tools know a member by: their mailbox, or their own address without one."""
-        if wiring.mail_route(self.stack, self.catalog) == "self-hosted":
+        if self.wiring.mail_route == "self-hosted":
             return f"{member.username}@{self.stack.domain}"
         if not member.contact:
             raise UserError(f"member {member.username!r}: no mail address",
@@ -101,16 +103,17 @@ class Directory:
         self._run(f"ldapdelete {LDAPI} {shlex.quote(self._member_dn(username))}")
 
 
-def open_directory(stack: Stack, catalog: Catalog, target_for) -> Directory:
+def open_directory(w: Wiring, target_for) -> Directory:
     """The stack's directory, or a UserError saying why `sovstack members` cannot manage it."""
-    provider = wiring.identity_provider(stack, catalog)
+    stack, catalog, provider = w.stack, w.catalog, w.provider
     if provider is None:
         raise UserError("the stack has no identity tool to hold the members",
                         "add openldap to 'tools' in sovstack.yml, deploy, then run again")
-    if provider not in wiring.DIRECTORIES_WITH_MEMBERS:
+    directory = catalog.tools[provider].deploy.directory
+    if directory is None or not directory.manages_members:
         name = catalog.tools[provider].name
         url = stack.fqdn(provider, catalog)
         raise UserError(f"sovstack cannot manage members in {name} yet",
                         f"add them in {name}'s own admin page{f' (https://{url})' if url else ''}, "
                         "or use openldap as the identity tool")
-    return Directory(stack, catalog, target_for(stack.tools[provider].server))
+    return Directory(w, target_for(stack.tools[provider].server))

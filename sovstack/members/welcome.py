@@ -14,17 +14,17 @@ from typing import Any
 
 import jinja2
 
-from sovstack.catalog import Catalog
 from sovstack.errors import UserError
 from sovstack.members.accounts import Member
 from sovstack.paths import templates_dir
 from sovstack.stack.stackfile import Stack
-from sovstack.wiring import core as wiring
+from sovstack.wiring.model import Wiring
 
 SUBJECT = {"en": "Welcome to {org}: your member account", "fr": "Bienvenue à {org} : votre compte de membre"}
 
 
-def tool_list(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
+def tool_list(w: Wiring) -> list[dict[str, Any]]:
+    stack, catalog = w.stack, w.catalog
     tools = []
     for tool_id in sorted(stack.tools):
         tool = catalog.tools[tool_id]
@@ -33,20 +33,20 @@ def tool_list(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
             continue
         tools.append({"name": tool.name, "url": f"https://{fqdn}",
                       "description": getattr(tool.description, stack.language),
-                      "member_login": wiring.member_login(stack, catalog, tool_id) is not None})
+                      "member_login": w.tools[tool_id].member_login is not None})
     return tools
 
 
-def compose(stack: Stack, catalog: Catalog, member: Member, mail: str, password: str | None) -> EmailMessage:
+def compose(w: Wiring, member: Member, mail: str, password: str | None) -> EmailMessage:
     """The welcome message; `password` only when sovstack chose it (it goes to the member alone)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "mail")),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    mailbox = wiring.mail_route(stack, catalog) == "self-hosted"
+    stack = w.stack
     body = env.get_template(f"welcome.{stack.language}.txt.j2").render(
         member=member, mail=mail, password=password, organisation=stack.organisation,
-        admin_email=stack.admin_email, tools=tool_list(stack, catalog), mailbox=mailbox,
-        mail_host=wiring.mail_host(stack, catalog), change_url=None)
+        admin_email=stack.admin_email, tools=tool_list(w), mailbox=w.mail_route == "self-hosted",
+        mail_host=w.mail_host, change_url=None)
     message = EmailMessage()
     message["From"] = formataddr((stack.organisation, sender(stack)))
     message["To"] = formataddr((member.name, member.contact or mail))
@@ -63,12 +63,11 @@ def sender(stack: Stack) -> str:
     return f"postmaster@{stack.domain}"  # aliased to the admin, so replies reach a person
 
 
-def send(stack: Stack, catalog: Catalog, message: EmailMessage, relay_password: str | None,
-         target_for) -> str:
+def send(w: Wiring, message: EmailMessage, relay_password: str | None, target_for) -> str:
     """Send the message; returns how it went out (for the summary)."""
-    route = wiring.mail_route(stack, catalog)
+    stack, route = w.stack, w.mail_route
     if route == "self-hosted":
-        server = stack.tools[wiring.mail_server(stack, catalog)].server
+        server = stack.tools[w.mail_server].server
         result = target_for(server).run(f"/usr/sbin/sendmail -t -oi -f {sender(stack)}", stdin=message.as_string(),
                                         as_root=True)
         if result.returncode != 0:

@@ -15,16 +15,12 @@ from typing import Any
 
 import jinja2
 
-from sovstack.catalog import CATEGORIES, Catalog
+from sovstack.catalog import CATEGORIES
 from sovstack.paths import templates_dir
-from sovstack.stack.stackfile import Stack
 from sovstack.wiring import analytics
-from sovstack.wiring import core as wiring
+from sovstack.wiring.model import Wiring
 
 ROOT = "/srv/sovstack/portal"
-# Tools whose address is kept private (the GoAccess report lives under a secret path): listed
-# without a link, so the public page never gives it away.
-PRIVATE_ADDRESS = ("goaccess",)
 
 TEXT = {
     "en": {
@@ -85,63 +81,65 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def entries(stack: Stack, catalog: Catalog) -> list[dict[str, Any]]:
-    """Every deployed tool: name, what it is for, address (url when it has a public page) and how to log in."""
+def entries(w: Wiring) -> list[dict[str, Any]]:
+    """Every deployed tool: name, what it is for, address (url when it has a public page) and how to log in.
+
+    A tool whose address is private (deploy.private_address: the GoAccess report lives under a secret
+    path) is listed without a link, so the public page never gives it away."""
+    stack, catalog = w.stack, w.catalog
     text = TEXT[stack.language]
-    provider = wiring.identity_provider(stack, catalog)
-    mail_server = wiring.mail_server(stack, catalog) if wiring.mail_route(stack, catalog) == "self-hosted" else None
+    mail_server = w.mail_server if w.mail_route == "self-hosted" else None
     found = []
     for tool_id in stack.tools:
         tool = catalog.tools[tool_id]
+        private = tool.deploy.private_address
         category = next(c for c in CATEGORIES if c in tool.categories)
         fqdn = stack.fqdn(tool_id, catalog)
-        protocol = wiring.member_login(stack, catalog, tool_id)
+        protocol = w.tools[tool_id].member_login
         if protocol == "oidc":
-            login = text["login_member_oidc"].format(provider=catalog.tools[provider].name)
+            login = text["login_member_oidc"].format(provider=catalog.tools[w.provider].name)
         elif protocol:
             login = text["login_member"]
         elif "identity" in tool.categories:
             login = text["login_directory"]
-        elif tool_id in PRIVATE_ADDRESS:
+        elif private:
             login = ""  # an admin's page, not a members' tool
         else:
-            login = text["login_own"] if provider else text["login_alone"]
-        note = ""
-        if tool_id == mail_server:
-            note = text["mail"].format(host=wiring.mail_host(stack, catalog))
+            login = text["login_own"] if w.provider else text["login_alone"]
+        note = text["mail"].format(host=w.mail_host) if tool_id == mail_server else ""
         if not fqdn:
             note = note or text["no_web"]
-        elif tool_id in PRIVATE_ADDRESS:
+        elif private:
             note = text["private"]
-        url = f"https://{fqdn}/" if fqdn and tool_id not in PRIVATE_ADDRESS else None
+        url = f"https://{fqdn}/" if fqdn and not private else None
         found.append({"id": tool_id, "name": tool.name, "category": category,
                       "description": tool.description.get(stack.language), "fqdn": fqdn, "url": url,
                       "member_account": protocol is not None, "login": login, "note": note})
     return sorted(found, key=lambda e: (CATEGORIES.index(e["category"]), e["name"].lower()))
 
 
-def page(stack: Stack, catalog: Catalog) -> str:
+def page(w: Wiring) -> str:
     """The portal's index.html."""
+    stack, catalog = w.stack, w.catalog
     text = TEXT[stack.language]
-    tracked = analytics.portal_property(stack, catalog)
-    tracker = analytics.tracker(stack, catalog)
+    tracked = analytics.portal_property(w)
     groups: dict[str, dict[str, Any]] = {}
-    for entry in entries(stack, catalog):
+    for entry in entries(w):
         category = entry["category"]
         label = (text["identity"] if category == "identity"
                  else catalog.criteria.needs[category].label.get(stack.language))
         groups.setdefault(category, {"label": label, "tools": []})["tools"].append(entry)
     return _environment().get_template("portal/index.html.j2").render(
         lang=stack.language, text=text, title=text["title"].format(organisation=stack.organisation),
-        groups=list(groups.values()), one_account=wiring.identity_provider(stack, catalog) is not None,
-        snippet=analytics.snippet(stack, catalog, tracked) if tracked else "",
-        counted=text["counted"].format(tool=catalog.tools[tracker].name) if tracked else "")
+        groups=list(groups.values()), one_account=w.provider is not None,
+        snippet=analytics.snippet(w, tracked) if tracked else "",
+        counted=text["counted"].format(tool=catalog.tools[w.tracker].name) if tracked else "")
 
 
-def content_security_policy(html: str, stack: Stack, catalog: Catalog) -> str:
+def content_security_policy(html: str, w: Wiring) -> str:
     """Only the page's own style and the tracker (its origin, and the hashes of inline tracker code) may run."""
-    tracker = analytics.tracker(stack, catalog) if analytics.portal_property(stack, catalog) else None
-    origin = f" https://{stack.fqdn(tracker, catalog)}" if tracker else ""
+    tracker = w.tracker if analytics.portal_property(w) else None
+    origin = f" https://{w.stack.fqdn(tracker, w.catalog)}" if tracker else ""
     inline = [body for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
               if "src=" not in attrs]
     hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in inline)
@@ -150,14 +148,14 @@ def content_security_policy(html: str, stack: Stack, catalog: Catalog) -> str:
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-def portal_site(stack: Stack, catalog: Catalog, server: str) -> PortalSite | None:
+def portal_site(w: Wiring, server: str) -> PortalSite | None:
     """The portal's files, Caddy site and health check, for the server that serves it (else None)."""
-    if stack.portal_server() != server:
+    if w.stack.portal_server() != server:
         return None
-    fqdn = stack.portal_fqdn()
-    html = page(stack, catalog)
+    fqdn = w.stack.portal_fqdn()
+    html = page(w)
     env = _environment()
-    body = env.get_template("portal/caddy.j2").render(root=ROOT, csp=content_security_policy(html, stack, catalog))
+    body = env.get_template("portal/caddy.j2").render(root=ROOT, csp=content_security_policy(html, w))
     files = {f"{ROOT}/index.html": html.encode(),
              f"{ROOT}/portal.css": (templates_dir() / "portal" / "portal.css").read_bytes()}
     return PortalSite(fqdn=fqdn, files=files,

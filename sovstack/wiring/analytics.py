@@ -1,14 +1,14 @@
 """Analytics wiring: which public pages of the association are counted, by which tool, and why not.
 
 Decisions from the stack and the catalog (no server, no output): the tracked pages ("properties")
-and their site ids, the tracking code each page carries (templates/apps/<tool>/snippet.html.j2),
-the `analytics` context tool templates see, and the Links `sovstack check` and render report.
+and their site ids, which wire() keeps in the Wiring; from the Wiring, the tracking code each page
+carries (templates/apps/<tool>/snippet.html.j2), the `analytics` context tool templates see, and the
+Links `sovstack check` and render report (wiring/links.py gathers them with the others).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -17,25 +17,10 @@ from markupsafe import Markup
 from sovstack.catalog import Catalog
 from sovstack.paths import templates_dir
 from sovstack.stack.stackfile import Stack
-from sovstack.wiring import core as wiring
+from sovstack.wiring.model import Link, Property, Wiring
 
 PORTAL = "portal"
 PORTAL_NAME = "members' portal"
-
-
-@dataclass(frozen=True)
-class Property:
-    """A public web page of the association that the stack's tracker counts."""
-
-    key: str  # PORTAL, or the id of the tool whose pages these are
-    name: str
-    fqdn: str
-    server: str
-    site_id: str
-
-    @property
-    def url(self) -> str:
-        return f"https://{self.fqdn}/"
 
 
 def tracker(stack: Stack, catalog: Catalog, collects: str = "script") -> str | None:
@@ -68,9 +53,8 @@ def page_fit(catalog: Catalog, tool_id: str, tracker_id: str) -> tuple[bool, str
     return True, ""
 
 
-def properties(stack: Stack, catalog: Catalog) -> list[Property]:
+def properties(stack: Stack, catalog: Catalog, tracker_id: str | None) -> list[Property]:
     """The pages the script tracker counts, portal first (Matomo numbers sites in creation order)."""
-    tracker_id = tracker(stack, catalog)
     if tracker_id is None:
         return []
     pages: list[tuple[str, str, str, str]] = []
@@ -91,83 +75,87 @@ def properties(stack: Stack, catalog: Catalog) -> list[Property]:
     return found
 
 
-def snippet(stack: Stack, catalog: Catalog, page: Property) -> Markup:
+def snippet(w: Wiring, page: Property) -> Markup:
     """The tracking code `page` carries: the tracker's snippet.html.j2, values escaped for HTML and JS."""
-    tracker_id = tracker(stack, catalog)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    fqdn = stack.fqdn(tracker_id, catalog)
-    html = env.get_template(f"apps/{tracker_id}/snippet.html.j2").render(
-        tracker={"id": tracker_id, "fqdn": fqdn, "url": f"https://{fqdn}"},
+    fqdn = w.stack.fqdn(w.tracker, w.catalog)
+    html = env.get_template(f"apps/{w.tracker}/snippet.html.j2").render(
+        tracker={"id": w.tracker, "fqdn": fqdn, "url": f"https://{fqdn}"},
         site={"id": page.site_id, "fqdn": page.fqdn, "url": page.url})
     return Markup(html.strip())
 
 
-def portal_property(stack: Stack, catalog: Catalog) -> Property | None:
-    return next((p for p in properties(stack, catalog) if p.key == PORTAL), None)
+def portal_property(w: Wiring) -> Property | None:
+    return next((p for p in w.properties if p.key == PORTAL), None)
 
 
-def template_context(stack: Stack, catalog: Catalog, tool_id: str) -> dict[str, Any] | None:
+def template_context(w: Wiring, tool_id: str) -> dict[str, Any] | None:
     """What a tool's templates see as `analytics`: for an analytics tool, the sites it must have (`sites`);
     for a tool whose pages carry its code, `tool`, `name`, `url`, `site_id` and `snippet`; else None."""
-    tracker_id = tracker(stack, catalog)
-    pages = properties(stack, catalog)
-    if catalog.tools[tool_id].analytics:  # a second tracker in the stack counts nothing: no sites
+    if w.catalog.tools[tool_id].analytics:  # a second tracker in the stack counts nothing: no sites
         return {"sites": [{"key": p.key, "id": p.site_id, "fqdn": p.fqdn, "url": p.url}
-                          for p in pages if tool_id == tracker_id]}
-    if tracker_id is None:
+                          for p in w.properties if tool_id == w.tracker]}
+    if w.tracker is None:
         return None
-    page = next((p for p in pages if p.key == tool_id), None)
+    page = next((p for p in w.properties if p.key == tool_id), None)
     if page is None:
         return None
-    fqdn = stack.fqdn(tracker_id, catalog)
-    return {"tool": tracker_id, "name": catalog.tools[tracker_id].name, "url": f"https://{fqdn}",
-            "site_id": page.site_id, "snippet": str(snippet(stack, catalog, page))}
+    fqdn = w.stack.fqdn(w.tracker, w.catalog)
+    return {"tool": w.tracker, "name": w.catalog.tools[w.tracker].name, "url": f"https://{fqdn}",
+            "site_id": page.site_id, "snippet": str(snippet(w, page))}
 
 
-def analytics_links(stack: Stack, catalog: Catalog) -> list[wiring.Link]:
-    """Where analytics is installed and where it could not be, and why (wiring.links adds these)."""
-    found: list[wiring.Link] = []
+def links(w: Wiring) -> list[Link]:
+    """Where analytics is installed and where it could not be, and why (wiring/links.py adds these)."""
+    stack, catalog = w.stack, w.catalog
+    found: list[Link] = []
     website = f"https://{stack.domain}/"
-    tracker_id = tracker(stack, catalog)
+    tracker_id = w.tracker
     if tracker_id:
         name = catalog.tools[tracker_id].name
         setup = catalog.tools[tracker_id].analytics.site_setup
         todo = f"; {setup.note}" if setup.how == "manual" else ""
-        pages = properties(stack, catalog)
-        for page in pages:
+        for page in w.properties:
             # A portal link belongs to the tracker (its name comes first in reports); a tool's, to the tool.
             how = (f"tracking code on the {PORTAL_NAME} {page.url}" if page.key == PORTAL
                    else f"{name} tracking code on {page.url}")
-            found.append(wiring.Link(tracker_id if page.key == PORTAL else page.key, "analytics", True,
-                                     f"{how} (site {page.site_id}){todo}"))
-        found.append(wiring.Link(tracker_id, "analytics", False, "",
-                                 f"sovstack does not serve the association's website {website}: if there is "
-                                 f"one, create a site for it in {name} and add {name}'s tracking code to its pages"))
+            found.append(Link(tracker_id if page.key == PORTAL else page.key, "analytics", True,
+                              f"{how} (site {page.site_id}){todo}"))
+        found.append(Link(tracker_id, "analytics", False, "",
+                          f"sovstack does not serve the association's website {website}: if there is "
+                          f"one, create a site for it in {name} and add {name}'s tracking code to its pages"))
         for other in (t for t in sorted(stack.tools) if t != tracker_id and catalog.tools[t].analytics
                       and catalog.tools[t].analytics.collects == "script"):
-            found.append(wiring.Link(other, "analytics", False, "", f"the stack has two tools that count with a "
-                                     f"tracking code; sovstack installs {name}'s only"))
-        tracked = {p.key for p in pages}
+            found.append(Link(other, "analytics", False, "", f"the stack has two tools that count with a "
+                              f"tracking code; sovstack installs {name}'s only"))
+        tracked = {p.key for p in w.properties}
         for tool_id in web_tools(stack, catalog):
             if tool_id not in tracked:
-                found.append(wiring.Link(tool_id, "analytics", False, "", page_fit(catalog, tool_id, tracker_id)[1]))
-    reader = tracker(stack, catalog, "logs")
-    if reader:
-        name = catalog.tools[reader].name
-        server = stack.tools[reader].server
-        portal_server = stack.portal_server()
+                found.append(Link(tool_id, "analytics", False, "", page_fit(catalog, tool_id, tracker_id)[1]))
+    if w.log_reader:
+        found += _log_links(w, website)
+    return found
 
-        def covered(tool_id: str, where: str, on: str) -> wiring.Link:
-            if on == server:
-                who = "reads" if tool_id == reader else f"{name} reads"
-                return wiring.Link(tool_id, "analytics", True, f"{who} Caddy's access log of {where} on {server}")
-            return wiring.Link(tool_id, "analytics", False, "", f"{where} is served by Caddy on {on}; {name} reads "
-                               f"the access log of {server} only")
-        if portal_server:
-            found.append(covered(reader, f"the {PORTAL_NAME} https://{stack.portal_fqdn()}/", portal_server))
-        for tool_id in web_tools(stack, catalog):
-            found.append(covered(tool_id, f"https://{stack.fqdn(tool_id, catalog)}/", stack.tools[tool_id].server))
-        found.append(wiring.Link(reader, "analytics", False, "", f"the association's website {website} is not served "
-                                 f"by sovstack's Caddy, so {name} does not see its visits"))
+
+def _log_links(w: Wiring, website: str) -> list[Link]:
+    """What the log reader sees: Caddy's access log of its own server only."""
+    stack, reader = w.stack, w.log_reader
+    name = w.catalog.tools[reader].name
+    server = stack.tools[reader].server
+    portal_server = stack.portal_server()
+
+    def covered(tool_id: str, where: str, on: str) -> Link:
+        if on == server:
+            who = "reads" if tool_id == reader else f"{name} reads"
+            return Link(tool_id, "analytics", True, f"{who} Caddy's access log of {where} on {server}")
+        return Link(tool_id, "analytics", False, "", f"{where} is served by Caddy on {on}; {name} reads "
+                    f"the access log of {server} only")
+    found = []
+    if portal_server:
+        found.append(covered(reader, f"the {PORTAL_NAME} https://{stack.portal_fqdn()}/", portal_server))
+    for tool_id in web_tools(stack, w.catalog):
+        found.append(covered(tool_id, f"https://{stack.fqdn(tool_id, w.catalog)}/", stack.tools[tool_id].server))
+    found.append(Link(reader, "analytics", False, "", f"the association's website {website} is not served "
+                      f"by sovstack's Caddy, so {name} does not see its visits"))
     return found

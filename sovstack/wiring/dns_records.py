@@ -10,12 +10,11 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from sovstack.catalog import Catalog
 from sovstack.errors import UserError
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack
-from sovstack.wiring import core as wiring
-from sovstack.wiring import dkim
+from sovstack.wiring import dkim, mail
+from sovstack.wiring.model import Wiring
 
 TTL = 3600
 MX_PRIORITY = 10
@@ -74,8 +73,9 @@ def server_address(stack: Stack, server: str, stack_file: Path | str) -> tuple[s
     return ("AAAA" if ip.version == 6 else "A"), str(ip)
 
 
-def records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path | str = "sovstack.yml") -> list[Record]:
+def records(w: Wiring, secrets: Secrets, stack_file: Path | str = "sovstack.yml") -> list[Record]:
     """Every record the stack needs, web names first (by tool), then mail."""
+    stack, catalog = w.stack, w.catalog
     found: list[Record] = []
     for tool_id in sorted(stack.tools):
         fqdn = stack.fqdn(tool_id, catalog)
@@ -92,19 +92,18 @@ def records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path |
         found.append(Record(portal, rtype, value, TTL, "web address of the members' portal", "portal",
                             f"members find every tool at https://{portal}, and Caddy gets its HTTPS certificate "
                             "only once the name leads to the server"))
-    if wiring.mail_route(stack, catalog) == "self-hosted":
-        mail = mail_records(stack, catalog, secrets, stack_file)
-        host = mail[0]
+    if w.mail_route == "self-hosted":
+        said = mail_records(w, secrets, stack_file)
         # The mail host is the mail server's own web name: its record is said once, with the mail ones.
-        found = [r for r in found if r.name != host.name]
-        found += mail
+        found = [r for r in found if r.name != said[0].name]
+        found += said
     return found
 
 
-def mail_records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: Path | str) -> list[Record]:
+def mail_records(w: Wiring, secrets: Secrets, stack_file: Path | str) -> list[Record]:
     """The mail server's name (first), MX, SPF, DKIM and DMARC."""
-    server = wiring.mail_server(stack, catalog)
-    host = wiring.mail_host(stack, catalog)
+    stack, catalog = w.stack, w.catalog
+    server, host = w.mail_server, w.mail_host
     domain = stack.domain
     placed = stack.tools[server].server
     rtype, value = server_address(stack, placed, stack_file)
@@ -147,10 +146,12 @@ def mail_records(stack: Stack, catalog: Catalog, secrets: Secrets, stack_file: P
     ]
 
 
-def notes(stack: Stack, catalog: Catalog) -> list[str]:
-    """What the records alone do not say: work at the mail provider, aliases, private addresses."""
+def notes(w: Wiring) -> list[str]:
+    """What the records alone do not say: work at the mail provider, aliases, private addresses, and
+    what a tool's catalog entry adds (deploy.dns_note)."""
+    stack, catalog = w.stack, w.catalog
     said: list[str] = []
-    route = wiring.mail_route(stack, catalog)
+    route = w.mail_route
     if route == "relay":
         relay = stack.mail_relay
         sender = relay.from_domain or stack.domain
@@ -159,20 +160,25 @@ def notes(stack: Stack, catalog: Catalog) -> list[str]:
                     f"passes SPF and DKIM, add DMARC: _dmarc.{sender}. TXT \"v=DMARC1; p=quarantine; "
                     f"rua=mailto:{stack.admin_email}\"")
     elif route is None:
+        servers = ", ".join(mail.with_accounts(catalog))
         for tool_id in sorted(stack.tools):
             if catalog.tools[tool_id].smtp.method == "is-mail-server":
                 said.append(f"{catalog.tools[tool_id].name} receives the mail: add the MX, SPF, DKIM and DMARC "
-                            f"records its admin interface shows (sovstack makes them only for postfix-dovecot)")
+                            f"records its admin interface shows (sovstack makes them only for {servers})")
     if route == "self-hosted":
         report_domain = stack.admin_email.rsplit("@", 1)[1].lower()
         if report_domain != stack.domain and not report_domain.endswith(f".{stack.domain}"):
             # RFC 7489 §7.1: reports go to another domain only if that domain agrees to take them.
             said.append(f"DMARC reports go to {stack.admin_email}, outside {stack.domain}: {report_domain} must "
                         f"publish {stack.domain}._report._dmarc.{report_domain}. TXT \"v=DMARC1\" to accept them")
-    if "prosody" in stack.tools:
-        fqdn = stack.fqdn("prosody", catalog)
-        said.append(f"Prosody's group chats (rooms.{fqdn}) serve the members through {fqdn}; members of other "
-                    f"XMPP servers could join them only with a record and a certificate for that name too")
+    said += [catalog.tools[t].deploy.dns_note.format(fqdn=stack.fqdn(t, catalog))
+             for t in sorted(stack.tools) if catalog.tools[t].deploy.dns_note]
+    return said + _address_notes(stack)
+
+
+def _address_notes(stack: Stack) -> list[str]:
+    """Servers whose address is a host name (aliases) or not reachable from the internet."""
+    said: list[str] = []
     for name in sorted({place.server for place in stack.tools.values()}):
         node = stack.servers[name]
         pointed = node.public_ip or node.address

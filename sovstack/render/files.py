@@ -1,0 +1,161 @@
+"""The files of one server's bundle: rendered from templates, each with its manifest entry (owner,
+mode, checksum, what a change restarts); and writing bundles and inventories to disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from sovstack.errors import CatalogError
+from sovstack.render import envfile
+from sovstack.stack.stackfile import Stack
+from sovstack.yamlio import dump_yaml
+
+if TYPE_CHECKING:
+    from sovstack.render.bundle import Bundle
+
+ROOT = "/srv/sovstack"
+# A post-deploy step as a script: `sh script --check` says whether it is done (exit 0), `sh script`
+# runs it unless done and prints "changed" when it ran. Both engines only call it.
+STEP_SCRIPT = """#!/bin/sh
+# sovstack step: {name}
+set -e
+done_already() {{
+{unless}
+}}
+if done_already >/dev/null 2>&1; then exit 0; fi
+[ "${{1:-}}" = --check ] && exit 1
+{run}
+echo changed
+"""
+# Host files whose change restarts or reloads a base service.
+BASE_NOTIFY = [("/etc/caddy/", "reload:caddy"), ("/etc/ssh/", "reload:ssh"), ("/etc/fail2ban/", "restart:fail2ban"),
+               ("/etc/docker/", "restart:docker"), ("/etc/sysctl.d/", "restart:systemd-sysctl")]
+
+
+def environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                              autoescape=False)
+
+
+class Files:
+    """The files gathered for one server: dest -> content, and one manifest entry per file."""
+
+    def __init__(self, server: str, templates: Path, secret_values: list[bytes], groups: dict[str, str]):
+        self.server = server
+        self.templates = templates
+        self.env = environment(templates)
+        self.secret_values = secret_values  # a file holding one (or a hash of one) is private
+        self.groups = groups  # host file -> group of the service that reads it
+        self.content: dict[str, bytes] = {}
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, dest: str, content: bytes, notify: list[str]) -> None:
+        if dest in self.content:
+            raise CatalogError(f"two templates write {dest} on server {self.server!r}",
+                            "this is a catalog mistake: report it")
+        if dest.startswith(f"{ROOT}/apps/") and dest.endswith(".env"):  # read by Compose: values literal
+            content = envfile.literal(content.decode()).encode()
+        self.content[dest] = content
+        # Env files carry secrets, sometimes encoded (a URL-encoded relay password): always private.
+        secret = dest.endswith(".env") or any(value in content for value in self.secret_values)
+        mode = "0600" if secret else ("0755" if dest.startswith(f"{ROOT}/bin/") else "0644")
+        group = self.groups.get(dest, "root")
+        if group != "root":  # private to the service that reads it (secrets, password hashes)
+            mode = "0640"
+        self.entries.append({"src": "files" + dest, "dest": dest, "owner": "root", "group": group, "mode": mode,
+                             "sha256": hashlib.sha256(content).hexdigest(), "secret": secret,
+                             "notify": notify or base_notify(dest)})
+
+    def render(self, source: Path, ctx: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(source.relative_to(self.templates).as_posix()).render(ctx)
+        except jinja2.TemplateError as exc:
+            raise CatalogError(f"{source}: cannot render ({exc})", "this is a template mistake: report it") from None
+
+    def render_tree(self, tree: Path, ctx: dict[str, Any], dest_root: str, notify: list[str]) -> None:
+        """Every file under `tree` to `dest_root`: *.j2 rendered (without the suffix), the rest copied."""
+        if not tree.is_dir():
+            return
+        for source in sorted(p for p in tree.rglob("*") if p.is_file()):
+            name = str(PurePosixPath(dest_root) / source.relative_to(tree).as_posix())
+            if source.suffix == ".j2":
+                self.add(name[:-3], self.render(source, ctx).encode(), notify)
+            else:
+                self.add(name, source.read_bytes(), notify)
+
+    def step(self, dest: str, name: str, unless: str, run: str) -> None:
+        self.add(dest, STEP_SCRIPT.format(name=name, unless=unless, run=run).encode(), [])
+
+
+def base_notify(dest: str) -> list[str]:
+    for prefix, target in BASE_NOTIFY:
+        if dest.startswith(prefix):
+            return [target]
+    if dest.endswith("firewall.nft") or dest.endswith("sovstack-firewall.service"):
+        return ["restart:sovstack-firewall"]
+    if dest == "/etc/default/sysstat":
+        return ["restart:sysstat"]
+    return []
+
+
+def write_bundle(bundle: Bundle) -> None:
+    """Replace build/<server>/ with the new bundle: private (it holds secrets), all at once."""
+    tmp = bundle.path.with_name(f".{bundle.path.name}.new")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True, mode=0o700)
+    os.chmod(tmp.parent, 0o700)
+    for entry in bundle.manifest["files"]:
+        target = tmp / entry["src"]
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bundle.files[entry["dest"]])
+    header = (f"# Rendered by sovstack for server {bundle.server!r}. Do not edit: edit sovstack.yml and run\n"
+              "# `sovstack render` again. Applied by playbooks/site.yml and sovstack/engines/pyinfra_deploy.py.\n")
+    fd = os.open(tmp / "manifest.yml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(header + dump_yaml(bundle.manifest))
+    if bundle.path.exists():
+        shutil.rmtree(bundle.path)
+    os.replace(tmp, bundle.path)
+
+
+def inventory_data(stack: Stack, out: Path) -> dict[str, Any]:
+    hosts = {}
+    for name, server in stack.servers.items():
+        host: dict[str, Any] = {"ansible_host": server.address, "ansible_port": server.ssh_port,
+                                "ansible_user": server.ssh_user,
+                                "sovstack_bundle": str((out / name).resolve())}
+        if server.ssh_key:
+            host["ansible_ssh_private_key_file"] = str(Path(server.ssh_key).expanduser())
+        if not server.check_host_key:
+            host["ansible_ssh_common_args"] = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+        hosts[name] = host
+    return {"all": {"hosts": hosts}}
+
+
+def write_inventory(stack: Stack, out: Path) -> Path:
+    """build/hosts.yml for Ansible and build/inventory.py for pyinfra: the same servers."""
+    path = out / "hosts.yml"
+    path.write_text("# Ansible inventory rendered by sovstack: ansible-playbook -i build/hosts.yml playbooks/site.yml\n"
+                    + dump_yaml(inventory_data(stack, out)))
+    rows = []
+    for name, server in stack.servers.items():
+        data: dict[str, Any] = {"ssh_hostname": server.address, "ssh_port": server.ssh_port,
+                                "ssh_user": server.ssh_user, "sovstack_bundle": str((out / name).resolve()),
+                                "_sudo": server.ssh_user != "root"}
+        if server.ssh_key:
+            data["ssh_key"] = str(Path(server.ssh_key).expanduser())
+        if not server.check_host_key:
+            data.update(ssh_strict_host_key_checking="no", ssh_known_hosts_file="/dev/null")
+        rows.append(f"    ({name!r}, {data!r}),")
+    (out / "inventory.py").write_text("# pyinfra inventory rendered by sovstack.\nservers = [\n" + "\n".join(rows) + "\n]\n")
+    return path

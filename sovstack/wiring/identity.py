@@ -1,0 +1,162 @@
+"""Who holds the members, and how each tool logs in to it (LDAP or OpenID Connect).
+
+The decisions take the stack and the catalog; the providers' layouts are catalog data
+(deploy.directory, deploy.oidc_provider, deploy.not_served). `context` and `clients` turn the
+Wiring and the secrets into what the templates see as `identity` and `identity_clients`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sovstack.catalog import Catalog, OidcEndpoints
+from sovstack.stack.passwords import ssha
+from sovstack.stack.stackfile import Stack
+from sovstack.wiring.model import Wiring, ldap_base_dn
+
+# From inside a container, the server itself (compose files add host-gateway under this name).
+HOST_FROM_CONTAINERS = "host.docker.internal"
+
+
+def provider(stack: Stack, catalog: Catalog) -> str | None:
+    found = [t for t in sorted(stack.tools) if "identity" in catalog.tools[t].categories]
+    return found[0] if found else None
+
+
+def served(catalog: Catalog, provider_id: str) -> tuple[str, ...]:
+    """The protocols sovstack sets up on this identity tool for other tools (LDAP layout or OIDC clients)."""
+    deploy = catalog.tools[provider_id].deploy
+    if deploy is None:
+        return ()
+    return tuple(p for p, given in (("ldap", deploy.directory), ("oidc", deploy.oidc_provider)) if given)
+
+
+def tool_wiring(catalog: Catalog, tool_id: str) -> list[str]:
+    """Protocols whose settings this tool's templates render (catalog: deploy.wires)."""
+    deploy = catalog.tools[tool_id].deploy
+    return list(deploy.wires) if deploy else []
+
+
+def protocol(stack: Stack, catalog: Catalog, provider_id: str | None, tool_id: str) -> tuple[str | None, str]:
+    """The protocol sovstack connects `tool_id` to the stack's directory with, or None and why."""
+    tool = catalog.tools[tool_id]
+    if provider_id is None:
+        return None, "the stack has no identity tool"
+    if tool_id == provider_id or "identity" in tool.categories:
+        return None, "it is the directory"
+    # Only what sovstack really sets up on the provider (an LDAP layout, OIDC clients) counts.
+    by = catalog.tools[provider_id]
+    offered = [p for p in by.identity_provides if p in served(catalog, provider_id)]
+    elsewhere = stack.tools[provider_id].server != stack.tools[tool_id].server
+    for candidate in ("ldap", "oidc"):
+        if candidate in offered and candidate in tool.sso.free() and candidate in tool_wiring(catalog, tool_id):
+            if candidate == "ldap" and elsewhere:
+                continue  # plain LDAP must not cross the network between servers; OIDC (HTTPS) may
+            return candidate, ""
+    if elsewhere and "ldap" in offered and "ldap" in tool.sso.free():
+        return None, (f"{by.name} is on server {stack.tools[provider_id].server!r}: sovstack "
+                      "keeps LDAP on one server (it is not encrypted); place them together")
+    free = tool.sso.free()
+    if not free:
+        return None, f"{tool.name} has no LDAP or OpenID Connect login in its free edition"
+    usable = [p for p in free if p in offered]
+    if not usable:
+        return None, f"{tool.name} speaks {', '.join(free)}, sovstack connects {by.name} over {', '.join(offered) or 'nothing yet'}"
+    return None, tool.sso.not_wired or f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
+
+
+def login_base(stack: Stack, catalog: Catalog, tool_id: str) -> str:
+    """The tool a member logs in to when using `tool_id`: an add-on is used through its base tool
+    (Roundcube logs in to the mail server's IMAP, which checks the directory; Nextcloud Office opens
+    from Nextcloud), so it takes its base's login."""
+    tool = catalog.tools[tool_id]
+    return next((b for b in tool.addon_for if b in stack.tools), tool_id) if tool.role == "addon" else tool_id
+
+
+def context(w: Wiring, tool_id: str, secrets: dict[str, str]) -> dict[str, Any] | None:
+    """What a tool's templates see as `identity`, or None when the tool is not wired to the directory."""
+    wired = w.tools[tool_id].identity
+    if wired is None or w.provider is None:
+        return None
+    deploy = w.catalog.tools[w.provider].deploy
+    ctx: dict[str, Any] = {"tool": w.provider, "name": w.catalog.tools[w.provider].name, "protocol": wired}
+    if wired == "ldap":
+        ctx["ldap"] = _ldap_context(w, tool_id, secrets.get("ldap_bind_password"))
+        # The directory listens on the host (slapd, or lldap on the host's network): Docker's gateway.
+        ctx["extra_hosts"] = [f"{HOST_FROM_CONTAINERS}:host-gateway"]
+    else:
+        fqdn = w.stack.fqdn(w.provider, w.catalog)
+        ctx["oidc"] = _oidc_context(deploy.oidc_provider, fqdn, tool_id, secrets.get("oidc_client_secret"))
+        # The tool fetches the provider's keys and tokens server-side: on the same server, straight to
+        # Caddy through Docker's gateway instead of a round trip through public DNS.
+        same_server = w.stack.tools[w.provider].server == w.stack.tools[tool_id].server
+        ctx["extra_hosts"] = [f"{fqdn}:host-gateway"] if same_server else []
+    return ctx
+
+
+def host_url(port: int) -> str:
+    """How the server itself (postfix, dovecot, `sovstack members`) reaches a directory on `port`."""
+    return f"ldap://127.0.0.1:{port}"
+
+
+def _ldap_context(w: Wiring, tool_id: str, password: str | None) -> dict[str, Any]:
+    directory = w.catalog.tools[w.provider].deploy.directory
+    base = w.base_dn
+    members = directory.person_filter.format(base=base)
+    return {
+        "host": HOST_FROM_CONTAINERS, "port": directory.port, "url": f"ldap://{HOST_FROM_CONTAINERS}:{directory.port}",
+        "host_url": host_url(directory.port),
+        "base_dn": base, "users_dn": f"{directory.people},{base}", "groups_dn": f"{directory.groups},{base}",
+        "members_group_dn": directory.members_group.format(base=base) if directory.members_group else None,
+        # Who may log in: people, not service accounts. `user_filter` has a {username} placeholder that
+        # each template turns into its tool's own syntax (%uid, %u, {{username}}, %(user)s...).
+        "user_object_filter": members, "user_filter": f"(&{members}(uid={{username}}))",
+        "login_attribute": "uid", "mail_attribute": "mail", "name_attribute": "cn",
+        "bind_dn": directory.service_dn.format(tool=tool_id, base=base), "bind_password": password,
+    }
+
+
+def _oidc_context(endpoints: OidcEndpoints, fqdn: str | None, tool_id: str, secret: str | None) -> dict[str, Any]:
+    issuer = endpoints.issuer.format(fqdn=fqdn, client=tool_id)
+    return {
+        "issuer": issuer, "discovery_url": issuer.rstrip("/") + "/.well-known/openid-configuration",
+        "authorization_url": endpoints.authorization.format(fqdn=fqdn, issuer=issuer),
+        "token_url": endpoints.token.format(fqdn=fqdn, issuer=issuer),
+        "userinfo_url": endpoints.userinfo.format(fqdn=fqdn, issuer=issuer),
+        "client_id": tool_id, "client_secret": secret, "scopes": ["openid", "email", "profile"],
+        "username_claim": "preferred_username",
+    }
+
+
+def clients(w: Wiring, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The provider's side: one client per wired tool (an lldap service account, a Keycloak client, an
+    authentik application), with the secret the tool renders. Only the provider's templates use it."""
+    if w.provider is None:
+        return []
+    found = []
+    for tool_id in sorted(w.stack.tools):
+        wired = w.tools[tool_id].identity
+        if wired is None:
+            continue
+        own = tool_secrets.get(tool_id, {})
+        tool = w.catalog.tools[tool_id]
+        client: dict[str, Any] = {"tool": tool_id, "name": tool.name, "protocol": wired,
+                                  # the variable a provider's env file holds this client's secret in
+                                  "env": "SOVSTACK_SECRET_" + tool_id.upper().replace("-", "_")}
+        if wired == "ldap":
+            password = own.get("ldap_bind_password")
+            directory = w.catalog.tools[w.provider].deploy.directory
+            client.update(user_id=tool_id, email=f"{tool_id}@{w.stack.domain}", password=password,
+                          bind_dn=directory.service_dn.format(tool=tool_id, base=w.base_dn),
+                          # for directories that take a hash (slapd: {SSHA}), stable across renders
+                          password_hash=ssha(password) if password else None)
+        else:
+            url = f"https://{w.stack.fqdn(tool_id, w.catalog)}"
+            client.update(client_id=tool_id, secret=own.get("oidc_client_secret"), url=url,
+                          redirect_uris=[url + path for path in tool.sso.settings["oidc"].redirect_paths])
+        found.append(client)
+    return found
+
+
+__all__ = ["HOST_FROM_CONTAINERS", "clients", "context", "ldap_base_dn", "login_base", "protocol", "provider",
+           "served", "tool_wiring"]
