@@ -235,14 +235,14 @@ def catalog_show(tool_id: str) -> None:
     Example:
       sovstack catalog show open-web-analytics
     """
-    from sovstack.catalog import load_catalog
+    from sovstack.catalog import as_data, load_catalog
     from sovstack.errors import UserError
     from sovstack.yamlio import dump_yaml
 
     cat = load_catalog()
     if tool_id not in cat.tools:
         raise UserError(f"no tool {tool_id!r} in the catalog", "see `sovstack catalog list` for the ids")
-    click.echo(dump_yaml(cat.tools[tool_id].model_dump(mode="json", exclude_defaults=True)), nl=False)
+    click.echo(dump_yaml(as_data(cat.tools[tool_id])), nl=False)
 
 
 def _require_terminal(message: str, hint: str) -> None:
