@@ -237,8 +237,8 @@ _ENVIRONMENT: list[Any] = []
 def _condition(expression: str):
     """The `when` expression as a template that renders "1" when it holds.
 
-    Compiled on first use, and kept in the Jinja bytecode cache between runs: compiling the
-    conditions was a third of `ask`'s start. jinja2 is imported here so `--help` does not pay for it.
+    Compiled on first use and kept in the Jinja bytecode cache between runs (compiling them cost
+    `ask` more at start than deciding). jinja2 is imported here so `--help` does not pay for it.
     """
     if expression not in _CONDITIONS:
         if not _ENVIRONMENT:
