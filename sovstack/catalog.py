@@ -6,52 +6,102 @@ and the fix, as a CatalogError.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
+from sovstack import __version__
 from sovstack.errors import CatalogError
-from sovstack.paths import decision_tree_dir
+from sovstack.paths import cache_dir, decision_tree_dir
 from sovstack.yamlio import load_yaml
+
+URL = r"^https?://[^\s]+$"
+SCHEMA = Path(__file__)  # part of every cache key: a changed schema never reads old objects
+
+if TYPE_CHECKING:
+    from pydantic import AfterValidator, Field, ValidationError
+
+    Url = Annotated[str, Field(pattern=URL)]
 
 NEEDS = ("email", "documents", "files", "chat", "video", "forms", "analytics")
 CATEGORIES = NEEDS + ("identity",)
 CRITERIA = ("sovereignty", "cost", "onboarding", "features")
 TOOL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
-Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
 Need = Literal["email", "documents", "files", "chat", "video", "forms", "analytics"]
 Category = Literal["email", "documents", "files", "chat", "video", "forms", "analytics", "identity"]
 
+# The schema is plain dataclasses, validated by pydantic only when YAML is read (a cold start): a
+# warm start unpickles the validated objects without importing pydantic, which alone costs more than
+# the rest of `ask`. The constraints live in the (string) annotations, which pydantic reads when it
+# first builds a validator (`_adapter` gives `Field`, `AfterValidator` and `Url` their meaning then).
+# No generated __init__/__repr__/__eq__/frozen methods: the decorator's code generation costs about
+# 1 ms a class at every start, so `Strict` holds them once. pydantic builds objects without __init__.
+def strict(cls: type) -> type:
+    # With no docstring, dataclass writes one from inspect.signature, which tokenizes (~10 ms a start).
+    cls.__doc__ = cls.__doc__ or cls.__name__
+    return dataclass(init=False, repr=False, eq=False, kw_only=True)(cls)
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Strict:
+    """Unknown keys are errors; objects are frozen, compared, hashed and shown by their fields."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
 
 
+def empty_list() -> Any:
+    return field(default_factory=list)  # a new list for each object
+
+
+def empty_dict() -> Any:
+    return field(default_factory=dict)
+
+
+UNSAID: Any = type("Unsaid", (), {"__repr__": lambda self: "<unsaid>"})()
+
+
+@strict
 class Text(Strict):
     """A sentence in English and French."""
 
-    en: str = Field(min_length=1)
-    fr: str = Field(min_length=1)
+    en: Annotated[str, Field(min_length=1)]
+    fr: Annotated[str, Field(min_length=1)]
 
     def get(self, lang: str) -> str:
         return self.fr if lang == "fr" else self.en
 
 
+@strict
 class Score(Strict):
-    value: int = Field(ge=1, le=5)
-    reason: str = Field(min_length=8)
+    value: Annotated[int, Field(ge=1, le=5)]
+    reason: Annotated[str, Field(min_length=8)]
 
 
+@strict
 class Scores(Strict):
     sovereignty: Score
     cost: Score
@@ -62,97 +112,106 @@ class Scores(Strict):
         return {c: getattr(self, c).value for c in CRITERIA}
 
 
+@strict
 class Sourced(Strict):
     source: Url
     note: str | None = None
 
 
+@strict
 class License(Sourced):
-    spdx: str = Field(min_length=2)
+    spdx: Annotated[str, Field(min_length=2)]
 
 
+@strict
 class Obtain(Sourced):
     method: Literal["upstream-image", "debian-package", "sovstack-build", "installer", "app", "hosted-only"]
     image: str | None = None
-    packages: list[str] = []
+    packages: list[str] = empty_list()
     release: str | None = None
 
-    @model_validator(mode="after")
-    def _needs_its_details(self) -> Obtain:
+    def __post_init__(self) -> None:
         if self.method == "upstream-image" and not self.image:
             raise ValueError("method 'upstream-image' needs 'image' (the image name with a pinned tag)")
         if self.method == "debian-package" and not self.packages:
             raise ValueError("method 'debian-package' needs 'packages' (the Debian package names)")
         if self.method == "sovstack-build" and not self.release:
             raise ValueError("method 'sovstack-build' needs 'release' (what is built, pinned)")
-        return self
 
 
+@strict
 class Range(Strict):
-    min: float = Field(gt=0)
-    recommended: float = Field(gt=0)
+    min: Annotated[float, Field(gt=0)]
+    recommended: Annotated[float, Field(gt=0)]
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
+    def __post_init__(self) -> None:
         if self.recommended < self.min:
             raise ValueError(f"recommended ({self.recommended}) is below min ({self.min})")
-        return self
 
 
+@strict
 class Resources(Sourced):
     ram_mb: Range
     disk_gb: Range
 
 
+@strict
 class Databases(Sourced):
     # "embedded" = the tool keeps its own data (files, SQLite, RocksDB...): nothing else to run.
-    needs: list[Literal["postgresql", "mariadb", "mysql", "sqlite", "redis", "mongodb", "clickhouse",
-                        "rabbitmq", "memcached", "embedded"]] = Field(min_length=1)
+    needs: Annotated[list[Literal["postgresql", "mariadb", "mysql", "sqlite", "redis", "mongodb", "clickhouse",
+                                  "rabbitmq", "memcached", "embedded"]], Field(min_length=1)]
 
 
+@strict
 class SsoSettings(Strict):
     """The documented names of one login protocol's settings, as the tool's templates render them."""
 
-    names: list[str] = Field(min_length=1)  # exactly as upstream documents them
+    names: Annotated[list[str], Field(min_length=1)]  # exactly as upstream documents them
     source: Url  # the page that documents these names
-    redirect_paths: list[Annotated[str, Field(pattern=r"^/")]] = []  # OIDC: callback paths on the tool's host
+    redirect_paths: list[Annotated[str, Field(pattern=r"^/")]] = empty_list()  # OIDC: callback paths on the tool's host
 
 
+@strict
 class Sso(Sourced):
     ldap: bool
     oidc: bool
     saml: bool
-    paid_only: list[Literal["ldap", "oidc", "saml"]] = []
-    settings: dict[Literal["ldap", "oidc"], SsoSettings] = {}  # the protocols sovstack's templates can render
+    paid_only: list[Literal["ldap", "oidc", "saml"]] = empty_list()
+    settings: dict[Literal["ldap", "oidc"], SsoSettings] = empty_dict()  # the protocols sovstack's templates can render
     not_wired: str | None = None  # why sovstack leaves a free login unconnected (a true reason, for check/report)
 
     def free(self) -> list[str]:
         """Protocols usable in the free edition."""
-        return [p for p in ("ldap", "oidc", "saml") if getattr(self, p) and p not in self.paid_only]
+        return list(self._free)
 
-    @model_validator(mode="after")
-    def _settings_are_spoken(self) -> Sso:
+    @cached_property
+    def _free(self) -> tuple[str, ...]:  # the decision asks thousands of times per run
+        return tuple(p for p in ("ldap", "oidc", "saml") if getattr(self, p) and p not in self.paid_only)
+
+    def __post_init__(self) -> None:
         for protocol, block in self.settings.items():
             if protocol not in self.free():
                 raise ValueError(f"settings.{protocol}: the free edition does not speak {protocol}")
             # The provider registers these callbacks for the tool's client (wiring/identity.py clients).
             if protocol == "oidc" and not block.redirect_paths:
                 raise ValueError("settings.oidc needs 'redirect_paths' (the tool's documented callback paths)")
-        return self
 
 
+@strict
 class Smtp(Sourced):
     method: Literal["env", "config-file", "admin-ui", "inherits", "none", "is-mail-server"]
-    settings: list[str] = []
+    settings: list[str] = empty_list()
 
 
+@strict
 class SiteSetup(Sourced):
     """How an analytics tool gets a site for a page it counts (source: where that is documented)."""
 
     how: Literal["step", "manual", "none"]  # step: a guarded deploy step; manual: the admin, in its web UI
-    note: str = Field(min_length=8)  # for manual: what the admin does, as an instruction
+    note: Annotated[str, Field(min_length=8)]  # for manual: what the admin does, as an instruction
 
 
+@strict
 class Analytics(Sourced):
     """An analytics tool: how it counts (source: its documented tracking code, or its log input)."""
 
@@ -162,51 +221,57 @@ class Analytics(Sourced):
     site_id: Literal["tracker-host", "uuid", "page-host", "number"] | None = None
     site_setup: SiteSetup
 
-    @model_validator(mode="after")
-    def _script_names_its_sites(self) -> Analytics:
+    def __post_init__(self) -> None:
         if (self.collects == "script") != (self.site_id is not None):
             raise ValueError("a script tracker needs 'site_id'; a log reader has none")
-        return self
 
 
+@strict
 class Tracking(Sourced):
     """Whether a web tool's pages can carry an analytics tracker through a documented setting."""
 
-    settings: list[str] = []  # the documented setting names; empty: it has none (source says where we looked)
-    accepts: list[str] = []  # analytics tool ids those settings speak; empty with settings: any snippet (custom head)
+    settings: list[str] = empty_list()  # the documented setting names; empty: it has none (source says where we looked)
+    # analytics tool ids those settings speak; empty with settings: any snippet (custom head)
+    accepts: list[str] = empty_list()
     rendered: bool = False  # its templates render them from the `analytics` context
 
 
+@strict
 class Limits(Sourced):
-    user_cap: int | None = Field(default=None, ge=1)
-    notes: list[str] = []
+    user_cap: Annotated[int, Field(ge=1)] | None = None
+    notes: list[str] = empty_list()
 
 
+@strict
 class E2ee(Sourced):
     value: Literal["yes", "partial", "no", "not-applicable"]
 
 
+@strict
 class Maintenance(Sourced):
     status: Literal["active", "maintenance-only", "end-of-life", "archived"]
 
 
+@strict
 class Build(Strict):
     """An image sovstack builds on the server from `templates/apps/<id>/<context>`."""
 
-    image: str = Field(pattern=r"^[a-z0-9./_-]+:[A-Za-z0-9._-]+$")
-    context: str = Field(pattern=r"^[a-z0-9_-]+$")
+    image: Annotated[str, Field(pattern=r"^[a-z0-9./_-]+:[A-Za-z0-9._-]+$")]
+    context: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
     download: Url | None = None  # the release the Dockerfile fetches (templates see app.builds.<context>)
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # required to build a download
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None  # required to build a download
 
 
+@strict
 class Step(Strict):
     """A command run on the server after the tool is up; skipped when `unless` succeeds."""
 
-    name: str = Field(min_length=3)
-    run: str = Field(min_length=1)  # Jinja2 with the template context; runs under sh -e
-    unless: str = Field(min_length=1)  # the idempotence guard: exit 0 means "already done"
+    name: Annotated[str, Field(min_length=3)]
+    run: Annotated[str, Field(min_length=1)]  # Jinja2 with the template context; runs under sh -e
+    unless: Annotated[str, Field(min_length=1)]  # the idempotence guard: exit 0 means "already done"
 
 
+@strict
 class Dump(Strict):
     """One database dumped before the snapshot and loaded back on restore (sovstack/backup_dumps.py).
 
@@ -214,90 +279,93 @@ class Dump(Strict):
     the host. Credentials come from the container's own environment, never from the command line."""
 
     kind: Literal["postgres", "mariadb", "mongodb", "sqlite", "slapd"]
-    service: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+$")  # compose service (postgres, mariadb, mongodb)
+    # the compose service (postgres, mariadb, mongodb)
+    service: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] | None = None
     database: str | None = None  # postgres/mariadb database (mariadb: several, separated by spaces)
     user: str | None = None  # postgres role / mariadb user (default: postgres / $MARIADB_USER)
-    password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # mariadb: the container variable
-    path: str | None = Field(default=None, pattern=r"^(/|\{\{ app\.data \}\}/)")  # sqlite: the file on the host
-    owner: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$")  # sqlite: user:group
+    password_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None  # mariadb: the container variable
+    path: Annotated[str, Field(pattern=r"^(/|\{\{ app\.data \}\}/)")] | None = None  # sqlite: the file on the host
+    # sqlite: user:group
+    owner: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$")] | None = None
 
-    @model_validator(mode="after")
-    def _complete(self) -> Dump:
+    def __post_init__(self) -> None:
         needs = {"postgres": ("service", "database"), "mariadb": ("service", "database"), "mongodb": ("service",),
                  "sqlite": ("path",), "slapd": ()}[self.kind]
         for key in needs:
             if getattr(self, key) is None:
                 raise ValueError(f"a {self.kind} dump needs '{key}'")
-        return self
 
 
+@strict
 class Backup(Sourced):
     """What a tool's backup set is: its data directory (always), more host paths, and database dumps."""
 
-    paths: list[str] = []  # host paths besides /srv/sovstack/data/<id> (Jinja, e.g. {{ app.data }}/…)
-    exclude: list[str] = []  # under the data directory: live database files the dumps replace
-    dumps: list[Dump] = []
+    paths: list[str] = empty_list()  # host paths besides /srv/sovstack/data/<id> (Jinja, e.g. {{ app.data }}/…)
+    exclude: list[str] = empty_list()  # under the data directory: live database files the dumps replace
+    dumps: list[Dump] = empty_list()
     after_restore: str | None = None  # shell run after the files are back (e.g. owners on a new server)
 
 
+@strict
 class LdapDirectory(Strict):
     """The LDAP layout sovstack gives an identity tool, which other tools bind to (wiring/identity.py).
 
     In the DN patterns {base} is the stack's base DN and {tool} the id of the tool that binds."""
 
-    port: int = Field(ge=1, le=65535)  # on the server; containers reach it as host.docker.internal
-    people: str = Field(min_length=3)  # the members' branch, under the base DN (e.g. ou=people)
-    groups: str = Field(min_length=3)  # the groups' branch, under the base DN
-    person_filter: str = Field(pattern=r"^\(.*\)$")  # matches members who may log in, never service accounts
-    service_dn: str = Field(pattern=r"\{tool\}.*\{base\}")  # the DN a tool binds with
+    port: Annotated[int, Field(ge=1, le=65535)]  # on the server; containers reach it as host.docker.internal
+    people: Annotated[str, Field(min_length=3)]  # the members' branch, under the base DN (e.g. ou=people)
+    groups: Annotated[str, Field(min_length=3)]  # the groups' branch, under the base DN
+    person_filter: Annotated[str, Field(pattern=r"^\(.*\)$")]  # matches members who may log in, never service accounts
+    service_dn: Annotated[str, Field(pattern=r"\{tool\}.*\{base\}")]  # the DN a tool binds with
     members_group: str | None = None  # DN of the group of all members, when the directory has one
     manages_members: bool = False  # `sovstack members` adds and removes members in it (as root, over ldapi)
 
 
+@strict
 class OidcEndpoints(Strict):
     """The endpoints of an OpenID Connect provider sovstack registers one client per tool on.
 
     {fqdn} is the provider's web name, {client} a tool's client id, {issuer} the issuer URL."""
 
-    issuer: str = Field(pattern=r"^https://\{fqdn\}/")
-    authorization: str = Field(min_length=8)
-    token: str = Field(min_length=8)
-    userinfo: str = Field(min_length=8)
+    issuer: Annotated[str, Field(pattern=r"^https://\{fqdn\}/")]
+    authorization: Annotated[str, Field(min_length=8)]
+    token: Annotated[str, Field(min_length=8)]
+    userinfo: Annotated[str, Field(min_length=8)]
 
 
+@strict
 class Deploy(Sourced):
     """How sovstack deploys a self-hostable tool (conventions: templates/apps/README.md)."""
 
     how: Literal["compose", "debian", "refused"]
     reason: str | None = None  # for "refused": why sovstack does not deploy it, shown at init
-    subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    web_port: int | None = Field(default=None, ge=8001, le=8999)  # loopback port Caddy proxies to
+    subdomain: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] | None = None
+    web_port: Annotated[int, Field(ge=8001, le=8999)] | None = None  # loopback port Caddy proxies to
     served_by_caddy: bool = False  # Caddy serves the site itself (caddy.j2), e.g. static reports: no web_port
-    health: str | None = Field(default=None, pattern=r"^/")  # path answering 2xx/3xx when healthy
-    public_ports: list[int] = []  # opened in the firewall besides 22/80/443 (mail ports)
-    images: list[str] = []  # every image its compose file uses, pinned (built ones included)
-    builds: list[Build] = []
-    secrets: list[str] = []  # generated once into secrets.yml under tools.<id>
-    packages: list[str] = []  # Debian packages installed on the server
-    services: list[str] = []  # systemd units restarted when this tool's host files change
-    steps: list[Step] = []  # after the compose project is up, in order
-    file_groups: dict[str, str] = {}  # host file -> group of the service that reads it (secret: 0640)
-    wires: list[Literal["ldap", "oidc"]] = []  # logins its templates connect to the stack's directory
+    health: Annotated[str, Field(pattern=r"^/")] | None = None  # path answering 2xx/3xx when healthy
+    public_ports: list[int] = empty_list()  # opened in the firewall besides 22/80/443 (mail ports)
+    images: list[str] = empty_list()  # every image its compose file uses, pinned (built ones included)
+    builds: list[Build] = empty_list()
+    secrets: list[str] = empty_list()  # generated once into secrets.yml under tools.<id>
+    packages: list[str] = empty_list()  # Debian packages installed on the server
+    services: list[str] = empty_list()  # systemd units restarted when this tool's host files change
+    steps: list[Step] = empty_list()  # after the compose project is up, in order
+    file_groups: dict[str, str] = empty_dict()  # host file -> group of the service that reads it (secret: 0640)
+    wires: list[Literal["ldap", "oidc"]] = empty_list()  # logins its templates connect to the stack's directory
     backup: Backup | None = None  # required unless refused: what `sovstack backup` saves and restores
     # Provider facts (wiring/): adding an identity or mail provider means editing these, not Python.
     directory: LdapDirectory | None = None  # identity tools: the LDAP layout sovstack serves other tools
     oidc_provider: OidcEndpoints | None = None  # identity tools: the endpoints of the clients sovstack registers
-    not_served: dict[Literal["ldap", "oidc", "saml"], str] = {}  # identity tools: why a protocol it speaks is not
+    not_served: dict[Literal["ldap", "oidc", "saml"], str] = empty_dict()  # identity tools: why a protocol it speaks is not
     mail_accounts: bool = False  # mail servers: sovstack gives each tool and server an SMTP account on it
     private_address: bool = False  # its address is secret (e.g. a report under a secret path): no link on the portal
-    dns_note: str | None = Field(default=None, min_length=20)  # said by `sovstack dns` when deployed; {fqdn}: its name
+    dns_note: Annotated[str, Field(min_length=20)] | None = None  # said by `sovstack dns` when deployed; {fqdn}: its name
 
-    @model_validator(mode="after")
-    def _complete(self) -> Deploy:
+    def __post_init__(self) -> None:
         if self.how == "refused":
             if not self.reason:
                 raise ValueError("how: refused needs 'reason' (shown to the techie at init)")
-            return self
+            return
         if self.reason:
             raise ValueError("'reason' is only for how: refused")
         if self.backup is None:
@@ -314,35 +382,36 @@ class Deploy(Sourced):
         for image in self.images:
             if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
                 raise ValueError(f"image {image!r} must be pinned to a version tag")
-        return self
 
 
+@strict
 class AdminDifficulty(Strict):
-    value: int = Field(ge=1, le=5)
-    reason: str = Field(min_length=8)
+    value: Annotated[int, Field(ge=1, le=5)]
+    reason: Annotated[str, Field(min_length=8)]
 
 
+@strict
 class Tool(Strict):
-    id: str = Field(pattern=TOOL_ID)
+    id: Annotated[str, Field(pattern=TOOL_ID)]
     name: str
-    categories: list[Category] = Field(min_length=1)
+    categories: Annotated[list[Category], Field(min_length=1)]
     role: Literal["main", "addon"] = "main"
-    addon_for: list[str] = []
+    addon_for: list[str] = empty_list()
     description: Text
     homepage: Url
     license: License
     obtain: Obtain
     resources: Resources
     databases: Databases
-    requires_tools: list[str] = []
+    requires_tools: list[str] = empty_list()
     sso: Sso
     smtp: Smtp
     limits: Limits
     e2ee: E2ee
     office_formats: Literal["native", "convert", "none", "not-applicable"] = "not-applicable"
     webmail: bool | None = None
-    identity_provides: list[Literal["ldap", "oidc", "saml"]] = []
-    familiar_to: list[Literal["google", "microsoft"]] = []  # looks like what users of that suite know
+    identity_provides: list[Literal["ldap", "oidc", "saml"]] = empty_list()
+    familiar_to: list[Literal["google", "microsoft"]] = empty_list()  # looks like what users of that suite know
     maintenance: Maintenance
     admin_difficulty: AdminDifficulty
     scores: Scores
@@ -350,8 +419,7 @@ class Tool(Strict):
     analytics: Analytics | None = None  # analytics tools: how they count pages and get sites
     tracking: Tracking | None = None  # web tools: a documented tracking/custom-head setting (None: not recorded)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Tool:
+    def __post_init__(self) -> None:
         if self.role == "addon" and not self.addon_for:
             raise ValueError("an addon needs 'addon_for' (the tools it is added to)")
         if "identity" in self.categories and not self.identity_provides:
@@ -366,7 +434,6 @@ class Tool(Strict):
             raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
         if self.deploy is not None:
             self._provider_facts_fit(self.deploy)
-        return self
 
     def _provider_facts_fit(self, deploy: Deploy) -> None:
         served = {"ldap": deploy.directory is not None, "oidc": deploy.oidc_provider is not None}
@@ -391,33 +458,35 @@ class Tool(Strict):
         return self.obtain.method != "hosted-only"
 
 
+@strict
 class Offer(Strict):
     need: Need
     tool: str | None = None  # the free software behind the offer, when it is in the catalog
     software: str | None = None  # named when it is not in the catalog (e.g. proprietary servers)
     features: Score | None = None  # overrides the tool's feature score for this offer
     e2ee: Literal["yes", "partial", "no", "not-applicable"] | None = None
-    own_domain: bool | None = None  # email: addresses on the association's domain (None: not known)
+    # email: addresses on the association's domain (None: not known). Unsaid is not None: an email
+    # offer must say it, even as null; the marker becomes None once checked.
+    own_domain: bool | None = UNSAID  # type: ignore[assignment]
 
-    @model_validator(mode="after")
-    def _names_software(self) -> Offer:
+    def __post_init__(self) -> None:
         if not self.tool and not (self.software and self.features):
             raise ValueError("an offer needs 'tool' (a catalog id) or 'software' plus 'features'")
-        if self.need == "email" and "own_domain" not in self.model_fields_set:
-            raise ValueError("an email offer needs 'own_domain': true, false, or null when not known")
-        return self
+        if self.own_domain is UNSAID:
+            if self.need == "email":
+                raise ValueError("an email offer needs 'own_domain': true, false, or null when not known")
+            object.__setattr__(self, "own_domain", None)
 
 
+@strict
 class Price(Sourced):
-    eur_month: float | None = Field(default=None, ge=0)  # for the whole association
-    eur_month_per_member: float | None = Field(default=None, ge=0)
+    eur_month: Annotated[float, Field(ge=0)] | None = None  # for the whole association
+    eur_month_per_member: Annotated[float, Field(ge=0)] | None = None
     known: bool = True
 
-    @model_validator(mode="after")
-    def _one_way(self) -> Price:
+    def __post_init__(self) -> None:
         if self.known and (self.eur_month is None) == (self.eur_month_per_member is None):
             raise ValueError("a known price sets exactly one of eur_month, eur_month_per_member")
-        return self
 
     def monthly(self, members: int) -> float | None:
         if not self.known:
@@ -427,34 +496,38 @@ class Price(Sourced):
         return round(self.eur_month_per_member * members, 2)
 
 
+@strict
 class Eligibility(Sourced):
-    max_accounts: int | None = Field(default=None, ge=1)
+    max_accounts: Annotated[int, Field(ge=1)] | None = None
     francophone_only: bool = False
     non_commercial_only: bool = False
 
 
+@strict
 class Hoster(Strict):
-    id: str = Field(pattern=TOOL_ID)
+    id: Annotated[str, Field(pattern=TOOL_ID)]
     name: str
     operator: str
     kind: Literal["framasoft", "chatons", "associative", "commercial"]
     libre: bool  # the whole service runs on free software
     url: Url
     description: Text
-    offers: list[Offer] = Field(min_length=1)
+    offers: Annotated[list[Offer], Field(min_length=1)]
     single_account: bool  # one member account reaches every offer of this hoster
     price: Price
     eligibility: Eligibility
     scores: Scores  # features here is the hoster's own; offers take the tool's
 
 
+@strict
 class ServerSize(Strict):
-    ram_mb: int = Field(gt=0)
-    disk_gb: int = Field(gt=0)
-    eur_month: float = Field(ge=0)
+    ram_mb: Annotated[int, Field(gt=0)]
+    disk_gb: Annotated[int, Field(gt=0)]
+    eur_month: Annotated[float, Field(ge=0)]
     example: str
 
 
+@strict
 class NeedInfo(Strict):
     label: Text
     e2ee_applies: bool
@@ -462,35 +535,35 @@ class NeedInfo(Strict):
     why: Text
 
 
+def _the_four(value: dict) -> dict:
+    if sorted(value) != sorted(CRITERIA):
+        raise ValueError(f"must have exactly the keys {', '.join(CRITERIA)}")
+    return value
+
+
+def _ascending(sizes: list[ServerSize]) -> list[ServerSize]:
+    if [s.ram_mb for s in sizes] != sorted(s.ram_mb for s in sizes):
+        raise ValueError("list server sizes from the smallest RAM to the largest")
+    return sizes
+
+
+@strict
 class Criteria(Strict):
-    criteria: dict[str, Text]
-    weights: dict[str, float]
-    priority_bonus: float = Field(ge=0)
-    preference_bonus: float = Field(ge=0)
-    familiarity_bonus: float = Field(ge=0)
-    together_bonus: float = Field(ge=0)
-    office_convert_penalty: float = Field(ge=0)
+    criteria: Annotated[dict[str, Text], AfterValidator(_the_four)]
+    weights: Annotated[dict[str, float], AfterValidator(_the_four)]
+    priority_bonus: Annotated[float, Field(ge=0)]
+    preference_bonus: Annotated[float, Field(ge=0)]
+    familiarity_bonus: Annotated[float, Field(ge=0)]
+    together_bonus: Annotated[float, Field(ge=0)]
+    office_convert_penalty: Annotated[float, Field(ge=0)]
     techie_capacity: dict[Literal["none", "some", "confident"], int]
     base: Resources  # what the server itself needs: Debian, Docker, Caddy, backups
-    server_sizes: list[ServerSize] = Field(min_length=1)
+    server_sizes: Annotated[list[ServerSize], Field(min_length=1), AfterValidator(_ascending)]
     server_sizes_source: Url
     needs: dict[Need, NeedInfo]
 
-    @field_validator("criteria", "weights")
-    @classmethod
-    def _the_four(cls, value: dict) -> dict:
-        if sorted(value) != sorted(CRITERIA):
-            raise ValueError(f"must have exactly the keys {', '.join(CRITERIA)}")
-        return value
 
-    @field_validator("server_sizes")
-    @classmethod
-    def _ascending(cls, sizes: list[ServerSize]) -> list[ServerSize]:
-        if [s.ram_mb for s in sizes] != sorted(s.ram_mb for s in sizes):
-            raise ValueError("list server sizes from the smallest RAM to the largest")
-        return sizes
-
-
+@strict
 class Catalog(Strict):
     tools: dict[str, Tool]
     hosters: dict[str, Hoster]
@@ -514,34 +587,118 @@ _FIXES = {
     "literal_error": "use one of the allowed values",
     "string_pattern_mismatch": "use the required form",
 }
+# Pydantic words a few errors differently for dataclasses than for models; say them the one way.
+_AS_FOR_MODELS = {
+    "unexpected_keyword_argument": ("extra_forbidden", "Extra inputs are not permitted"),
+    "dataclass_type": ("model_type", "Input should be a valid dictionary or instance of {class_name}"),
+}
 
 
 def describe_validation_error(path: Path | str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
+        kind, msg = err["type"], err["msg"]
+        if kind in _AS_FOR_MODELS:
+            kind, msg = _AS_FOR_MODELS[kind][0], _AS_FOR_MODELS[kind][1].format(**err.get("ctx", {}))
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
-        shown = "" if err["type"] == "missing" else f" = {value!r}"[:120]
-        fix = _FIXES.get(err["type"], "correct the value")
-        lines.append(f"{path}: key '{key}'{shown}: {err['msg']}; fix: {fix}")
+        shown = "" if kind == "missing" else f" = {value!r}"[:120]
+        fix = _FIXES.get(kind, "correct the value")
+        lines.append(f"{path}: key '{key}'{shown}: {msg}; fix: {fix}")
     return "\n".join(lines)
 
 
-def _parse(model: type[BaseModel], data: Any, path: Path) -> Any:
+_ADAPTERS: dict[type, Any] = {}
+
+
+def _adapter(kind: type) -> Any:
+    """pydantic's validator and serializer for a schema dataclass, built on first use."""
+    if kind not in _ADAPTERS:
+        from pydantic import AfterValidator, Field, TypeAdapter
+
+        for namespace in {id(m): vars(m) for m in (sys.modules[__name__], sys.modules[kind.__module__])}.values():
+            namespace.update(Field=Field, AfterValidator=AfterValidator, Url=Annotated[str, Field(pattern=URL)])
+        _ADAPTERS[kind] = TypeAdapter(kind)
+    return _ADAPTERS[kind]
+
+
+def validate(kind: type, data: Any, path: Path | str) -> Any:
+    """`data` (read from YAML) as a `kind`, or a CatalogError naming the file, key, value and fix."""
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return _adapter(kind).validate_python(data)
     except ValidationError as exc:
         raise CatalogError(describe_validation_error(path, exc)) from None
 
 
+def as_data(value: Any, defaults: bool = False) -> Any:
+    """A catalog object as plain JSON-able data, leaving out what is left at its default unless `defaults`."""
+    return _adapter(type(value)).dump_python(value, mode="json", exclude_defaults=not defaults)
+
+
+# ---------------------------------------------------------------------------------------------
+# The start-up cache: validated objects, pickled under the user's cache directory and keyed by
+# the sovstack version, the schema's source and every file read. A changed file is a new key; an
+# unreadable or corrupt cache is a miss; only a load that validated is ever written.
+
+def cached_load(name: str, root: Path, files: list[Path], schema: list[Path], kind: type, load: Any) -> Any:
+    """`load()`, or the object it returned last time for byte-identical `files` and `schema`."""
+    directory = cache_dir()
+    if directory is None:
+        return load()
+    digest = hashlib.sha256(f"{__version__}\0{sys.version_info[:2]}\0{pickle.HIGHEST_PROTOCOL}".encode())
+    try:
+        for path in [*schema, *files]:
+            digest.update(b"\0" + str(path.relative_to(root) if path.is_relative_to(root) else path.name).encode()
+                          + b"\0" + path.read_bytes())
+    except OSError:
+        return load()  # a missing file: the full load says which, with the fix
+    key = digest.hexdigest()
+    path = directory / f"{name}-{key[:32]}.pickle"
+    try:
+        with path.open("rb") as handle:
+            stored_key, value = pickle.load(handle)
+        if stored_key == key and type(value) is kind:
+            return value
+    except Exception:  # noqa: BLE001 - whatever is wrong with a cache file, it is only a miss
+        pass
+    value = load()
+    _store(directory, name, path, (key, value))
+    return value
+
+
+def _store(directory: Path, name: str, path: Path, entry: tuple[str, Any]) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # readers see the old file or the whole new one, never half
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        for old in directory.glob(f"{name}-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError):
+        pass  # no cache (read-only home, full disk): the next start validates again
+
+
 def load_catalog(root: Path | None = None) -> Catalog:
     root = root or decision_tree_dir()
+    files = [*sorted((root / "tools").glob("*.yml")), root / "hosters.yml", root / "criteria.yml"]
+    return cached_load("catalog", root, files, [SCHEMA], Catalog, lambda: _load_catalog(root))
+
+
+def _load_catalog(root: Path) -> Catalog:
     tools_dir = root / "tools"
     tools: dict[str, Tool] = {}
     problems: list[str] = []
     for path in sorted(tools_dir.glob("*.yml")):
         try:
-            tool = _parse(Tool, load_yaml(path, error=CatalogError), path)
+            tool = validate(Tool, load_yaml(path, error=CatalogError), path)
         except CatalogError as exc:
             problems.append(exc.message)
             continue
@@ -561,7 +718,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
         raw = {"hosters": []}
     for index, entry in enumerate(raw["hosters"]):
         try:
-            hoster = _parse(Hoster, entry, f"{hosters_path} [hosters.{index}]")
+            hoster = validate(Hoster, entry, f"{hosters_path} [hosters.{index}]")
         except CatalogError as exc:
             problems.append(exc.message)
             continue
@@ -571,7 +728,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
 
     criteria_path = root / "criteria.yml"
     try:
-        criteria = _parse(Criteria, load_yaml(criteria_path, error=CatalogError), criteria_path)
+        criteria = validate(Criteria, load_yaml(criteria_path, error=CatalogError), criteria_path)
     except CatalogError as exc:
         problems.append(exc.message)
         criteria = None
@@ -579,7 +736,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
     problems += _cross_references(root, tools, hosters)
     if problems:
         raise CatalogError("the decision tree is broken:\n" + "\n".join(problems))
-    return Catalog(tools=tools, hosters=hosters, criteria=criteria)
+    return validate(Catalog, {"tools": tools, "hosters": hosters, "criteria": criteria}, root)
 
 
 def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hoster]) -> list[str]:

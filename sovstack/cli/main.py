@@ -318,7 +318,7 @@ def catalog_show(tool_id: str, as_json: bool) -> None:
       sovstack catalog show open-web-analytics
       sovstack catalog show etherpad --json
     """
-    from sovstack.catalog import load_catalog
+    from sovstack.catalog import as_data, load_catalog
     from sovstack.errors import UserError
     from sovstack.yamlio import dump_yaml
 
@@ -327,9 +327,9 @@ def catalog_show(tool_id: str, as_json: bool) -> None:
         raise UserError(f"no tool {tool_id!r} in the catalog", "see `sovstack catalog list` for the ids")
     if as_json:
         # Defaults included, so a script finds the same keys for every tool.
-        click.echo(json.dumps(cat.tools[tool_id].model_dump(mode="json"), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(as_data(cat.tools[tool_id], defaults=True), ensure_ascii=False, indent=2))
         return
-    click.echo(dump_yaml(cat.tools[tool_id].model_dump(mode="json", exclude_defaults=True)), nl=False)
+    click.echo(dump_yaml(as_data(cat.tools[tool_id])), nl=False)
 
 
 def _require_terminal(message: str, hint: str) -> None:

@@ -10,11 +10,9 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from sovstack.catalog import Text, describe_validation_error
+from sovstack.catalog import SCHEMA, Strict, Text, cached_load, empty_list, strict, validate
 from sovstack.errors import CatalogError, UserError
 from sovstack.paths import decision_tree_dir
 from sovstack.yamlio import load_yaml
@@ -22,16 +20,20 @@ from sovstack.yamlio import load_yaml
 LANGS = ("en", "fr")
 
 
-class Choice(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+if TYPE_CHECKING:
+    from pydantic import Field
+
+
+# Frozen dataclasses validated by pydantic when questions.yml is read, as in sovstack/catalog.py.
+@strict
+class Choice(Strict):
     value: str
     label: Text
 
 
-class Question(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+@strict
+class Question(Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     type: Literal["int", "number", "bool", "choice", "multi", "text"]
     label: Text
     help: Text
@@ -39,17 +41,15 @@ class Question(BaseModel):
     optional: bool = False
     min: float | None = None
     max: float | None = None
-    choices: list[Choice] = []
+    choices: list[Choice] = empty_list()
     subset_of: str | None = None
     when: str | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Question:
+    def __post_init__(self) -> None:
         if self.type in ("choice", "multi") and not self.choices:
             raise ValueError(f"a '{self.type}' question needs 'choices'")
         if self.type not in ("choice", "multi") and self.choices:
             raise ValueError(f"a '{self.type}' question takes no 'choices'")
-        return self
 
     @property
     def has_default(self) -> bool:
@@ -101,12 +101,11 @@ def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
-class Questionnaire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@strict
+class Questionnaire(Strict):
     questions: list[Question]
 
-    @model_validator(mode="after")
-    def _unique(self) -> Questionnaire:
+    def __post_init__(self) -> None:
         ids = [q.id for q in self.questions]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -114,7 +113,6 @@ class Questionnaire(BaseModel):
         for q in self.questions:
             if q.subset_of and q.subset_of not in ids[: ids.index(q.id)]:
                 raise ValueError(f"question '{q.id}': subset_of '{q.subset_of}' must name an earlier question")
-        return self
 
     @cached_property
     def by_id(self) -> dict[str, Question]:
@@ -122,11 +120,10 @@ class Questionnaire(BaseModel):
 
 
 def load_questionnaire(root: Path | None = None) -> Questionnaire:
-    path = (root or decision_tree_dir()) / "questions.yml"
-    try:
-        return Questionnaire.model_validate(load_yaml(path, error=CatalogError))
-    except ValidationError as exc:
-        raise CatalogError(describe_validation_error(path, exc)) from None
+    root = root or decision_tree_dir()
+    path = root / "questions.yml"
+    return cached_load("questionnaire", root, [path], [Path(__file__), SCHEMA],
+                       Questionnaire, lambda: validate(Questionnaire, load_yaml(path, error=CatalogError), path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,18 +227,31 @@ class Resolved:
 def when_applies(question: Question, answers: dict[str, Any]) -> bool:
     if not question.when:
         return True
-    return bool(_condition(question.when)(**answers))
+    return _condition(question.when).render(answers) == "1"
 
 
 _CONDITIONS: dict[str, Any] = {}
+_ENVIRONMENT: list[Any] = []
 
 
 def _condition(expression: str):
-    # jinja2 is imported here so that `sovstack --help` does not pay for it.
-    if expression not in _CONDITIONS:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    """The `when` expression as a template that renders "1" when it holds.
 
-        _CONDITIONS[expression] = ImmutableSandboxedEnvironment().compile_expression(expression)
+    Compiled on first use and kept in the Jinja bytecode cache between runs (compiling them cost
+    `ask` more at start than deciding). jinja2 is imported here so `--help` does not pay for it.
+    """
+    if expression not in _CONDITIONS:
+        if not _ENVIRONMENT:
+            from jinja2 import FunctionLoader
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            from sovstack.paths import jinja_bytecode_cache
+
+            # The template's name is the expression itself: the cache is keyed by it and its source.
+            _ENVIRONMENT.append(ImmutableSandboxedEnvironment(
+                loader=FunctionLoader(lambda source: "{% if " + source + " %}1{% endif %}"),
+                bytecode_cache=jinja_bytecode_cache(), cache_size=-1))
+        _CONDITIONS[expression] = _ENVIRONMENT[0].get_template(expression)
     return _CONDITIONS[expression]
 
 

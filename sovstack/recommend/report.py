@@ -64,17 +64,9 @@ def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
 
 def _bytecode_cache():
     """Compiled templates kept between runs (start-up time); none if the cache dir is not writable."""
-    import os
+    from sovstack.paths import jinja_bytecode_cache
 
-    from jinja2 import FileSystemBytecodeCache
-
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "sovstack", "jinja")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        return None
-    return FileSystemBytecodeCache(directory) if os.access(directory, os.W_OK) else None
+    return jinja_bytecode_cache()
 
 
 def _environment():
