@@ -29,8 +29,8 @@ CRITERIA = ("sovereignty", "cost", "onboarding", "features")
 TOOL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
-Need = Literal["email", "documents", "files", "chat", "video", "forms", "analytics"]
-Category = Literal["email", "documents", "files", "chat", "video", "forms", "analytics", "identity"]
+Need = Literal[NEEDS]  # type: ignore[valid-type]  # the tuple above, not spelled again
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):

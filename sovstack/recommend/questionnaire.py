@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sovstack.catalog import Text, describe_validation_error
 from sovstack.errors import CatalogError, UserError
 from sovstack.paths import decision_tree_dir
+from sovstack.recommend.answers import Answers
 from sovstack.yamlio import load_yaml
 
 LANGS = ("en", "fr")
@@ -223,7 +224,7 @@ class Prompter(Protocol):
 
 @dataclass
 class Resolved:
-    answers: dict[str, Any]  # every question that mattered, typed
+    answers: Answers  # every question that mattered, typed (the others hold their default)
     asked: list[str]  # ids that were put to the person
 
 
@@ -280,7 +281,18 @@ def resolve(questionnaire: Questionnaire, given: dict[str, Any], *, source: str,
             continue
         answers[question.id] = _ask_until_valid(prompter, question, default, answers)
         asked.append(question.id)
-    return Resolved(answers=answers, asked=asked)
+    return Resolved(answers=_typed(answers), asked=asked)
+
+
+def _typed(answers: dict[str, Any]) -> Answers:
+    try:
+        return Answers.model_validate(answers)
+    except ValidationError as exc:  # answers passed the questionnaire's checks: the two disagree
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "answers"
+        raise CatalogError(f"questions.yml and the Answers model disagree on '{where}': {first['msg']}",
+                           "give every question a field of sovstack/recommend/answers.py, with its type "
+                           "and default") from None
 
 
 def _ask_until_valid(prompter: Prompter, question: Question, default: Any, answers: dict[str, Any]) -> Any:
