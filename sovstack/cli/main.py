@@ -147,7 +147,7 @@ def _print_summary(result, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sovstack.recommend.report_text import TEXT
+    from sovstack.recommend.wording import REPORT_TEXT as TEXT
 
     t = TEXT[lang]
     table = Table(title=t["summary"])

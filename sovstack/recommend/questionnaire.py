@@ -18,6 +18,7 @@ from sovstack.catalog import Text, describe_validation_error
 from sovstack.errors import CatalogError, UserError
 from sovstack.paths import decision_tree_dir
 from sovstack.recommend.answers import Answers
+from sovstack.recommend.wording import ALLOWED_TEXT
 from sovstack.yamlio import load_yaml
 
 LANGS = ("en", "fr")
@@ -68,7 +69,7 @@ class Question(BaseModel):
 
     def allowed(self, lang: str = "en") -> str:
         """What is allowed, said plainly, for error messages (English or French)."""
-        w = _ALLOWED_WORDS["fr" if lang == "fr" else "en"]
+        w = ALLOWED_TEXT["fr" if lang == "fr" else "en"]
         if self.type in ("int", "number"):
             kind = w["int"] if self.type == "int" else w["number"]
             bounds = []
@@ -86,16 +87,6 @@ class Question(BaseModel):
         else:
             text = w["text"]
         return text + (w["optional"] if self.optional else "")
-
-
-_ALLOWED_WORDS = {
-    "en": {"int": "a whole number", "number": "a number", "min": "at least {}", "max": "at most {}",
-           "bool": "true or false", "choice": "one of: ", "multi": "a list of: ", "text": "a line of text",
-           "optional": " (or leave it out)"},
-    "fr": {"int": "un nombre entier", "number": "un nombre", "min": "au moins {}", "max": "au plus {}",
-           "bool": "oui ou non", "choice": "l'un de : ", "multi": "une liste parmi : ",
-           "text": "une ligne de texte", "optional": " (ou laisser vide)"},
-}
 
 
 def _fmt(number: float) -> str:

@@ -92,7 +92,7 @@ def _environment():
 
 
 def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]:
-    from sovstack.recommend.report_text import TEXT
+    from sovstack.recommend.wording import REPORT_TEXT as TEXT
 
     data = to_data(rec, lang)
 
