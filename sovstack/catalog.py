@@ -34,8 +34,8 @@ CATEGORIES = NEEDS + ("identity",)
 CRITERIA = ("sovereignty", "cost", "onboarding", "features")
 TOOL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
-Need = Literal["email", "documents", "files", "chat", "video", "forms", "analytics"]
-Category = Literal["email", "documents", "files", "chat", "video", "forms", "analytics", "identity"]
+Need = Literal[NEEDS]  # type: ignore[valid-type]  # the tuple above, not spelled again
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 # The schema is plain dataclasses, validated by pydantic only when YAML is read (a cold start): a
 # warm start unpickles the validated objects without importing pydantic, which alone costs more than

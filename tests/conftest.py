@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sovstack.catalog import load_catalog
+from sovstack.catalog import NEEDS, load_catalog
 from sovstack.paths import PACKAGE_DATA
 from sovstack.recommend.questionnaire import load_questionnaire
 
@@ -32,7 +32,7 @@ def tree_copy(tmp_path, monkeypatch):
 
 def base_answers(**overrides):
     answers = {"members": 20, "techie": "confident", "budget_eur_month": 30,
-               "needs": ["email", "documents", "files", "chat", "video", "forms", "analytics"]}
+               "needs": list(NEEDS)}
     answers.update(overrides)
     return answers
 

@@ -4,17 +4,18 @@ the question when one is wrong) with a fix; never a traceback, and nothing writt
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from sovstack.catalog import NEEDS
 from sovstack.errors import UserError
+from sovstack.recommend.answers import Answers
 from sovstack.recommend.service import load_answers_file, recommend, write_outputs
 
-QUESTIONS = ["organisation", "members", "francophone", "techie", "hosting_preference", "budget_eur_month",
-             "server_ram_mb", "needs", "already_covered", "existing_suite", "office_formats", "e2ee_required",
-             "sso_required", "priority"]
-NEEDS = ["email", "documents", "files", "chat", "video", "forms", "analytics"]
+QUESTIONS = [f.name for f in fields(Answers)]  # the question ids (tests/test_answers_model.py)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**7), st.floats(allow_nan=True, allow_infinity=True),
                     st.text(max_size=25), st.sampled_from(["none", "some", "confident", "google", "balanced", "yes",
                                                            "own-server", "0", "-1", "1e9", "email"]))

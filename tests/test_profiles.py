@@ -7,10 +7,11 @@ depends on it fails and its justification says which fact to re-check.
 
 import pytest
 
+from sovstack.catalog import NEEDS
 from sovstack.recommend.decide import decide
 from sovstack.recommend.questionnaire import resolve
 
-ALL = ["email", "documents", "files", "chat", "video", "forms", "analytics"]
+ALL = list(NEEDS)
 
 PROFILES = [
     ("choir, no techie, francophone, no budget",

@@ -234,7 +234,7 @@ def _serve_web(host: str, port: int, lang: str, *, open_browser: bool) -> None:
 def _print_summary(result, lang: str) -> None:
     from rich.table import Table
 
-    from sovstack.recommend.report_text import TEXT
+    from sovstack.recommend.wording import REPORT_TEXT as TEXT
 
     t = TEXT[lang]
     table = Table(title=t["summary"])
@@ -396,7 +396,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
                         "answer the questionnaire first: sovstack ask (it writes recommendation/answers.yml)")
     given = load_answers_file(answers_file)
     result = recommend(given, source=str(answers_file))
-    organisation = organisation or result.recommendation.answers.get("organisation") or \
+    organisation = organisation or result.recommendation.answers.organisation or \
         _prompt_text("Name of the association?", "--organisation")
     domain = (domain or _prompt_text("Domain of the association (e.g. voisins.example.org)?", "--domain")).lower()
     admin_email = admin_email or _prompt_text("Admin e-mail address?", "--admin-email")
@@ -409,7 +409,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
                   **({"ssh_key": ssh_key} if ssh_key else {})}
     made = draft(result.recommendation, result.catalog, organisation=organisation, domain=domain,
                  admin_email=admin_email, server=server, tls=tls or "public",
-                 language="fr" if result.recommendation.answers.get("francophone") else "en")
+                 language="fr" if result.recommendation.answers.francophone else "en")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(made.text)
     load(out_path)  # generates secrets.yml next to it

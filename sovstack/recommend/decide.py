@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sovstack.catalog import CRITERIA, NEEDS, Catalog, Hoster, Offer, Tool
+from sovstack.recommend.answers import Answers
 from sovstack.recommend.messages import Reason, say
 
 SELF_HOST, HOSTED, KEEP = "self-host", "hosted", "keep"
@@ -84,7 +85,7 @@ class Totals:
 
 @dataclass
 class Recommendation:
-    answers: dict[str, Any]
+    answers: Answers
     outcomes: dict[str, Outcome]
     identity: Identity | None
     totals: Totals
@@ -96,22 +97,22 @@ class Recommendation:
 class _Context:
     """What every candidate is judged against, computed once per decision."""
 
-    def __init__(self, answers: dict[str, Any], catalog: Catalog):
+    def __init__(self, answers: Answers, catalog: Catalog):
         self.answers = answers
         self.catalog = catalog
         self.criteria = catalog.criteria
-        self.members: int = answers["members"]
-        self.budget: float = answers["budget_eur_month"]
-        self.server_ram: int | None = answers.get("server_ram_mb")
-        self.techie: str = answers["techie"]
+        self.members: int = answers.members
+        self.budget: float = answers.budget_eur_month
+        self.server_ram: int | None = answers.server_ram_mb
+        self.techie: str = answers.techie
         self.capacity = self.criteria.techie_capacity[self.techie]
         weights = dict(self.criteria.weights)
-        priority = answers.get("priority") or "balanced"
+        priority = answers.priority
         if priority in weights:
             weights[priority] += self.criteria.priority_bonus
         self.weights = weights
         self.priority = priority
-        self.preference = answers.get("hosting_preference") or "no-preference"
+        self.preference = answers.hosting_preference
 
     # --- resources -----------------------------------------------------------------------------
     def with_requirements(self, tool_ids: list[str]) -> list[str]:
@@ -165,7 +166,7 @@ class _Context:
         return bonus, [say("preference", where=where, bonus=_num(bonus))]
 
     def familiarity_bonus(self, tool: Tool | None) -> tuple[float, list[Reason]]:
-        suite = self.answers.get("existing_suite")
+        suite = self.answers.existing_suite
         if tool is None or suite not in tool.familiar_to:
             return 0.0, []
         bonus = self.criteria.familiarity_bonus
@@ -193,12 +194,12 @@ def _content_limits(ctx: _Context, need: str, e2ee: str, e2ee_note: str | None,
     Returns why it is refused (or None), the caveats to show, and the score penalty.
     """
     a, notes, penalty = ctx.answers, [], 0.0
-    if a.get("e2ee_required") and ctx.criteria.needs[need].e2ee_applies:
+    if a.e2ee_required and ctx.criteria.needs[need].e2ee_applies:
         if e2ee == "no":
             return say("no_e2ee"), [], 0.0
         if e2ee == "partial":
             notes.append(say("e2ee_partial", note=e2ee_note or ""))
-    if a.get("office_formats") and need == "documents" and tool is not None:
+    if a.office_formats and need == "documents" and tool is not None:
         if tool.office_formats == "none":
             return say("no_office"), [], 0.0
         if tool.office_formats == "convert":
@@ -225,7 +226,7 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
         return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
     if tool.limits.user_cap is not None and ctx.members > tool.limits.user_cap:
         return out(say("user_cap", cap=tool.limits.user_cap, members=ctx.members))
-    if a.get("sso_required") and info.sso_applies and not tool.sso.free():
+    if a.sso_required and info.sso_applies and not tool.sso.free():
         return out(say("no_free_sso", detail=_sso_detail(tool)))
     refused, notes, penalty = _content_limits(ctx, need, tool.e2ee.value, tool.e2ee.note, tool)
     if refused:
@@ -261,7 +262,7 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     cap = hoster.eligibility.max_accounts
     if cap is not None and ctx.members > cap:
         return out(say("max_accounts", cap=cap, members=ctx.members))
-    if hoster.eligibility.francophone_only and not a.get("francophone"):
+    if hoster.eligibility.francophone_only and not a.francophone:
         return out(say("francophone_only"))
     notes: list[Reason] = []
     if need == "email":
@@ -269,7 +270,7 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
             return out(say("no_own_domain"))
         if offer.own_domain is None:
             notes.append(say("own_domain_unknown"))
-    if a.get("sso_required") and info.sso_applies and not hoster.single_account:
+    if a.sso_required and info.sso_applies and not hoster.single_account:
         return out(say("no_shared_account"))
     e2ee = offer.e2ee or (tool.e2ee.value if tool else "no")
     refused, more_notes, penalty = _content_limits(ctx, need, e2ee, tool.e2ee.note if tool else None, tool)
@@ -348,7 +349,7 @@ def _provides(ctx: _Context, identity: Tool) -> set[str]:
 def choose_identity(ctx: _Context, member_tools: list[str], rank: int = 0) -> Identity | None:
     """An identity tool when members should share one account across self-hosted tools."""
     with_sso = [t for t in member_tools if ctx.catalog.tools[t].sso.free()]
-    if ctx.answers.get("sso_required") and member_tools:
+    if ctx.answers.sso_required and member_tools:
         why = [say("identity_why_sso")]
     elif len(with_sso) >= 2:
         why = [say("identity_why_many", count=len(with_sso))]
@@ -529,7 +530,7 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
         if identity is not None:
             trial = _State(dict(state.picks), state.identity_rank + 1)
             t_tools, _, t_identity = _assemble(ctx, trial)
-            if t_identity is not None or not ctx.answers.get("sso_required"):
+            if t_identity is not None or not ctx.answers.sso_required:
                 after = _overshoot(ctx, _totals(ctx, trial, t_tools))
                 loss = ctx.weighted(identity.tool.scores.values()) - (
                     ctx.weighted(t_identity.tool.scores.values()) if t_identity else 0.0)
@@ -547,16 +548,16 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
             state.picks[need] = nxt
 
 
-def decide(answers: dict[str, Any], catalog: Catalog) -> Recommendation:
+def decide(answers: Answers, catalog: Catalog) -> Recommendation:
     ctx = _Context(answers, catalog)
-    needs = [n for n in NEEDS if n in answers["needs"]]
-    covered = set(answers.get("already_covered") or [])
+    needs = [n for n in NEEDS if n in answers.needs]
+    covered = set(answers.already_covered)
     ranked: dict[str, list[Candidate]] = {}
     excluded: dict[str, list[Exclusion]] = {}
     for need in needs:
         ranked[need], excluded[need] = candidates_for(ctx, need)
     _rank_together(ctx, [n for n in needs if n not in covered], ranked)
-    if answers.get("sso_required"):
+    if answers.sso_required:
         _one_account_system(ctx, [n for n in needs if n not in covered], ranked, excluded)
     state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
     _fit(ctx, ranked, state, kept=covered)

@@ -12,9 +12,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-from sovstack.catalog import SCHEMA, Strict, Text, cached_load, empty_list, strict, validate
+from sovstack.catalog import (
+    SCHEMA,
+    Strict,
+    Text,
+    cached_load,
+    empty_list,
+    strict,
+    validate,
+)
 from sovstack.errors import CatalogError, UserError
 from sovstack.paths import decision_tree_dir
+from sovstack.recommend.answers import Answers
+from sovstack.recommend.wording import ALLOWED_TEXT
 from sovstack.yamlio import load_yaml
 
 LANGS = ("en", "fr")
@@ -67,7 +77,7 @@ class Question(Strict):
 
     def allowed(self, lang: str = "en") -> str:
         """What is allowed, said plainly, for error messages (English or French)."""
-        w = _ALLOWED_WORDS["fr" if lang == "fr" else "en"]
+        w = ALLOWED_TEXT["fr" if lang == "fr" else "en"]
         if self.type in ("int", "number"):
             kind = w["int"] if self.type == "int" else w["number"]
             bounds = []
@@ -85,16 +95,6 @@ class Question(Strict):
         else:
             text = w["text"]
         return text + (w["optional"] if self.optional else "")
-
-
-_ALLOWED_WORDS = {
-    "en": {"int": "a whole number", "number": "a number", "min": "at least {}", "max": "at most {}",
-           "bool": "true or false", "choice": "one of: ", "multi": "a list of: ", "text": "a line of text",
-           "optional": " (or leave it out)"},
-    "fr": {"int": "un nombre entier", "number": "un nombre", "min": "au moins {}", "max": "au plus {}",
-           "bool": "oui ou non", "choice": "l'un de : ", "multi": "une liste parmi : ",
-           "text": "une ligne de texte", "optional": " (ou laisser vide)"},
-}
 
 
 def _fmt(number: float) -> str:
@@ -220,7 +220,7 @@ class Prompter(Protocol):
 
 @dataclass
 class Resolved:
-    answers: dict[str, Any]  # every question that mattered, typed
+    answers: Answers  # every question that mattered, typed (the others hold their default)
     asked: list[str]  # ids that were put to the person
 
 
@@ -290,7 +290,16 @@ def resolve(questionnaire: Questionnaire, given: dict[str, Any], *, source: str,
             continue
         answers[question.id] = _ask_until_valid(prompter, question, default, answers)
         asked.append(question.id)
-    return Resolved(answers=answers, asked=asked)
+    return Resolved(answers=_typed(answers), asked=asked)
+
+
+def _typed(answers: dict[str, Any]) -> Answers:
+    try:
+        return Answers.of(answers)
+    except KeyError as exc:  # answers passed the questionnaire's checks: the two disagree
+        raise CatalogError(f"questions.yml and the Answers model disagree: {exc.args[0]}",
+                           "give every question a field of sovstack/recommend/answers.py, with its type "
+                           "and default") from None
 
 
 def _ask_until_valid(prompter: Prompter, question: Question, default: Any, answers: dict[str, Any]) -> Any:

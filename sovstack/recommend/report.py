@@ -50,7 +50,7 @@ def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
     return {
         "sovstack": __version__,
         "lang": lang,
-        "answers": rec.answers,
+        "answers": rec.answers.as_dict(),
         "categories": categories,
         "identity": identity,
         "totals": {
@@ -84,7 +84,7 @@ def _environment():
 
 
 def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]:
-    from sovstack.recommend.report_text import TEXT
+    from sovstack.recommend.wording import REPORT_TEXT as TEXT
 
     data = to_data(rec, lang)
 
@@ -112,7 +112,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
         "option": option,
         "tools": catalog.tools,
         "hosters": catalog.hosters,
-        "organisation": rec.answers.get("organisation"),
+        "organisation": rec.answers.organisation,
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sovstack import __version__
 from sovstack.catalog import Catalog, load_catalog
 from sovstack.errors import UserError
+from sovstack.recommend.answers import Answers
 from sovstack.recommend.decide import Recommendation, decide
 from sovstack.recommend.questionnaire import (
     Prompter,
@@ -51,10 +52,10 @@ def recommend(given: Any, *, source: str, prompter: Prompter | None = None, lang
                   html=render_html(rec, catalog, lang), answers_yaml=answers_document(answers))
 
 
-def answers_document(answers: dict[str, Any]) -> str:
+def answers_document(answers: Answers) -> str:
     header = (f"# Answers to the sovstack questionnaire (sovstack {__version__}).\n"
               "# Reuse them with: sovstack ask --answers answers.yml\n")
-    return header + dump_yaml({k: v for k, v in answers.items() if v is not None})
+    return header + dump_yaml({k: v for k, v in answers.as_dict().items() if v is not None})
 
 
 SHARED_MODE = 0o644  # the report and answers are meant to be shared; they hold no secret

@@ -41,7 +41,7 @@ from sovstack.recommend.questionnaire import (
     load_questionnaire,
     when_applies,
 )
-from sovstack.recommend.web_text import TEXT
+from sovstack.recommend.wording import WEB_TEXT as TEXT
 
 SESSION_IDLE_SECONDS = 12 * 3600
 MAX_SESSIONS = 1000
