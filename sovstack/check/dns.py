@@ -13,7 +13,7 @@ import dns.name
 import dns.resolver
 
 from sovstack.catalog import Catalog
-from sovstack.check.run import Finding
+from sovstack.check.findings import Finding
 from sovstack.errors import UserError
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Callable
 
 from sovstack.catalog import Catalog, load_catalog
-from sovstack.check.servers import health_probe
 from sovstack.engines import runner
 from sovstack.engines.remote import Target, preflight
 from sovstack.errors import UserError
-from sovstack.render.bundle import ROOT, Bundle, render
+from sovstack.layout import ROOT
+from sovstack.render.bundle import Bundle, render
+from sovstack.render.diagnose import health_probe
 from sovstack.stack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stack.stackfile import Stack, load_stack
 from sovstack.update.plan import held_back

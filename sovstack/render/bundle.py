@@ -20,10 +20,11 @@ import jinja2
 
 from sovstack.backup import plan as backup_plan
 from sovstack.catalog import Catalog, Tool
-from sovstack.check import servers as diagnosis
 from sovstack.errors import UserError
+from sovstack.layout import BASE_PORTS, DIAGNOSE_CONFIG, DIAGNOSE_TIMER, ROOT
 from sovstack.paths import templates_dir
 from sovstack.render import envfile, portal
+from sovstack.render.diagnose import server_config
 from sovstack.stack import passwords
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack
@@ -31,7 +32,6 @@ from sovstack.wiring import analytics
 from sovstack.wiring import core as wiring
 from sovstack.yamlio import dump_yaml
 
-ROOT = "/srv/sovstack"
 # Debian 13: docker.io no longer carries the CLI (docker-cli), docker-compose is Compose v2.
 # The rest answer Lynis: PAM temp dirs, package audit, restart hints, accounting, password quality.
 BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-cli", "docker-compose",
@@ -41,7 +41,7 @@ BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-cli", "docker-c
 # Units of the base layer, started and enabled on every server.
 BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended-upgrades", "ssh", "acct", "sysstat"]
 # Who may already hold a port on a converged server (the rest means "taken by something else").
-PORT_OWNERS = {22: ["sshd"], 80: ["caddy"], 443: ["caddy"]}
+PORT_OWNERS = {port: list(owners) for port, owners in BASE_PORTS.items()}
 
 
 # Steps of the base layer, run before the tools' steps.
@@ -180,7 +180,7 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
     steps: list[dict[str, Any]] = []
     health: list[dict[str, Any]] = []
     ports: list[dict[str, Any]] = [{"port": p, "owners": o} for p, o in PORT_OWNERS.items()]
-    public_ports = [22, 80, 443]
+    public_ports = list(BASE_PORTS)
     sites: list[dict[str, Any]] = []
     directories = [{"path": ROOT, "mode": "0755"}, {"path": f"{ROOT}/bin", "mode": "0755"},
                    {"path": f"{ROOT}/apps", "mode": "0755"}, {"path": f"{ROOT}/data", "mode": "0711"},
@@ -280,9 +280,9 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
         services.append({"name": "postfix", "tool": None, "phase": "after-steps"})
     base = {**base_ctx, "sites": sites, "public_ports": sorted(set(public_ports))}
     render_tree(templates / "server" / "root", base, "/", [])
-    # Diagnosis (sovstack/diagnosis.py): the daily timer, and what bin/sovstack-diagnose checks here.
-    services.append({"name": diagnosis.TIMER, "tool": None, "phase": "after-steps"})
-    add(diagnosis.CONFIG, diagnosis.server_config(
+    # Diagnosis (render/diagnose.py): the daily timer, and what bin/sovstack-diagnose checks here.
+    services.append({"name": DIAGNOSE_TIMER, "tool": None, "phase": "after-steps"})
+    add(DIAGNOSE_CONFIG, server_config(
         server, stack.admin_email, BASE_SERVICES + [s["name"] for s in services], [c["dir"] for c in compose],
         ports, health, {t: catalog.tools[t].name for t in tools_here}), [])
 

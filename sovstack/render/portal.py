@@ -15,13 +15,14 @@ from typing import Any
 
 import jinja2
 
+from sovstack import layout
 from sovstack.catalog import CATEGORIES, Catalog
 from sovstack.paths import templates_dir
 from sovstack.stack.stackfile import Stack
 from sovstack.wiring import analytics
 from sovstack.wiring import core as wiring
 
-ROOT = "/srv/sovstack/portal"
+ROOT = f"{layout.ROOT}/portal"
 # Tools whose address is kept private (the GoAccess report lives under a secret path): listed
 # without a link, so the public page never gives it away.
 PRIVATE_ADDRESS = ("goaccess",)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sovstack.catalog import Catalog, Tool, describe_validation_error
 from sovstack.errors import UserError
+from sovstack.layout import ROOT
 from sovstack.yamlio import load_yaml
 
 LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -70,7 +71,7 @@ class Backups(Strict):
     generated into secrets.yml (backup.password): a restore on a new server needs it."""
 
     enabled: bool = True
-    local: str = Field(default="/srv/sovstack/backups", pattern=r"^/[A-Za-z0-9._/-]+$")  # on each server
+    local: str = Field(default=f"{ROOT}/backups", pattern=r"^/[A-Za-z0-9._/-]+$")  # on each server
     # A second repository off the server: sftp:user@host:/path or s3:https://host/bucket/path (restic URL).
     # S3 credentials go in secrets.yml under backup.remote_env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY);
     # for SFTP, root's SSH key on the server must be accepted by the remote host.
