@@ -323,7 +323,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
                  language="fr" if result.recommendation.answers.get("francophone") else "en")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(made.text)
-    load(out_path)  # generates secrets.yml next to it
+    load(out_path, generate_secrets=True)  # writes secrets.yml next to it
     click.echo(f"wrote {out_path} and {out_path.parent / 'secrets.yml'} (0600)")
     click.echo("self-hosted: " + (", ".join(made.tools) or "nothing"))
     for need, who in made.hosted.items():
@@ -344,7 +344,7 @@ def render_cmd(stack_path: Path) -> None:
     """
     from sovstack.engines.apply import load, render_all
 
-    loaded = load(stack_path)
+    loaded = load(stack_path, generate_secrets=True)
     for bundle in render_all(loaded):
         m = bundle.manifest
         click.echo(f"{bundle.path}: {len(m['files'])} files, {len(m['compose'])} compose projects, "
@@ -375,7 +375,7 @@ def plan(stack_path: Path, only: tuple[str, ...], engine: str) -> None:
     """
     from sovstack.engines.apply import apply, check_servers, load, render_all
 
-    loaded = load(stack_path)
+    loaded = load(stack_path, generate_secrets=True)
     servers = loaded.servers(only)
     bundles = render_all(loaded)
     check_servers(loaded, bundles, servers)
@@ -403,7 +403,7 @@ def deploy(stack_path: Path, only: tuple[str, ...], engine: str, verbose: int, w
     """
     from sovstack.engines.apply import load
 
-    loaded = load(stack_path)
+    loaded = load(stack_path, generate_secrets=True)
     _deploy(loaded, loaded.servers(only), engine, verbose, wait)
 
 
@@ -444,7 +444,7 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path, engine: str, verbose: i
     from sovstack.errors import UserError
     from sovstack.render.bundle import render_server
 
-    loaded = load(stack_path)
+    loaded = load(stack_path, generate_secrets=True)
     remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
     server = loaded.stack.tools[tool].server
     build = loaded.build / server

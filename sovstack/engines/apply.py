@@ -44,10 +44,13 @@ class Loaded:
         return Target(name, self.stack.servers[name])
 
 
-def load(stack_path: Path) -> Loaded:
+def load(stack_path: Path, generate_secrets: bool = False) -> Loaded:
+    """The stack file, the catalog and secrets.yml. Loading never writes: only the commands that render
+    (init, render, plan, deploy, remove, update) pass generate_secrets=True, which adds the secrets the
+    stack needs and lacks to secrets.yml first. The others fail on a missing secret, saying to render."""
     catalog = load_catalog()
     stack = load_stack(stack_path, catalog)
-    secrets = ensure_secrets(stack, catalog, secrets_path(stack_path))
+    secrets = ensure_secrets(stack, catalog, secrets_path(stack_path), write=generate_secrets)
     return Loaded(stack_path, stack, catalog, secrets)
 
 

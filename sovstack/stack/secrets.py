@@ -72,15 +72,23 @@ def secrets_path(stack_path: Path) -> Path:
     return stack_path.parent / "secrets.yml"
 
 
-def ensure_secrets(stack: Stack, catalog: Catalog, path: Path) -> Secrets:
-    """Load secrets.yml, add whatever the stack needs and lacks, keep everything else as it is."""
+def ensure_secrets(stack: Stack, catalog: Catalog, path: Path, write: bool = True) -> Secrets:
+    """Load secrets.yml, add whatever the stack needs and lacks, keep everything else as it is.
+
+    With write=False (the read-only commands: dns, check, backup, members…) nothing is written: a
+    missing file is a UserError saying how to make it, and a secret the file lacks is made up for this
+    run only, except a private key, whose public half goes into DNS and must not change."""
+    if not write and not path.exists():
+        raise UserError(f"{path}: no such file (the stack's secrets: passwords, keys)",
+                        "run `sovstack render` (or `sovstack init`) first: it generates them; or put back "
+                        "the secrets.yml of this stack from where you keep it safe")
     data: dict[str, Any] = {}
     if path.exists():
         loaded = load_yaml(path)
         if loaded is not None and not isinstance(loaded, dict):
             raise UserError(f"{path}: must be a mapping of secrets", "move it aside; sovstack writes a new one")
         data = loaded or {}
-    changed = False
+    added: list[str] = []
     tools = data.setdefault("tools", {})
     wiring = wanted_secrets(stack, catalog)
     for tool_id in sorted(stack.tools):
@@ -90,20 +98,20 @@ def ensure_secrets(stack: Stack, catalog: Catalog, path: Path) -> Secrets:
         for name in wanted:
             if not isinstance(current.get(name), str) or not current[name]:
                 current[name] = new_secret(name)
-                changed = True
+                added.append(f"tools.{tool_id}.{name}")
     # Servers that send their own mail through the stack's mail server get an account each.
     if mail_route(stack, catalog) == "self-hosted":
         for server in mail_client_servers(stack, catalog):
             own = data.setdefault("servers", {}).setdefault(server, {})
             if not isinstance(own.get("smtp_password"), str) or not own["smtp_password"]:
                 own["smtp_password"] = new_secret()
-                changed = True
+                added.append(f"servers.{server}.smtp_password")
     # Backups (sovstack/backup.py): the restic repository password, generated once. Without it no
     # snapshot can be read, on this server or a new one.
     backup = data.setdefault("backup", {})
     if not isinstance(backup.get("password"), str) or not backup["password"]:
         backup["password"] = new_secret()
-        changed = True
+        added.append("backup.password")
     remote = stack.backup.remote or ""
     if remote.startswith("s3:") and not all((backup.get("remote_env") or {}).get(k)
                                             for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")):
@@ -115,7 +123,12 @@ def ensure_secrets(stack: Stack, catalog: Catalog, path: Path) -> Secrets:
                         f"{stack.mail_relay.host})",
                         f"add to {path}:\n    mail_relay:\n      password: <the SMTP password of "
                         f"{stack.mail_relay.username}>")
-    if changed or not path.exists():
+    if not write:
+        keys = [name for name in added if name.endswith("_key_pem")]
+        if keys:
+            raise UserError(f"{path}: lacks {', '.join(keys)} (the stack changed since its secrets were generated)",
+                            "run `sovstack render` first: it adds the missing secrets")
+    elif added or not path.exists():
         write_private(path, HEADER + dump_yaml(data))
     elif stat.S_IMODE(path.stat().st_mode) != 0o600:
         os.chmod(path, 0o600)
