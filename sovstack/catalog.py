@@ -34,6 +34,8 @@ Category = Literal["email", "documents", "files", "chat", "video", "forms", "ana
 
 
 class Strict(BaseModel):
+    """The base of every model of the catalog and of the stack file: an unknown key is a mistake."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

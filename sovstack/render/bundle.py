@@ -425,16 +425,8 @@ def write_bundle(bundle: Bundle) -> None:
 
 
 def inventory_data(stack: Stack, out: Path) -> dict[str, Any]:
-    hosts = {}
-    for name, server in stack.servers.items():
-        host: dict[str, Any] = {"ansible_host": server.address, "ansible_port": server.ssh_port,
-                                "ansible_user": server.ssh_user,
-                                "sovstack_bundle": str((out / name).resolve())}
-        if server.ssh_key:
-            host["ansible_ssh_private_key_file"] = str(Path(server.ssh_key).expanduser())
-        if not server.check_host_key:
-            host["ansible_ssh_common_args"] = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-        hosts[name] = host
+    hosts = {name: server.ssh_access().ansible(sovstack_bundle=str((out / name).resolve()))
+             for name, server in stack.servers.items()}
     return {"all": {"hosts": hosts}}
 
 
@@ -445,13 +437,7 @@ def write_inventory(stack: Stack, out: Path) -> Path:
                     + dump_yaml(inventory_data(stack, out)))
     rows = []
     for name, server in stack.servers.items():
-        data: dict[str, Any] = {"ssh_hostname": server.address, "ssh_port": server.ssh_port,
-                                "ssh_user": server.ssh_user, "sovstack_bundle": str((out / name).resolve()),
-                                "_sudo": server.ssh_user != "root"}
-        if server.ssh_key:
-            data["ssh_key"] = str(Path(server.ssh_key).expanduser())
-        if not server.check_host_key:
-            data.update(ssh_strict_host_key_checking="no", ssh_known_hosts_file="/dev/null")
+        data = server.ssh_access().pyinfra(sovstack_bundle=str((out / name).resolve()), _sudo=server.ssh_user != "root")
         rows.append(f"    ({name!r}, {data!r}),")
     (out / "inventory.py").write_text("# pyinfra inventory rendered by sovstack.\nservers = [\n" + "\n".join(rows) + "\n]\n")
     return path
