@@ -242,6 +242,32 @@ class Backup(Sourced):
     after_restore: str | None = None  # shell run after the files are back (e.g. owners on a new server)
 
 
+MODE = r"^0[0-7]{3}$"
+
+
+class Certificates(Strict):
+    """Caddy's certificate for the tool's own name, copied for a program that does its own TLS (mail
+    ports, XMPP, an HTTPS-only server): Caddy stays the only ACME client. One script, service and
+    timer for every tool (templates/certs/, render/certs.py), named sovstack-<id>-certs; the tool
+    lists sovstack-<id>-certs.timer in deploy.services. The copy is made when Caddy's files differ
+    from it, then `reload` runs. Text values are Jinja, with the tool's template context."""
+
+    dest: str = Field(min_length=2)  # directory of the copies, e.g. "{{ app.data }}/certs"
+    cert: str = "cert.pem"  # file name of the certificate (chain) in dest
+    key: str = "key.pem"  # file name of the private key in dest
+    dir_mode: str = Field(default="0755", pattern=MODE)
+    cert_mode: str = Field(default="0644", pattern=MODE)
+    key_mode: str = Field(default="0600", pattern=MODE)
+    # The certificate in use, when it is not dest/cert (Prosody imports the copy into its own store):
+    # compared with Caddy's to decide whether to copy again.
+    current: str | None = None
+    local_ca: str | None = None  # with tls: internal, Caddy's own CA is also copied to dest/<this>
+    reload: str = ""  # shell run after a copy: what makes the tool load it (restart, reload, import)
+    schedule: Literal["hourly", "daily"]  # hourly: 2 min after boot, then every hour; daily: ±1 h
+    wait: int = Field(default=0, ge=0, le=600)  # seconds the timer's run waits for Caddy's certificate
+    required: bool = False  # no certificate from Caddy (after waiting): fail, rather than say so and exit 0
+
+
 class Deploy(Sourced):
     """How sovstack deploys a self-hostable tool (conventions: templates/apps/README.md)."""
 
@@ -261,6 +287,7 @@ class Deploy(Sourced):
     file_groups: dict[str, str] = {}  # host file -> group of the service that reads it (secret: 0640)
     wires: list[Literal["ldap", "oidc"]] = []  # logins its templates connect to the stack's directory
     backup: Backup | None = None  # required unless refused: what `sovstack backup` saves and restores
+    certificates: Certificates | None = None  # Caddy's certificate copied for the tool's own TLS
 
     @model_validator(mode="after")
     def _complete(self) -> Deploy:
@@ -284,6 +311,8 @@ class Deploy(Sourced):
         for image in self.images:
             if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
                 raise ValueError(f"image {image!r} must be pinned to a version tag")
+        if self.certificates and self.subdomain is None:
+            raise ValueError("'certificates' copies Caddy's certificate for the tool's name: it needs a subdomain")
         return self
 
 
@@ -334,6 +363,9 @@ class Tool(Strict):
             raise ValueError("'analytics' is for analytics tools; a web tool's tracker setting goes in 'tracking'")
         if self.self_hostable and self.deploy is None:
             raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
+        timer = f"sovstack-{self.id}-certs.timer"
+        if self.deploy and self.deploy.certificates and timer not in self.deploy.services:
+            raise ValueError(f"deploy.certificates needs {timer} in deploy.services (started and enabled there)")
         return self
 
     @property

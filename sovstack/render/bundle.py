@@ -23,7 +23,7 @@ from sovstack.catalog import Catalog, Tool
 from sovstack.errors import UserError
 from sovstack.layout import BASE_PORTS, DIAGNOSE_CONFIG, DIAGNOSE_TIMER, ROOT
 from sovstack.paths import templates_dir
-from sovstack.render import envfile, portal
+from sovstack.render import certs, envfile, portal
 from sovstack.render.diagnose import server_config
 from sovstack.stack import passwords
 from sovstack.stack.secrets import Secrets
@@ -213,6 +213,8 @@ def render_server(stack: Stack, catalog: Catalog, secrets: Secrets, server: str,
                                 "this is a catalog mistake: report it")
         unit_notify = [f"restart:{unit}" for unit in deploy.services]
         render_tree(tool_dir / "root", ctx, "/", unit_notify)
+        for dest, content in certs.sync_files(tool_id, deploy, ctx, env).items():  # deploy.certificates
+            add(dest, content, unit_notify)
         for build in deploy.builds:
             context = f"{app['dir']}/{build.context}"
             render_tree(tool_dir / build.context, ctx, context, [f"build:{build.image}", f"compose:{tool_id}"])
