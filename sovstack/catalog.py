@@ -306,6 +306,33 @@ class Backup(Sourced):
     after_restore: str | None = None  # shell run after the files are back (e.g. owners on a new server)
 
 
+MODE = r"^0[0-7]{3}$"
+
+
+@strict
+class Certificates(Strict):
+    """Caddy's certificate for the tool's own name, copied for a program that does its own TLS (mail
+    ports, XMPP, an HTTPS-only server): Caddy stays the only ACME client. One script, service and
+    timer for every tool (templates/certs/, render/certs.py), named sovstack-<id>-certs; the tool
+    lists sovstack-<id>-certs.timer in deploy.services. The copy is made when Caddy's files differ
+    from it, then `reload` runs. Text values are Jinja, with the tool's template context."""
+
+    dest: Annotated[str, Field(min_length=2)]  # directory of the copies, e.g. "{{ app.data }}/certs"
+    cert: str = "cert.pem"  # file name of the certificate (chain) in dest
+    key: str = "key.pem"  # file name of the private key in dest
+    dir_mode: Annotated[str, Field(pattern=MODE)] = "0755"
+    cert_mode: Annotated[str, Field(pattern=MODE)] = "0644"
+    key_mode: Annotated[str, Field(pattern=MODE)] = "0600"
+    # The certificate in use, when it is not dest/cert (Prosody imports the copy into its own store):
+    # compared with Caddy's to decide whether to copy again.
+    current: str | None = None
+    local_ca: str | None = None  # with tls: internal, Caddy's own CA is also copied to dest/<this>
+    reload: str = ""  # shell run after a copy: what makes the tool load it (restart, reload, import)
+    schedule: Literal["hourly", "daily"]  # hourly: 2 min after boot, then every hour; daily: ±1 h
+    wait: Annotated[int, Field(ge=0, le=600)] = 0  # seconds the timer's run waits for Caddy's certificate
+    required: bool = False  # no certificate from Caddy (after waiting): fail, rather than say so and exit 0
+
+
 @strict
 class LdapDirectory(Strict):
     """The LDAP layout sovstack gives an identity tool, which other tools bind to (wiring/identity.py).
@@ -360,6 +387,7 @@ class Deploy(Sourced):
     mail_accounts: bool = False  # mail servers: sovstack gives each tool and server an SMTP account on it
     private_address: bool = False  # its address is secret (e.g. a report under a secret path): no link on the portal
     dns_note: Annotated[str, Field(min_length=20)] | None = None  # said by `sovstack dns` when deployed; {fqdn}: its name
+    certificates: Certificates | None = None  # Caddy's certificate copied for the tool's own TLS
 
     def __post_init__(self) -> None:
         if self.how == "refused":
@@ -382,6 +410,8 @@ class Deploy(Sourced):
         for image in self.images:
             if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
                 raise ValueError(f"image {image!r} must be pinned to a version tag")
+        if self.certificates and self.subdomain is None:
+            raise ValueError("'certificates' copies Caddy's certificate for the tool's name: it needs a subdomain")
 
 
 @strict
@@ -434,6 +464,9 @@ class Tool(Strict):
             raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
         if self.deploy is not None:
             self._provider_facts_fit(self.deploy)
+        timer = f"sovstack-{self.id}-certs.timer"
+        if self.deploy and self.deploy.certificates and timer not in self.deploy.services:
+            raise ValueError(f"deploy.certificates needs {timer} in deploy.services (started and enabled there)")
 
     def _provider_facts_fit(self, deploy: Deploy) -> None:
         served = {"ldap": deploy.directory is not None, "oidc": deploy.oidc_provider is not None}

@@ -1,4 +1,5 @@
-"""Fixed facts of sovstack's layout, spelled once. Imports nothing from sovstack (the bottom layer)."""
+"""Fixed facts of sovstack's layout, spelled once: the command's exit codes and where things are on a
+server. Imports nothing from sovstack (the bottom layer)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,15 @@ class ExitCode(IntEnum):
 
 
 # --- end of exit codes -----------------------------------------------------------------------------
+
+# --- Server layout -------------------------------------------------------------------------------
+# Where the deploy puts things on each server. The templates receive ROOT as `root`.
+ROOT = "/srv/sovstack"
+BIN = f"{ROOT}/bin"  # sovstack's own scripts (compose, pending, diagnose, backup, update)
+# The diagnosis (check/servers.py runs the script; render/diagnose.py writes its configuration).
+DIAGNOSE_SCRIPT = f"{BIN}/sovstack-diagnose"
+DIAGNOSE_CONFIG = f"{ROOT}/diagnose.json"
+DIAGNOSE_TIMER = "sovstack-diagnose.timer"
+# The ports every server opens, and who may already hold each on a converged server.
+HTTPS_PORT = 443
+BASE_PORTS = {22: ("sshd",), 80: ("caddy",), HTTPS_PORT: ("caddy",)}

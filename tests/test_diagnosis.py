@@ -233,7 +233,7 @@ STACK = {"organisation": "Les Voisins", "domain": "voisins.test", "admin_email":
 def rendered(tmp_path):
     path = tmp_path / "sovstack.yml"
     path.write_text(yaml.safe_dump(STACK))
-    loaded = load(path)
+    loaded = load(path, generate_secrets=True)  # it renders: the one step that writes secrets.yml
     [bundle] = render_all(loaded)
     return loaded, bundle
 

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sovstack.errors import CatalogError, InteractiveSessionRequired, SovstackError, UserError
+from sovstack.errors import (
+    CatalogError,
+    InteractiveSessionRequired,
+    SovstackError,
+    UserError,
+)
 from sovstack.layout import ExitCode
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 
-from sovstack.check import servers as diagnosis
+from sovstack.layout import DIAGNOSE_CONFIG, DIAGNOSE_TIMER
 from sovstack.recommend.decide import decide
 from sovstack.recommend.questionnaire import resolve
 from sovstack.render.base import BASE_STEPS
@@ -87,7 +87,7 @@ def test_every_bundle_is_whole_and_consistent(rendered, tmp_path, example):
         portal = [wiring.stack.portal_fqdn()] if wiring.stack.portal_server() == bundle.server else []
         assert sorted(h["fqdn"] for h in m["health"]) == sorted([wiring.stack.fqdn(t, wiring.catalog) for t in web]
                                                                 + portal)
-        assert diagnosis.TIMER in [s["name"] for s in m["services"]] and diagnosis.CONFIG in bundle.files
+        assert DIAGNOSE_TIMER in [s["name"] for s in m["services"]] and DIAGNOSE_CONFIG in bundle.files
 
 
 def _steps_are_ordered(manifest, files) -> None:

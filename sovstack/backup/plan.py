@@ -15,11 +15,11 @@ import jinja2
 from sovstack.backup import dumps as backup_dumps
 from sovstack.catalog import Catalog
 from sovstack.errors import CatalogError
+from sovstack.layout import ROOT
 from sovstack.stack.secrets import Secrets
 from sovstack.stack.stackfile import Stack
 from sovstack.wiring.model import ldap_base_dn
 
-ROOT = "/srv/sovstack"
 DUMPS = f"{ROOT}/dumps"
 ENV_FILE = "/etc/sovstack/backup.env"
 TIMER = "sovstack-backup.timer"

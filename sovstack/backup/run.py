@@ -16,8 +16,8 @@ from sovstack.backup.plan import REMOTE_FAILED
 from sovstack.engines.apply import Loaded
 from sovstack.engines.remote import Target
 from sovstack.errors import CatalogError, UserError
+from sovstack.layout import BIN
 
-BIN = "/srv/sovstack/bin"
 BUSY = 75
 TIMEOUT = 6 * 3600
 # sovstack-restore's exit codes (templates/backup/srv/sovstack/bin/sovstack-restore.j2).

@@ -12,7 +12,7 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from sovstack.check.run import Finding
+from sovstack.check.findings import Finding
 from sovstack.errors import UserError
 from sovstack.stack.secrets import Secrets
 from sovstack.wiring.dns_records import Record, notes, records

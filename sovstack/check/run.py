@@ -1,48 +1,16 @@
 """`sovstack check`: a diagnosis as a list of findings, each with what is wrong, why it matters and the fix.
 
 Each check is a function from what it may look at (CheckInput) to findings; CHECKS names them for
-`--only`. The server checks (services ... backup) come from one SSH call per server (sovstack/diagnosis.py).
+`--only`. The server checks (services ... backup) come from one SSH call per server (check/servers.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Literal
 
-from sovstack.catalog import Catalog
-from sovstack.stack.secrets import Secrets
-from sovstack.stack.stackfile import Stack
+from sovstack.check.findings import CheckInput, Finding
 from sovstack.wiring.model import Wiring
 from sovstack.wiring.wire import wire
-
-Severity = Literal["error", "warning", "info"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str  # the CHECKS entry that found it
-    subject: str  # what it is about, e.g. "MX example.org", "mail etherpad"
-    ok: bool
-    severity: Severity  # of the problem when not ok; an ok finding is "info"
-    what: str
-    why: str = ""
-    fix: str = ""
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class CheckInput:
-    stack: Stack
-    catalog: Catalog
-    secrets: Secrets
-    stack_file: Path
-    resolver: str | None = None  # IP[:PORT] of the DNS server to ask; None: the system's resolver
-    servers: tuple[str, ...] = ()  # the servers to examine; none named: those the stack was rendered for
-    cache: dict = field(default_factory=dict, compare=False, repr=False)  # one SSH call per server, for all checks
 
 
 def dns_findings(given: CheckInput) -> list[Finding]:

@@ -3,45 +3,18 @@
 The script (templates/server/root/srv/sovstack/bin/sovstack-diagnose) holds the checks and their
 thresholds, so the daily timer on the server and `sovstack check` here find the same things. What
 it checks against (services, ports, health probes, sites) comes from the manifest, rendered into
-/srv/sovstack/diagnose.json by render.py with server_config() below.
+diagnose.json by render/diagnose.py.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 
-from sovstack.check.run import CheckInput, Finding
+from sovstack.check.findings import CheckInput, Finding
 from sovstack.engines.remote import Target
 from sovstack.errors import SovstackError
-
-ROOT = "/srv/sovstack"
-SCRIPT = f"{ROOT}/bin/sovstack-diagnose"
-CONFIG = f"{ROOT}/diagnose.json"
-TIMER = "sovstack-diagnose.timer"
-
-
-def health_probe(entry: dict[str, Any]) -> str:
-    """Shell printing two HTTP codes: the tool on its loopback port (200 when it has none), then through
-    Caddy over HTTPS by name. Used by the deploy's health check and by the diagnosis alike."""
-    local = (f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {entry['url']}" if entry["url"]
-             else "echo 200")
-    return (f"a=$({local}); b=$(curl -sk -o /dev/null -w '%{{http_code}}' --max-time 10 --resolve "
-            f"{entry['fqdn']}:443:127.0.0.1 https://{entry['fqdn']}{entry['path']}); echo $a $b")
-
-
-def server_config(server: str, admin_email: str, services: list[str], compose: list[str],
-                  ports: list[dict[str, Any]], health: list[dict[str, Any]], names: dict[str, str]) -> bytes:
-    """diagnose.json: what the deploy set up on this server, as the script checks it."""
-    config = {
-        "server": server, "admin_email": admin_email, "services": services, "compose": compose,
-        "ports": sorted(ports, key=lambda p: p["port"]),
-        "health": [{"tool": h["tool"], "name": names.get(h["tool"], h["tool"]), "fqdn": h["fqdn"],
-                    "probe": health_probe(h)} for h in health],
-        "sites": list(dict.fromkeys(h["fqdn"] for h in health)),
-    }
-    return (json.dumps(config, indent=1, ensure_ascii=False) + "\n").encode()
+from sovstack.layout import DIAGNOSE_SCRIPT as SCRIPT
 
 
 def servers_to_examine(given: CheckInput) -> list[str]:
@@ -68,7 +41,7 @@ def parse_output(server: str, returncode: int, stdout: str, stderr: str) -> list
     if not isinstance(rows, list):
         said = (stderr.strip() or stdout.strip() or f"exit code {returncode}").splitlines()[-1][:300]
         return [unreachable(server, f"the diagnosis could not run on {server}: {said}",
-                            "deploy again (`sovstack deploy`): it installs /srv/sovstack/bin/sovstack-diagnose and "
+                            f"deploy again (`sovstack deploy`): it installs {SCRIPT} and "
                             "its configuration")]
     return [Finding(row["check"], f"{server}: {row['subject']}", bool(row["ok"]), row["severity"], row["what"],
                     row.get("why", ""), row.get("fix", "")) for row in rows]

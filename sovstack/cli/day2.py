@@ -230,7 +230,7 @@ def update_cmd(stack_path: Path | None, only: tuple[str, ...], engine: str, tool
     from sovstack.update.plan import failures
     from sovstack.update.run import update
 
-    loaded = load(find_stack(stack_path))
+    loaded = load(find_stack(stack_path), generate_secrets=True)  # it renders and applies, as deploy does
     report = update(loaded, engine, loaded.servers(only), tools, click.echo, wait=wait, debian=not skip_debian)
     echo_health(report.health)
     bad = failures(report.outcomes)

@@ -16,7 +16,17 @@ from pathlib import Path
 import click
 
 from sovstack import __version__
-from sovstack.cli.shared import ENGINE, SERVERS, STACK, STACK_ENV, console, echo_health, find_stack, no_color, print_table
+from sovstack.cli.shared import (
+    ENGINE,
+    SERVERS,
+    STACK,
+    STACK_ENV,
+    console,
+    echo_health,
+    find_stack,
+    no_color,
+    print_table,
+)
 from sovstack.errors import SovstackError
 from sovstack.layout import ExitCode
 
@@ -412,7 +422,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
                  language="fr" if result.recommendation.answers.francophone else "en")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(made.text)
-    load(out_path)  # generates secrets.yml next to it
+    load(out_path, generate_secrets=True)  # writes secrets.yml next to it
     if as_json:
         click.echo(json.dumps(init_summary(out_path, made), ensure_ascii=False, indent=2))
         return
@@ -445,7 +455,7 @@ def render_cmd(stack_path: Path | None, as_json: bool) -> None:
     """
     from sovstack.engines.apply import load, render_all
 
-    loaded = load(find_stack(stack_path))
+    loaded = load(find_stack(stack_path), generate_secrets=True)
     bundles = render_all(loaded)
     if as_json:
         click.echo(json.dumps(render_summary(loaded, bundles), ensure_ascii=False, indent=2))
@@ -489,7 +499,7 @@ def plan(stack_path: Path | None, only: tuple[str, ...], engine: str, as_json: b
     """
     from sovstack.engines.apply import apply, check_servers, load, render_all
 
-    loaded = load(find_stack(stack_path))
+    loaded = load(find_stack(stack_path), generate_secrets=True)
     servers = loaded.servers(only)
     bundles = render_all(loaded)
     check_servers(loaded, bundles, servers)
@@ -525,7 +535,7 @@ def deploy(stack_path: Path | None, only: tuple[str, ...], engine: str, verbose:
     """
     from sovstack.engines.apply import load
 
-    loaded = load(find_stack(stack_path))
+    loaded = load(find_stack(stack_path), generate_secrets=True)
     _deploy(loaded, loaded.servers(only), engine, verbose, wait)
 
 
@@ -568,7 +578,7 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path | None, engine: str, ver
     from sovstack.wiring.wire import wire
 
     stack_path = find_stack(stack_path)
-    loaded = load(stack_path)
+    loaded = load(stack_path, generate_secrets=True)
     remove.check_removable(loaded.stack, loaded.catalog, tool, stack_path)
     server = loaded.stack.tools[tool].server
     build = loaded.build / server

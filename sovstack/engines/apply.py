@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Callable
 
 from sovstack.catalog import Catalog, load_catalog
-from sovstack.check.servers import health_probe
 from sovstack.engines import runner
 from sovstack.engines.remote import Target, preflight
 from sovstack.errors import UserError
-from sovstack.render.bundle import ROOT, Bundle, render
+from sovstack.layout import ROOT
+from sovstack.render.bundle import Bundle, render
+from sovstack.render.diagnose import health_probe
 from sovstack.stack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stack.stackfile import Stack, load_stack
 from sovstack.update.plan import held_back
@@ -53,11 +54,14 @@ class Loaded:
         return Target(name, self.stack.servers[name])
 
 
-def load(stack_path: Path) -> Loaded:
+def load(stack_path: Path, generate_secrets: bool = False) -> Loaded:
+    """The stack file, the catalog and secrets.yml. Loading never writes: only the commands that render
+    (init, render, plan, deploy, remove, update) pass generate_secrets=True, which adds the secrets the
+    stack needs and lacks to secrets.yml first. The others fail on a missing secret, saying to render."""
     catalog = load_catalog()
     stack = load_stack(stack_path, catalog)
     wiring = wire(stack, catalog)
-    secrets = ensure_secrets(stack, secrets_path(stack_path), wiring.wanted_secrets())
+    secrets = ensure_secrets(stack, secrets_path(stack_path), wiring.wanted_secrets(), write=generate_secrets)
     return Loaded(stack_path, stack, catalog, secrets, wiring)
 
 

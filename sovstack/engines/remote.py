@@ -6,7 +6,6 @@ import re
 import shlex
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sovstack.errors import UserError
@@ -19,13 +18,12 @@ class Target:
     server: Server
 
     def ssh_command(self, timeout: int = 10) -> list[str]:
-        cmd = ["ssh", "-p", str(self.server.ssh_port), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
+        access = self.server.ssh_access()
+        cmd = ["ssh", "-p", str(access.port), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
                "-o", "LogLevel=ERROR"]
-        if self.server.ssh_key:
-            cmd += ["-i", str(Path(self.server.ssh_key).expanduser()), "-o", "IdentitiesOnly=yes"]
-        if not self.server.check_host_key:
-            cmd += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-        return [*cmd, f"{self.server.ssh_user}@{self.server.address}"]
+        if access.key:
+            cmd += ["-i", access.key, "-o", "IdentitiesOnly=yes"]
+        return [*cmd, *access.host_key_options(), f"{access.user}@{access.host}"]
 
     def run(self, command: str, timeout: int = 120, stdin: str | None = None,
             as_root: bool = False) -> subprocess.CompletedProcess:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sovstack.catalog import Catalog
 from sovstack.errors import UserError
-from sovstack.render.bundle import ROOT, Bundle
+from sovstack.layout import ROOT
+from sovstack.render.bundle import Bundle
 from sovstack.stack.stackfile import Stack, parse_stack
 from sovstack.yamlio import load_yaml
 

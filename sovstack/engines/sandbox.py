@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sovstack.errors import UserError
+from sovstack.stack.stackfile import SshAccess, host_key_options
 
 SUITE = "trixie"  # Debian 13, the default server
 # What a fresh VPS has: systemd, sshd, Python for Ansible, sudo, CA certificates.
@@ -82,7 +83,7 @@ class Sandbox:
         return ["ssh", "-i", self.ssh_key, "-p", str(self.ssh_port), *SSH_OPTIONS, f"{self.ssh_user}@{self.ssh_host}"]
 
 
-SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+SSH_OPTIONS = ("-o", "BatchMode=yes", *host_key_options(False),
                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5")
 
 
@@ -268,9 +269,7 @@ def write_inventory(sandbox: Sandbox) -> None:
     """An Ansible inventory for the sandbox, and a file describing it for `sovstack init`."""
     from sovstack.yamlio import dump_yaml
 
-    host = {"ansible_host": sandbox.ssh_host, "ansible_port": sandbox.ssh_port, "ansible_user": sandbox.ssh_user,
-            "ansible_ssh_private_key_file": sandbox.ssh_key,
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
+    host = SshAccess(sandbox.ssh_host, sandbox.ssh_port, sandbox.ssh_user, sandbox.ssh_key, check_host_key=False).ansible()
     Path(sandbox.inventory).write_text(dump_yaml({"all": {"hosts": {sandbox.name: host}}}))
     Path(sandbox.state, "sandbox.json").write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
 

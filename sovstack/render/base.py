@@ -4,9 +4,9 @@ every site, SSH and update hardening, the members' portal, backups, the server's
 from __future__ import annotations
 
 from sovstack.backup import plan as backup_plan
-from sovstack.check import servers as diagnosis
+from sovstack.layout import BASE_PORTS, DIAGNOSE_CONFIG, DIAGNOSE_TIMER, ROOT
 from sovstack.render import portal
-from sovstack.render.files import ROOT
+from sovstack.render.diagnose import server_config
 from sovstack.render.job import Job
 from sovstack.wiring import mail
 
@@ -19,8 +19,8 @@ BASE_PACKAGES = ["ca-certificates", "curl", "docker.io", "docker-cli", "docker-c
 # Units of the base layer, started and enabled on every server.
 BASE_SERVICES = ["docker", "caddy", "fail2ban", "sovstack-firewall", "unattended-upgrades", "ssh", "acct", "sysstat"]
 # Who may already hold a port on a converged server (the rest means "taken by something else").
-PORT_OWNERS = {22: ["sshd"], 80: ["caddy"], 443: ["caddy"]}
-PUBLIC_PORTS = [22, 80, 443]
+PORT_OWNERS = {port: list(owners) for port, owners in BASE_PORTS.items()}
+PUBLIC_PORTS = list(BASE_PORTS)
 DIRECTORIES = [{"path": ROOT, "mode": "0755"}, {"path": f"{ROOT}/bin", "mode": "0755"},
                {"path": f"{ROOT}/apps", "mode": "0755"}, {"path": f"{ROOT}/data", "mode": "0711"},
                {"path": f"{ROOT}/steps", "mode": "0700"}, {"path": f"{ROOT}/pending", "mode": "0700"}]
@@ -100,9 +100,9 @@ def add_host_mail(job: Job) -> None:
 
 
 def add_diagnosis(job: Job) -> None:
-    """Diagnosis (check/servers.py): the daily timer, and what bin/sovstack-diagnose checks here."""
-    job.service(diagnosis.TIMER)
+    """Diagnosis (render/diagnose.py; check/servers.py runs it): the daily timer, and what bin/sovstack-diagnose checks here."""
+    job.service(DIAGNOSE_TIMER)
     here = job.wiring.stack.tools_on(job.server)
-    job.files.add(diagnosis.CONFIG, diagnosis.server_config(
+    job.files.add(DIAGNOSE_CONFIG, server_config(
         job.server, job.wiring.stack.admin_email, BASE_SERVICES + [s["name"] for s in job.services],
         [c["dir"] for c in job.compose], job.ports, job.health, {t: job.wiring.catalog.tools[t].name for t in here}), [])

@@ -7,22 +7,26 @@ post-deploy steps with their guards, the ports the server must have free, the he
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sovstack.catalog import Tool
+from sovstack.layout import ROOT
 from sovstack.paths import templates_dir
 from sovstack.render import base, tools
 from sovstack.render.base import BASE_SERVICES
-from sovstack.render.files import ROOT, Files, write_bundle, write_inventory
+from sovstack.render.files import Files, write_inventory
 from sovstack.render.job import Job
 from sovstack.stack import passwords
 from sovstack.stack.secrets import Secrets
 from sovstack.wiring import identity, mail
 from sovstack.wiring.model import Wiring
+from sovstack.yamlio import dump_yaml
 
 __all__ = ["ROOT", "Bundle", "render", "render_server", "write_bundle", "write_inventory"]
 
@@ -193,3 +197,26 @@ def _markers(notify: list[str], dest: str, builds: list[dict], compose: list[dic
             if directory:
                 found.append({"name": f"compose_{what}", "content": directory})
     return found
+
+
+def write_bundle(bundle: Bundle) -> None:
+    """Replace build/<server>/ with the new bundle: private (it holds secrets), all at once."""
+    tmp = bundle.path.with_name(f".{bundle.path.name}.new")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True, mode=0o700)
+    os.chmod(tmp.parent, 0o700)
+    for entry in bundle.manifest["files"]:
+        target = tmp / entry["src"]
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bundle.files[entry["dest"]])
+    header = (f"# Rendered by sovstack for server {bundle.server!r}. Do not edit: edit sovstack.yml and run\n"
+              "# `sovstack render` again. Applied by playbooks/site.yml and sovstack/engines/pyinfra_deploy.py.\n")
+    fd = os.open(tmp / "manifest.yml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(header + dump_yaml(bundle.manifest))
+    if bundle.path.exists():
+        shutil.rmtree(bundle.path)
+    os.replace(tmp, bundle.path)

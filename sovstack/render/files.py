@@ -4,22 +4,17 @@ mode, checksum, what a change restarts); and writing bundles and inventories to 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from sovstack.errors import CatalogError
+from sovstack.layout import ROOT
 from sovstack.render import envfile
 from sovstack.stack.stackfile import Stack
 from sovstack.yamlio import dump_yaml
 
-if TYPE_CHECKING:
-    from sovstack.render.bundle import Bundle
-
-ROOT = "/srv/sovstack"
 # A post-deploy step as a script: `sh script --check` says whether it is done (exit 0), `sh script`
 # runs it unless done and prints "changed" when it ran. Both engines only call it.
 STEP_SCRIPT = """#!/bin/sh
@@ -105,40 +100,9 @@ def base_notify(dest: str) -> list[str]:
     return []
 
 
-def write_bundle(bundle: Bundle) -> None:
-    """Replace build/<server>/ with the new bundle: private (it holds secrets), all at once."""
-    tmp = bundle.path.with_name(f".{bundle.path.name}.new")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True, mode=0o700)
-    os.chmod(tmp.parent, 0o700)
-    for entry in bundle.manifest["files"]:
-        target = tmp / entry["src"]
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(bundle.files[entry["dest"]])
-    header = (f"# Rendered by sovstack for server {bundle.server!r}. Do not edit: edit sovstack.yml and run\n"
-              "# `sovstack render` again. Applied by playbooks/site.yml and sovstack/engines/pyinfra_deploy.py.\n")
-    fd = os.open(tmp / "manifest.yml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(header + dump_yaml(bundle.manifest))
-    if bundle.path.exists():
-        shutil.rmtree(bundle.path)
-    os.replace(tmp, bundle.path)
-
-
 def inventory_data(stack: Stack, out: Path) -> dict[str, Any]:
-    hosts = {}
-    for name, server in stack.servers.items():
-        host: dict[str, Any] = {"ansible_host": server.address, "ansible_port": server.ssh_port,
-                                "ansible_user": server.ssh_user,
-                                "sovstack_bundle": str((out / name).resolve())}
-        if server.ssh_key:
-            host["ansible_ssh_private_key_file"] = str(Path(server.ssh_key).expanduser())
-        if not server.check_host_key:
-            host["ansible_ssh_common_args"] = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-        hosts[name] = host
+    hosts = {name: server.ssh_access().ansible(sovstack_bundle=str((out / name).resolve()))
+             for name, server in stack.servers.items()}
     return {"all": {"hosts": hosts}}
 
 
@@ -149,13 +113,7 @@ def write_inventory(stack: Stack, out: Path) -> Path:
                     + dump_yaml(inventory_data(stack, out)))
     rows = []
     for name, server in stack.servers.items():
-        data: dict[str, Any] = {"ssh_hostname": server.address, "ssh_port": server.ssh_port,
-                                "ssh_user": server.ssh_user, "sovstack_bundle": str((out / name).resolve()),
-                                "_sudo": server.ssh_user != "root"}
-        if server.ssh_key:
-            data["ssh_key"] = str(Path(server.ssh_key).expanduser())
-        if not server.check_host_key:
-            data.update(ssh_strict_host_key_checking="no", ssh_known_hosts_file="/dev/null")
+        data = server.ssh_access().pyinfra(sovstack_bundle=str((out / name).resolve()), _sudo=server.ssh_user != "root")
         rows.append(f"    ({name!r}, {data!r}),")
     (out / "inventory.py").write_text("# pyinfra inventory rendered by sovstack.\nservers = [\n" + "\n".join(rows) + "\n]\n")
     return path

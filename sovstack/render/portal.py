@@ -15,12 +15,13 @@ from typing import Any
 
 import jinja2
 
+from sovstack import layout
 from sovstack.catalog import CATEGORIES
 from sovstack.paths import templates_dir
 from sovstack.wiring import analytics
 from sovstack.wiring.model import Wiring
 
-ROOT = "/srv/sovstack/portal"
+ROOT = f"{layout.ROOT}/portal"
 
 TEXT = {
     "en": {

@@ -8,7 +8,8 @@ from typing import Any
 import jinja2
 
 from sovstack.errors import CatalogError
-from sovstack.render.files import ROOT
+from sovstack.layout import ROOT
+from sovstack.render import certs
 from sovstack.render.job import Job
 from sovstack.wiring import analytics, identity, mail
 
@@ -52,7 +53,10 @@ def _files(job: Job, tool_id: str, app: dict[str, Any], ctx: dict[str, Any]) -> 
         job.files.render_tree(tool_dir / "app", ctx, app["dir"], [f"compose:{tool_id}"])
         if compose_file not in job.files.content and tool.role != "addon":
             raise CatalogError(f"{tool_dir / 'app'}: no compose.yml.j2 for {tool_id}", "this is a catalog mistake: report it")
-    job.files.render_tree(tool_dir / "root", ctx, "/", [f"restart:{unit}" for unit in deploy.services])
+    unit_notify = [f"restart:{unit}" for unit in deploy.services]
+    job.files.render_tree(tool_dir / "root", ctx, "/", unit_notify)
+    for dest, content in certs.sync_files(tool_id, deploy, ctx, job.files.env).items():  # deploy.certificates
+        job.files.add(dest, content, unit_notify)
     for build in deploy.builds:
         context = f"{app['dir']}/{build.context}"
         job.files.render_tree(tool_dir / build.context, ctx, context, [f"build:{build.image}", f"compose:{tool_id}"])

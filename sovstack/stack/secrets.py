@@ -70,30 +70,39 @@ def secrets_path(stack_path: Path) -> Path:
     return stack_path.parent / "secrets.yml"
 
 
-def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[str]]]) -> Secrets:
+def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[str]]], write: bool = True) -> Secrets:
     """Load secrets.yml, add whatever the stack needs and lacks, keep everything else as it is.
 
     `wanted` names what the tools and servers need, {"tools": {id: names}, "servers": {name: names}}:
-    the caller has it from the stack's wiring (Wiring.wanted_secrets)."""
+    the caller has it from the stack's wiring (Wiring.wanted_secrets).
+
+    With write=False (the read-only commands: dns, check, backup, members…) nothing is written: a
+    missing file is a UserError saying how to make it, and a secret the file lacks is made up for this
+    run only, except a private key, whose public half goes into DNS and must not change."""
+    if not write and not path.exists():
+        raise UserError(f"{path}: no such file (the stack's secrets: passwords, keys)",
+                        "run `sovstack render` (or `sovstack init`) first: it generates them; or put back "
+                        "the secrets.yml of this stack from where you keep it safe")
     data: dict[str, Any] = {}
     if path.exists():
         loaded = load_yaml(path)
         if loaded is not None and not isinstance(loaded, dict):
             raise UserError(f"{path}: must be a mapping of secrets", "move it aside; sovstack writes a new one")
         data = loaded or {}
-    changed = False
+    added: list[str] = []
     tools = data.setdefault("tools", {})
     for tool_id in sorted(stack.tools):
         names = wanted.get("tools", {}).get(tool_id, [])
         current = tools.setdefault(tool_id, {}) if names else tools.get(tool_id, {})
-        changed |= _fill(current, names)
+        added += [f"tools.{tool_id}.{name}" for name in _fill(current, names)]
     # Servers that send their own mail through the stack's mail server get an account each.
     for server, names in wanted.get("servers", {}).items():
-        changed |= _fill(data.setdefault("servers", {}).setdefault(server, {}), names)
-    # Backups (sovstack/backup.py): the restic repository password, generated once. Without it no
+        own = data.setdefault("servers", {}).setdefault(server, {})
+        added += [f"servers.{server}.{name}" for name in _fill(own, names)]
+    # Backups (sovstack/backup/run.py): the restic repository password, generated once. Without it no
     # snapshot can be read, on this server or a new one.
     backup = data.setdefault("backup", {})
-    changed |= _fill(backup, ["password"])
+    added += [f"backup.{name}" for name in _fill(backup, ["password"])]
     remote = stack.backup.remote or ""
     if remote.startswith("s3:") and not all((backup.get("remote_env") or {}).get(k)
                                             for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")):
@@ -105,19 +114,24 @@ def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[st
                         f"{stack.mail_relay.host})",
                         f"add to {path}:\n    mail_relay:\n      password: <the SMTP password of "
                         f"{stack.mail_relay.username}>")
-    if changed or not path.exists():
+    if not write:
+        keys = [name for name in added if name.endswith("_key_pem")]
+        if keys:
+            raise UserError(f"{path}: lacks {', '.join(keys)} (the stack changed since its secrets were generated)",
+                            "run `sovstack render` first: it adds the missing secrets")
+    elif added or not path.exists():
         write_private(path, HEADER + dump_yaml(data))
     elif stat.S_IMODE(path.stat().st_mode) != 0o600:
         os.chmod(path, 0o600)
     return Secrets(data, path)
 
 
-def _fill(current: dict[str, Any], names: list[str]) -> bool:
-    """Generate the named secrets `current` lacks; whether any was."""
+def _fill(current: dict[str, Any], names: list[str]) -> list[str]:
+    """Generate the named secrets `current` lacks; the names of those it generated."""
     missing = [name for name in names if not isinstance(current.get(name), str) or not current[name]]
     for name in missing:
         current[name] = new_secret(name)
-    return bool(missing)
+    return missing
 
 
 def write_private(path: Path, text: str) -> None:

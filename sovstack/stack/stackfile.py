@@ -6,13 +6,15 @@ Every mistake is reported with the file, the key, the bad value and the fix.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sovstack.catalog import Catalog, Tool, describe_validation_error
 from sovstack.errors import UserError
+from sovstack.layout import ROOT
 from sovstack.yamlio import load_yaml
 
 LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -22,7 +24,52 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class Strict(BaseModel):
+    """The stack file's models: an unknown key is a mistake, and a loaded stack never changes. A pydantic
+    model, unlike the catalog's schema dataclasses (catalog.Strict), which avoid pydantic on `ask`'s warm
+    start: the stack file is read only by the provisioning commands, which need pydantic anyway."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Host-key checking off, for throwaway servers (sandboxes) whose host key changes at each rebuild.
+UNCHECKED_HOST_KEY = {"StrictHostKeyChecking": "no", "UserKnownHostsFile": "/dev/null"}
+
+
+def host_key_options(check_host_key: bool) -> list[str]:
+    """The ssh -o options for the host key (none when it is checked, OpenSSH's default)."""
+    return [] if check_host_key else [a for k, v in UNCHECKED_HOST_KEY.items() for a in ("-o", f"{k}={v}")]
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    """How to reach a server over SSH, spelled once for every client: the ssh command line
+    (engines/remote.py, engines/sandbox.py), Ansible's and pyinfra's inventories (render/bundle.py)."""
+
+    host: str
+    port: int
+    user: str
+    key: str | None = None  # private key file, ~ expanded; None: the SSH agent / ~/.ssh
+    check_host_key: bool = True
+
+    def host_key_options(self) -> list[str]:
+        return host_key_options(self.check_host_key)
+
+    def ansible(self, **extra: Any) -> dict[str, Any]:
+        host = {"ansible_host": self.host, "ansible_port": self.port, "ansible_user": self.user, **extra}
+        if self.key:
+            host["ansible_ssh_private_key_file"] = self.key
+        if not self.check_host_key:
+            host["ansible_ssh_common_args"] = " ".join(self.host_key_options())
+        return host
+
+    def pyinfra(self, **extra: Any) -> dict[str, Any]:
+        data = {"ssh_hostname": self.host, "ssh_port": self.port, "ssh_user": self.user, **extra}
+        if self.key:
+            data["ssh_key"] = self.key
+        if not self.check_host_key:
+            data.update(ssh_strict_host_key_checking=UNCHECKED_HOST_KEY["StrictHostKeyChecking"],
+                        ssh_known_hosts_file=UNCHECKED_HOST_KEY["UserKnownHostsFile"])
+        return data
 
 
 class Server(Strict):
@@ -39,6 +86,10 @@ class Server(Strict):
         if not re.fullmatch(r"[A-Za-z0-9.:-]+", value):
             raise ValueError("must be an IP address or a host name")
         return value
+
+    def ssh_access(self) -> SshAccess:
+        return SshAccess(self.address, self.ssh_port, self.ssh_user,
+                         str(Path(self.ssh_key).expanduser()) if self.ssh_key else None, self.check_host_key)
 
 
 class Placement(Strict):
@@ -70,7 +121,7 @@ class Backups(Strict):
     generated into secrets.yml (backup.password): a restore on a new server needs it."""
 
     enabled: bool = True
-    local: str = Field(default="/srv/sovstack/backups", pattern=r"^/[A-Za-z0-9._/-]+$")  # on each server
+    local: str = Field(default=f"{ROOT}/backups", pattern=r"^/[A-Za-z0-9._/-]+$")  # on each server
     # A second repository off the server: sftp:user@host:/path or s3:https://host/bucket/path (restic URL).
     # S3 credentials go in secrets.yml under backup.remote_env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY);
     # for SFTP, root's SSH key on the server must be accepted by the remote host.

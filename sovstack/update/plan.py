@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from sovstack.layout import BIN, ROOT
+
 # The outcome of one tool's update, in report order.
 UP_TO_DATE, NEW, UPDATED, ROLLED_BACK, ROLLBACK_FAILED, FAILED = (
     "up to date", "new", "updated", "rolled back", "rollback failed", "failed")
@@ -131,11 +133,11 @@ class Outcome:
         if self.status == ROLLED_BACK:
             return (where + f"rolled back {self.tool} {rolled_back_text(self.plan)}: {self.why}; its data is as it "
                     f"was before the update and it serves again (the failed version's files are in "
-                    f"/srv/sovstack/update/{self.tool}/failed)")
+                    f"{ROOT}/update/{self.tool}/failed)")
         if self.status == ROLLBACK_FAILED:
             return (where + f"{self.tool}: the update failed ({self.why}) and so did the rollback: the snapshot is in "
-                    f"/srv/sovstack/update/{self.tool}; run `/srv/sovstack/bin/sovstack-update rollback "
-                    f"{self.tool}` on the server and read `docker compose logs` in /srv/sovstack/apps/{self.tool}")
+                    f"{ROOT}/update/{self.tool}; run `{BIN}/sovstack-update rollback "
+                    f"{self.tool}` on the server and read `docker compose logs` in {ROOT}/apps/{self.tool}")
         return where + f"{self.tool}: {self.why}"
 
 

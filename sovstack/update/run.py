@@ -23,7 +23,8 @@ from sovstack.engines import apply as provision
 from sovstack.engines.apply import Loaded
 from sovstack.engines.remote import Target
 from sovstack.errors import UserError
-from sovstack.render.bundle import ROOT, Bundle
+from sovstack.layout import BIN, ROOT
+from sovstack.render.bundle import Bundle
 from sovstack.update.plan import (
     FAILED,
     NEW,
@@ -38,7 +39,7 @@ from sovstack.update.plan import (
     parse_images,
 )
 
-SCRIPT = f"{ROOT}/bin/sovstack-update"
+SCRIPT = f"{BIN}/sovstack-update"
 APT = ("export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get -y -q "
        "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade")
 TIMEOUT = 3600
