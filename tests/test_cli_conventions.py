@@ -12,9 +12,14 @@ import pexpect
 import pytest
 import yaml
 
+from sovstack.catalog import load_catalog
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import parse_stack
+from sovstack.wiring.wire import wire
 from tests.conftest import REPO
 
 SINGLE = REPO / "examples" / "stacks" / "single.yml"
+CATALOG = load_catalog()
 ANSWERS = REPO / "examples" / "answers" / "neighbourhood-association.yml"
 INIT = ["init", "--answers", str(ANSWERS), "--domain", "voisins.example.org", "--admin-email",
         "admin@voisins.example.org", "--server", "203.0.113.10"]
@@ -31,11 +36,13 @@ def run(*args, cwd, env=None):
 
 
 def stack_in(folder, domain="voisins.example.org"):
-    """The single-server example stack, copied (loading it writes secrets.yml next to it)."""
+    """The single-server example stack, copied, with its secrets.yml (as `render` makes it: the
+    read-only commands never write it)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = yaml.safe_load(SINGLE.read_text())
-    (folder / "sovstack.yml").write_text(yaml.safe_dump({**data, "domain": domain,
-                                                         "admin_email": f"admin@{domain}"}))
+    data = {**yaml.safe_load(SINGLE.read_text()), "domain": domain, "admin_email": f"admin@{domain}"}
+    (folder / "sovstack.yml").write_text(yaml.safe_dump(data))
+    stack = parse_stack(data, folder / "sovstack.yml", CATALOG)
+    ensure_secrets(stack, folder / "secrets.yml", wire(stack, CATALOG).wanted_secrets())
     return folder / "sovstack.yml"
 
 
