@@ -91,8 +91,7 @@ def test_ansible_playbook_runs_the_packaged_playbook(wheel_env, tmp_path):
     _run([*_sovstack(wheel_env), "ask", "--answers", str(answers), "--out", "recommendation"], cwd=tmp_path)
     _run([*_sovstack(wheel_env), "init", "--answers", "recommendation/answers.yml", *INIT], cwd=tmp_path)
     _run([*_sovstack(wheel_env), "render"], cwd=tmp_path)
-    playbook = _run([str(wheel_env / "python"), "-c", "from sovstack.paths import playbook; print(playbook())"],
-                    cwd=tmp_path).stdout.strip()
+    playbook = _run([*_sovstack(wheel_env), "playbook"], cwd=tmp_path).stdout.strip()
     assert "site-packages" in playbook
     ansible = Path(sys.executable).with_name("ansible-playbook")
     listed = _run([str(ansible), "-i", "build/hosts.yml", playbook, "--list-tasks"], cwd=tmp_path)

@@ -469,6 +469,20 @@ def render_cmd(stack_path: Path | None, as_json: bool) -> None:
         click.echo(f"not wired: {link.aspect}: {link.tool}: {link.reason}")
 
 
+@main.command("playbook")
+def playbook_cmd() -> None:
+    """Print the path of the Ansible playbook that applies rendered bundles (it ships inside sovstack,
+    so it is found the same way from a checkout, pip or pipx).
+
+    \b
+    Example:
+      sovstack playbook   # after `sovstack render`: ansible-playbook -i build/hosts.yml "$(sovstack playbook)"
+    """
+    from sovstack.paths import playbook
+
+    click.echo(str(playbook()))
+
+
 def _unwired(loaded) -> list:
     """What could not be connected (member accounts, mail, analytics), and why."""
     return [link for link in loaded.wiring.links if not link.wired]
