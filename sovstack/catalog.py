@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from sovstack import __version__
 from sovstack.errors import CatalogError
+from sovstack.needs import CATEGORIES, NEEDS
 from sovstack.paths import cache_dir, decision_tree_dir
 from sovstack.yamlio import load_yaml
 
@@ -29,12 +30,10 @@ if TYPE_CHECKING:
 
     Url = Annotated[str, Field(pattern=URL)]
 
-NEEDS = ("email", "documents", "files", "chat", "video", "forms", "analytics")
-CATEGORIES = NEEDS + ("identity",)
 CRITERIA = ("sovereignty", "cost", "onboarding", "features")
 TOOL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
-Need = Literal[NEEDS]  # type: ignore[valid-type]  # the tuple above, not spelled again
+Need = Literal[NEEDS]  # type: ignore[valid-type]  # sovstack/needs.py, not spelled again
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 # The schema is plain dataclasses, validated by pydantic only when YAML is read (a cold start): a

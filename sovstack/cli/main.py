@@ -29,6 +29,7 @@ from sovstack.cli.shared import (
 )
 from sovstack.errors import SovstackError
 from sovstack.layout import ExitCode
+from sovstack.needs import CATEGORIES
 
 LANG = click.Choice(["en", "fr"])
 
@@ -292,8 +293,7 @@ def catalog_check() -> None:
 
 
 @catalog.command("list")
-@click.option("--need", type=click.Choice(["email", "documents", "files", "chat", "video", "forms",
-                                           "analytics", "identity"]), help="Only the tools for this need.")
+@click.option("--need", type=click.Choice(CATEGORIES), help="Only the tools for this need.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def catalog_list(need: str | None, as_json: bool) -> None:
     """List the tools with their scores (piped: tab-separated lines, nothing cut).
