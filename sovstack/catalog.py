@@ -152,6 +152,22 @@ class Range(Strict):
 class Resources(Sourced):
     ram_mb: Range
     disk_gb: Range
+    # The memory limit render writes on each of the tool's services (compose service, or systemd
+    # unit with MemoryMax), in MB; "<tool>/<service>" adds to a service of a tool it runs inside
+    # (an app inside Nextcloud's container). Their sum is ram_mb.recommended: the decision counts
+    # the very figures the server reserves. Debian packages without a limit state none.
+    limits: dict[str, Annotated[int, Field(gt=0)]] = empty_dict()
+
+    def __post_init__(self) -> None:
+        if self.limits and sum(self.limits.values()) != self.recommended_mb:
+            raise ValueError(f"limits add up to {sum(self.limits.values())} MB, not ram_mb.recommended "
+                             f"({self.recommended_mb}): the decision and the rendered limits must agree")
+
+    @property
+    def recommended_mb(self) -> int:
+        """The RAM the decision counts for the tool: what its rendered limits reserve, or for a Debian
+        package without a limit, the catalog's figure."""
+        return int(self.ram_mb.recommended)
 
 
 @strict
@@ -463,6 +479,8 @@ class Tool(Strict):
             raise ValueError("a self-hostable tool needs 'deploy' (how: compose, debian, or refused with a reason)")
         if self.deploy is not None:
             self._provider_facts_fit(self.deploy)
+            if self.deploy.how == "compose" and not self.resources.limits:
+                raise ValueError("a compose tool needs 'resources.limits' (the mem_limit of each of its services)")
         timer = f"sovstack-{self.id}-certs.timer"
         if self.deploy and self.deploy.certificates and timer not in self.deploy.services:
             raise ValueError(f"deploy.certificates needs {timer} in deploy.services (started and enabled there)")
@@ -788,6 +806,11 @@ def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hos
                 if other not in tools:
                     problems.append(f"{path}: key '{key}' = {other!r}: no such tool in the catalog; "
                                     f"fix: use one of the ids in {root / 'tools'}")
+        for service in tool.resources.limits:
+            host = service.partition("/")[0] if "/" in service else None
+            if host is not None and host not in tool.requires_tools:
+                problems.append(f"{path}: key 'resources.limits.{service}': {host!r} is not in 'requires_tools'; "
+                                f"fix: a tool adds memory only to a service of a tool it requires")
     for hoster in hosters.values():
         for index, offer in enumerate(hoster.offers):
             if offer.tool and offer.tool not in tools:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sovstack.catalog import Tool
 from sovstack.layout import ROOT
 from sovstack.paths import templates_dir
 from sovstack.render import base, tools
@@ -39,8 +38,16 @@ class Bundle:
     files: dict[str, bytes] = field(default_factory=dict)  # dest -> content
 
 
-def _mem_limit(tool: Tool) -> str:
-    return f"{int(tool.resources.ram_mb.recommended)}m"
+def mem_limits(w: Wiring, tool_id: str) -> dict[str, int]:
+    """The memory limit of each of the tool's services in MB, from the catalog's resources.limits (the
+    figures the decision counts), plus what tools running inside it add ("<tool>/<service>")."""
+    limits = {s: mb for s, mb in w.catalog.tools[tool_id].resources.limits.items() if "/" not in s}
+    for other in w.stack.tools:
+        for key, mb in w.catalog.tools[other].resources.limits.items():
+            host, _, service = key.partition("/")
+            if host == tool_id and service:
+                limits[service] = limits.get(service, 0) + mb
+    return limits
 
 
 def app_context(w: Wiring, tool_id: str) -> dict[str, Any]:
@@ -50,7 +57,7 @@ def app_context(w: Wiring, tool_id: str) -> dict[str, Any]:
     return {
         "id": tool_id, "name": tool.name, "fqdn": fqdn, "url": f"https://{fqdn}" if fqdn else None,
         "web_port": deploy.web_port, "dir": f"{ROOT}/apps/{tool_id}", "data": f"{ROOT}/data/{tool_id}",
-        "mem_limit": _mem_limit(tool), "server": w.stack.tools[tool_id].server,
+        "mem_limits": {s: f"{mb}m" for s, mb in mem_limits(w, tool_id).items()}, "server": w.stack.tools[tool_id].server,
         "images": {image.rsplit(":", 1)[0]: image for image in deploy.images},
         "builds": {b.context: {"image": b.image, "download": b.download, "sha256": b.sha256} for b in deploy.builds},
     }
