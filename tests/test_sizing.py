@@ -140,3 +140,24 @@ def test_reported_totals_are_the_rendered_stack_plus_the_base(catalog, questionn
     else:
         assert totals.ram_mb <= totals.server["ram_mb"] * totals.server["count"]
         assert totals.disk_gb <= totals.server["disk_gb"] * totals.server["count"]
+
+
+# (RAM MB, disk GB, hosted €) of a stack without a server of its own, on a €5 budget -> the constraint named.
+# 4 GB/40 GB costs €4.11, 8 GB/80 GB €8.03 (criteria.yml server_sizes).
+FIT_REASONS = [((3840, 65, 0.0), "fit_disk"),        # the RAM fits 4 GB; 65 GB of disk needs the 8 GB size
+               ((6000, 30, 0.0), "fit_ram_budget"),  # the RAM needs the 8 GB size
+               ((3000, 30, 2.0), "fit_budget")]      # the server fits; the hosted services tip it over
+
+
+@pytest.mark.parametrize("sizes, key", FIT_REASONS)
+def test_a_stack_that_does_not_fit_names_the_real_constraint(catalog, questionnaire, sizes, key):
+    from sovstack.recommend.decide import Totals, _Context, _fit_reason
+    ram, disk, hosted = sizes
+    typed = resolve(questionnaire, {"members": 20, "techie": "confident", "budget_eur_month": 5,
+                                    "needs": ["files"]}, source="test").answers
+    ctx = _Context(typed, catalog)
+    server = ctx.server_for(ram, disk)
+    totals = Totals(ram_mb=ram, ram_mb_min=ram, disk_gb=disk, server=server, server_eur=server["eur_month"],
+                    hosted_eur=hosted, monthly_eur=round(server["eur_month"] + hosted, 2), unpriced=[],
+                    self_hosted_tools=["nextcloud"], fits=False)
+    assert _fit_reason(ctx, totals).key == key

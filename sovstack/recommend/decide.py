@@ -464,9 +464,20 @@ def _overshoot(ctx: _Context, totals: Totals) -> float:
 
 
 def _fit_reason(ctx: _Context, totals: Totals) -> Reason:
+    """The real constraint: RAM of their own server, or what makes the rented server too dear (its
+    RAM or its disk), or the budget itself (hosted services)."""
     if ctx.server_ram is not None and totals.ram_mb > ctx.server_ram:
         return say("fit_ram", need_mb=totals.ram_mb, have_mb=ctx.server_ram)
-    return say("fit_budget", cost=_num(totals.monthly_eur), budget=_num(ctx.budget))
+    cost, budget = _num(totals.monthly_eur), _num(ctx.budget)
+    if ctx.server_ram is None and totals.server_eur > 0 and totals.monthly_eur > ctx.budget:
+        by_ram = ctx.server_for(totals.ram_mb, 0)["eur_month"]
+        by_disk = ctx.server_for(0, totals.disk_gb)["eur_month"]
+        cheapest = ctx.criteria.server_sizes[0].eur_month
+        if by_disk > max(by_ram, cheapest):
+            return say("fit_disk", need_gb=totals.disk_gb, cost=cost, budget=budget)
+        if by_ram > cheapest:
+            return say("fit_ram_budget", need_mb=totals.ram_mb, cost=cost, budget=budget)
+    return say("fit_budget", cost=cost, budget=budget)
 
 
 def _stack_totals(ctx: _Context, state: _State) -> Totals:
@@ -538,6 +549,8 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
         if not moves:  # nothing left to move: everything is kept or free
             return
         helpful = [m for m in moves if m[0] > 0]
+        # A lighter option (another tool, the identity tool, a paid hoster) comes before dropping a need.
+        helpful = [m for m in helpful if m[3] is None or m[4] is not None] or helpful
         if helpful:  # the most fit per point of score lost
             gain, loss, _, need, nxt = min(helpful, key=lambda m: (-(m[0] / (m[1] + 0.5)), m[1], m[2]))
         else:  # no single step helps yet: take the cheapest step and look again

@@ -260,6 +260,10 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "ne tenait pas avec vos autres choix ({what}) ; {chosen} a été retenu à la place",
     },
     "fit_ram": {"en": "{need_mb} MB of RAM for {have_mb} MB available", "fr": "{need_mb} Mo de RAM pour {have_mb} Mo disponibles"},
+    "fit_ram_budget": {"en": "{need_mb} MB of RAM: €{cost}/month in all for a budget of €{budget}",
+                       "fr": "{need_mb} Mo de RAM : {cost} €/mois en tout pour un budget de {budget} €"},
+    "fit_disk": {"en": "{need_gb} GB of disk: €{cost}/month in all for a budget of €{budget}",
+                 "fr": "{need_gb} Go de disque : {cost} €/mois en tout pour un budget de {budget} €"},
     "fit_budget": {"en": "€{cost}/month for a budget of €{budget}", "fr": "{cost} €/mois pour un budget de {budget} €"},
     # why the pick
     "pick_best": {
