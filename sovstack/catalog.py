@@ -629,6 +629,18 @@ def deployable(tool: Tool) -> tuple[bool, str]:
     return True, ""
 
 
+def with_requirements(catalog: Catalog, tool_ids: list[str]) -> list[str]:
+    """The tools plus everything they require (requires_tools, transitively), without repeats, in a stable order."""
+    seen: list[str] = []
+    pending = list(tool_ids)
+    while pending:
+        tid = pending.pop(0)
+        if tid not in seen:
+            seen.append(tid)
+            pending.extend(catalog.tools[tid].requires_tools)
+    return seen
+
+
 def served(catalog: Catalog, provider_id: str) -> tuple[str, ...]:
     """The protocols sovstack sets up on this identity tool for other tools (LDAP layout or OIDC clients)."""
     deploy = catalog.tools[provider_id].deploy
