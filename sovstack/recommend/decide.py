@@ -662,7 +662,9 @@ def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: s
     lost = []
     for candidate in above:
         trial = _State({**state.picks, need: candidate}, state.identity_rank)
-        lost.append((candidate, _fit_reason(ctx, _stack_totals(ctx, trial))))
+        totals = _stack_totals(ctx, trial)
+        if not totals.fits:  # one that fits stays an option (and then a keep would not say every option was out)
+            lost.append((candidate, _fit_reason(ctx, totals)))
     return lost
 
 
