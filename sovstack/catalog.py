@@ -629,6 +629,92 @@ class Catalog(Strict):
 
 
 # ---------------------------------------------------------------------------------------------
+# What sovstack does with a tool. One rule each, read by the decision (recommend/decide.py), init
+# and the stack file (stack/), and the wiring (wiring/identity.py): what is recommended is what is
+# deployed and wired.
+
+def deployable(tool: Tool) -> tuple[bool, str]:
+    """Whether sovstack deploys this tool, and if not, why."""
+    if not tool.self_hostable or tool.deploy is None:
+        return False, f"{tool.name} is offered only as a hosted service; it cannot be self-hosted"
+    if tool.deploy.how == "refused":
+        return False, tool.deploy.reason or "not deployable"
+    for build in tool.deploy.builds:
+        if build.download and not build.sha256:
+            return False, (f"no verified SHA-256 of its release {build.download} is pinned in the catalog yet "
+                           f"(deploy.builds sha256), and sovstack does not install unverified downloads")
+    return True, ""
+
+
+def with_requirements(catalog: Catalog, tool_ids: list[str]) -> list[str]:
+    """The tools plus everything they require (requires_tools, transitively), without repeats, in a stable order."""
+    seen: list[str] = []
+    pending = list(tool_ids)
+    while pending:
+        tid = pending.pop(0)
+        if tid not in seen:
+            seen.append(tid)
+            pending.extend(catalog.tools[tid].requires_tools)
+    return seen
+
+
+def served(catalog: Catalog, provider_id: str) -> tuple[str, ...]:
+    """The protocols sovstack sets up on this identity tool for other tools (LDAP layout or OIDC clients)."""
+    deploy = catalog.tools[provider_id].deploy
+    if deploy is None:
+        return ()
+    return tuple(p for p, given in (("ldap", deploy.directory), ("oidc", deploy.oidc_provider)) if given)
+
+
+def tool_wiring(catalog: Catalog, tool_id: str) -> list[str]:
+    """Protocols whose settings this tool's templates render (catalog: deploy.wires)."""
+    deploy = catalog.tools[tool_id].deploy
+    return list(deploy.wires) if deploy else []
+
+
+def manages_members(catalog: Catalog, provider_id: str) -> bool:
+    """`sovstack members` adds, lists, disables and removes members in this identity tool."""
+    deploy = catalog.tools[provider_id].deploy
+    return bool(deploy and deploy.directory and deploy.directory.manages_members)
+
+
+def login_protocol(catalog: Catalog, provider_id: str, tool_id: str,
+                   provider_server: str | None = None) -> tuple[str | None, str]:
+    """The protocol sovstack connects `tool_id` to the identity tool `provider_id` with, or None and why.
+
+    `provider_server` names the provider's server when it is not the tool's own (None: same server)."""
+    tool = catalog.tools[tool_id]
+    if tool_id == provider_id or "identity" in tool.categories:
+        return None, "it is the directory"
+    # Only what sovstack really sets up on the provider (an LDAP layout, OIDC clients) counts.
+    by = catalog.tools[provider_id]
+    offered = [p for p in by.identity_provides if p in served(catalog, provider_id)]
+    elsewhere = provider_server is not None
+    for candidate in ("ldap", "oidc"):
+        if candidate in offered and candidate in tool.sso.free() and candidate in tool_wiring(catalog, tool_id):
+            if candidate == "ldap" and elsewhere:
+                continue  # plain LDAP must not cross the network between servers; OIDC (HTTPS) may
+            return candidate, ""
+    if elsewhere and "ldap" in offered and "ldap" in tool.sso.free():
+        return None, (f"{by.name} is on server {provider_server!r}: sovstack "
+                      "keeps LDAP on one server (it is not encrypted); place them together")
+    free = tool.sso.free()
+    if not free:
+        return None, f"{tool.name} has no LDAP or OpenID Connect login in its free edition"
+    usable = [p for p in free if p in offered]
+    if not usable:
+        return None, f"{tool.name} speaks {', '.join(free)}, sovstack connects {by.name} over {', '.join(offered) or 'nothing yet'}"
+    return None, tool.sso.not_wired or f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
+
+
+def has_member_login(tool: Tool) -> bool:
+    """Members log in to this tool itself: a main tool that is neither the directory nor a log reader
+    (an add-on is used through its base tool's login)."""
+    no_logins = tool.analytics is not None and tool.analytics.collects == "logs"
+    return tool.role == "main" and "identity" not in tool.categories and not no_logins
+
+
+# ---------------------------------------------------------------------------------------------
 # Loading, with messages that name the file, the key, the value and the fix.
 
 _FIXES = {

@@ -30,12 +30,18 @@ PROFILES = [
     ("union of 400, confident techie, one account for all",
      dict(members=400, techie="confident", budget_eur_month=60, sso_required=True, needs=ALL),
      # 400 members exceed Framaspace (50), Mattermost TE (250) and Rocket.Chat Starter (50); with SSO the
-     # self-hosted tools share one directory; Synapse has free OIDC/SAML; mailcow is the fullest mail suite
-     # a confident admin can carry; GoatCounter is the lightest analytics.
-     {"email": ("self-host", "mailcow"), "documents": ("self-host", "etherpad"), "files": ("self-host", "nextcloud"),
-      "chat": ("self-host", "matrix-synapse"), "forms": ("self-host", "nextcloud-forms"),
-      "analytics": ("self-host", "goatcounter"), "video": ("hosted", "entraide-chatons")},
-     {"chat": [("mattermost", "user_cap"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")]}),
+     # self-hosted tools share one directory; Synapse has free OIDC/SAML; GoatCounter is the lightest analytics.
+     # mailcow is not deployed by sovstack (deploy.how: refused), so docker-mailserver (5/4/3/3, MIT, ahead of
+     # Postfix+Dovecot on sovereignty) takes email, with Roundcube as its webmail (webmail: false).
+     # Video: with mailcow gone Disroot heads email before the one-account filter, so its free Jitsi gets the
+     # same-hoster bonus (17 -> 18) and wins the tie with Entraide CHATONS and Framasoft by id.
+     {"email": ("self-host", "docker-mailserver"), "documents": ("self-host", "etherpad"),
+      "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
+      "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
+      "video": ("hosted", "disroot")},
+     {"chat": [("mattermost", "user_cap"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
+      "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
+      "video": [("bigbluebutton", "not_deployed")]}),
     ("tiny collective, volunteer techie, €5",
      dict(members=8, techie="some", budget_eur_month=5, needs=["documents", "chat", "forms"]),
      # €5 buys the 4 GB server (€4.11): Etherpad (5/5/5/2) fits; Framateam and Framaforms are free.
@@ -60,9 +66,10 @@ PROFILES = [
      {"documents": [("etherpad", "no_office"), ("hedgedoc", "no_office")]}),
     ("sports club of 120 with its own 4 GB server",
      dict(members=120, techie="confident", budget_eur_month=15, server_ram_mb=4096, needs=["email", "chat"]),
-     # mailcow needs 6 GB+ and is out on a 4 GB server; Mailu fits (1 GB) and ships webmail.
+     # mailcow is not deployed by sovstack (deploy.how: refused; it also needs 6 GB+); Mailu fits (1 GB)
+     # and ships webmail.
      {"email": ("self-host", "mailu"), "chat": ("hosted", "framasoft")},
-     {"email": [("mailcow", "ram_server")]}),
+     {"email": [("mailcow", "not_deployed")]}),
     ("mail only, no techie",
      dict(members=8, techie="none", budget_eur_month=10, francophone=True, needs=["email"]),
      # ARN's mailboxes are @sans-nuage.fr, not the association's domain; Disroot is free.
@@ -100,9 +107,10 @@ PROFILES = [
      {"chat": ("hosted", "framasoft")}, {"chat": [("mattermost", "user_cap")]}),
     ("parents' association, 200 members, video and forms",
      dict(members=200, techie="confident", budget_eur_month=20, needs=["video", "forms"]),
-     # BigBlueButton needs 16 GB plus the base: two of the largest servers, far over a €20 budget.
+     # BigBlueButton is not deployed by sovstack (deploy.how: refused: it wants a dedicated Ubuntu server
+     # of its own, and 16 GB plus the base, far over a €20 budget).
      {"video": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
-     {"video": [("bigbluebutton", "over_budget_server")]}),
+     {"video": [("bigbluebutton", "not_deployed")]}),
     ("features first, forms and analytics",
      dict(members=40, techie="confident", budget_eur_month=50, priority="features", needs=["forms", "analytics"]),
      {"forms": ("hosted", "framasoft"), "analytics": ("self-host", "goatcounter")}, {}),

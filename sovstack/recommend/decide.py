@@ -12,7 +12,19 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sovstack.catalog import CRITERIA, NEEDS, Catalog, Hoster, Offer, Tool
+from sovstack.catalog import (
+    CRITERIA,
+    NEEDS,
+    Catalog,
+    Hoster,
+    Offer,
+    Tool,
+    deployable,
+    has_member_login,
+    login_protocol,
+    manages_members,
+    with_requirements,
+)
 from sovstack.recommend.answers import Answers
 from sovstack.recommend.messages import Reason, say
 
@@ -70,6 +82,15 @@ class Identity:
 
 
 @dataclass
+class OwnAccounts:
+    """No identity tool: each self-hosted tool keeps its own accounts, and why."""
+
+    tools: list[str]  # the self-hosted tools members log in to, each with its own accounts
+    reasons: list[Reason]
+    excluded: list[Exclusion]  # the identity tools considered, each with why it was not taken
+
+
+@dataclass
 class Totals:
     ram_mb: int
     ram_mb_min: int
@@ -89,6 +110,7 @@ class Recommendation:
     outcomes: dict[str, Outcome]
     identity: Identity | None
     totals: Totals
+    own_accounts: OwnAccounts | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,15 +138,8 @@ class _Context:
 
     # --- resources -----------------------------------------------------------------------------
     def with_requirements(self, tool_ids: list[str]) -> list[str]:
-        """The tools plus everything they require, without repeats, in a stable order."""
-        seen: list[str] = []
-        stack = list(tool_ids)
-        while stack:
-            tid = stack.pop(0)
-            if tid not in seen:
-                seen.append(tid)
-                stack.extend(self.catalog.tools[tid].requires_tools)
-        return seen
+        """The tools plus everything they require, without repeats, in a stable order (init drafts the same)."""
+        return with_requirements(self.catalog, tool_ids)
 
     def ram(self, tool_ids: list[str], kind: str = "recommended") -> int:
         base = getattr(self.criteria.base.ram_mb, kind)
@@ -222,6 +237,9 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
         return out(say("end_of_life", status=tool.maintenance.status, note=tool.maintenance.note or ""))
     if ctx.techie == "none":
         return out(say("no_techie"))
+    refused = _not_deployed(ctx, [tool.id])  # init's own rule: a pick is always drafted into sovstack.yml
+    if refused:
+        return out(refused)
     if tool.admin_difficulty.value > ctx.capacity:
         return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
     if tool.limits.user_cap is not None and ctx.members > tool.limits.user_cap:
@@ -231,6 +249,8 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     refused, notes, penalty = _content_limits(ctx, need, tool.e2ee.value, tool.e2ee.note, tool)
     if refused:
         return out(refused)
+    if tool.webmail is False and not _webmail_addons(ctx, tool):
+        return out(say("no_webmail_companion"))
     stack = ctx.with_requirements([tool.id])
     ram, disk = ctx.ram(stack), ctx.disk(stack)
     if ctx.server_ram is not None:
@@ -326,79 +346,133 @@ def candidates_for(ctx: _Context, need: str) -> tuple[list[Candidate], list[Excl
 # ---------------------------------------------------------------------------------------------
 # Companions (webmail) and identity, derived from the picks.
 
+def _not_deployed(ctx: _Context, tool_ids: list[str]) -> Reason | None:
+    """Why sovstack would not deploy these tools with everything they require (init's own rule), or None."""
+    for tid in ctx.with_requirements(tool_ids):
+        ok, why = deployable(ctx.catalog.tools[tid])
+        if not ok:
+            name = ctx.catalog.tools[tid].name
+            return say("not_deployed", why=why) if tid in tool_ids else \
+                say("not_deployed_needs", tool=name, why=why)
+    return None
+
+
+def _webmail_addons(ctx: _Context, tool: Tool) -> list[Tool]:
+    """The webmails sovstack can add to a mail server that has none, best first."""
+    addons = [t for t in ctx.catalog.tools.values() if t.role == "addon" and tool.id in t.addon_for]
+    usable = [t for t in addons if t.admin_difficulty.value <= ctx.capacity
+              and t.maintenance.status not in ("end-of-life", "archived") and _not_deployed(ctx, [t.id]) is None]
+    return sorted(usable, key=lambda t: (-ctx.weighted(t.scores.values()), t.id))
+
+
 def _companions(ctx: _Context, pick: Candidate) -> list[str]:
     if pick.mode != SELF_HOST:
         return []
     tool = ctx.catalog.tools[pick.tool]
     if tool.webmail is not False:
         return []
-    addons = [t for t in ctx.catalog.tools.values() if t.role == "addon" and tool.id in t.addon_for]
-    usable = [t for t in addons if t.admin_difficulty.value <= ctx.capacity
-              and t.maintenance.status not in ("end-of-life", "archived")]
-    usable.sort(key=lambda t: (-ctx.weighted(t.scores.values()), t.id))
+    usable = _webmail_addons(ctx, tool)
     return [usable[0].id] if usable else []
 
 
-def _provides(ctx: _Context, identity: Tool) -> set[str]:
-    provided: set[str] = set()
-    for tid in ctx.with_requirements([identity.id]):
-        provided |= set(ctx.catalog.tools[tid].identity_provides)
-    return provided
+def _provider(ctx: _Context, identity: Tool) -> str:
+    """The identity tool render wires the others to when this one is deployed (wiring/identity.py
+    `provider`: the first identity tool of the stack by id, so one it requires may be it)."""
+    return min(t for t in ctx.with_requirements([identity.id]) if "identity" in ctx.catalog.tools[t].categories)
 
 
-def choose_identity(ctx: _Context, member_tools: list[str], rank: int = 0) -> Identity | None:
-    """An identity tool when members should share one account across self-hosted tools."""
-    with_sso = [t for t in member_tools if ctx.catalog.tools[t].sso.free()]
-    if ctx.answers.sso_required and member_tools:
-        why = [say("identity_why_sso")]
-    elif len(with_sso) >= 2:
-        why = [say("identity_why_many", count=len(with_sso))]
-    else:
-        return None
-    options: list[tuple[int, float, str, Tool]] = []
+def member_tools(ctx: _Context, stack_tools: list[str]) -> list[str]:
+    """The stack's tools that members log in to themselves (what an identity tool could connect)."""
+    return [t for t in stack_tools if has_member_login(ctx.catalog.tools[t])]
+
+
+def _identity_options(ctx: _Context, stack_tools: list[str]) -> tuple[list[tuple[Tool, list[str]]], list[Exclusion]]:
+    """The identity tools that can hold the members of this stack, best first, each with the tools it
+    connects, and the others with why not.
+
+    A candidate is deployed by sovstack, its members are managed by `sovstack members`, and it connects
+    at least two of the stack's tools by the wiring's own rule (catalog.login_protocol), so every
+    "connects" the report makes is a wire render sets up.
+    """
+    members = member_tools(ctx, stack_tools)
+    options: list[tuple[int, float, str, Tool, list[str]]] = []
     excluded: list[Exclusion] = []
+
+    def out(tool: Tool, reason: Reason) -> None:
+        excluded.append(Exclusion(tool.id, None, SELF_HOST, reason))
+
     for tool in ctx.catalog.tools_by_category["identity"]:
-        if tool.admin_difficulty.value > ctx.capacity:
-            excluded.append(Exclusion(tool.id, None, SELF_HOST, say(
-                "too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason)))
+        refused = _not_deployed(ctx, [tool.id])
+        if refused:
+            out(tool, refused)
             continue
         if tool.maintenance.status in ("end-of-life", "archived"):
-            excluded.append(Exclusion(tool.id, None, SELF_HOST, say(
-                "end_of_life", status=tool.maintenance.status, note=tool.maintenance.note or "")))
+            out(tool, say("end_of_life", status=tool.maintenance.status, note=tool.maintenance.note or ""))
             continue
-        provided = _provides(ctx, tool)
-        covered = sum(1 for t in with_sso if provided & set(ctx.catalog.tools[t].sso.free()))
-        options.append((covered, ctx.weighted(tool.scores.values()), tool.id, tool))
-    if not options:
-        return None
+        if tool.admin_difficulty.value > ctx.capacity:
+            out(tool, say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
+            continue
+        provider = _provider(ctx, tool)
+        if not manages_members(ctx.catalog, provider):
+            out(tool, say("members_unmanaged"))
+            continue
+        connected = [t for t in members if login_protocol(ctx.catalog, provider, t)[0]]
+        if len(connected) < 2:
+            out(tool, say("identity_connects_few", count=len(connected), tools=", ".join(connected) or "-"))
+            continue
+        options.append((len(connected), ctx.weighted(tool.scores.values()), tool.id, tool, connected))
     options.sort(key=lambda o: (-o[0], -o[1], o[2]))
+    return [(o[3], o[4]) for o in options], excluded
+
+
+def choose_identity(ctx: _Context, stack_tools: list[str], rank: int = 0) -> Identity | None:
+    """An identity tool for the self-hosted tools, when one can connect at least two of them."""
+    options, excluded = _identity_options(ctx, stack_tools)
     if rank:  # a lighter option was needed to fit; the better ones are explained as not fitting
-        for _, _, tid, _tool in options[:rank]:
-            excluded.append(Exclusion(tid, None, SELF_HOST, say("identity_heavy")))
+        for tool, _ in options[:rank]:
+            excluded.append(Exclusion(tool.id, None, SELF_HOST, say("identity_heavy")))
         options = options[rank:]
     if not options:
         return None
-    best = options[0][3]
-    provided = _provides(ctx, best)
-    connected, unconnected = [], []
-    for tid in member_tools:
-        theirs = set(ctx.catalog.tools[tid].sso.free())
-        if theirs & provided:
-            connected.append(tid)
-        elif not theirs:
-            unconnected.append((tid, say("unconnected_no_sso")))
-        else:
-            unconnected.append((tid, say("unconnected_protocols", theirs="/".join(sorted(p.upper() for p in theirs)),
-                                         ours="/".join(sorted(p.upper() for p in provided)))))
-    reasons = why + [say("identity_covers", tools=", ".join(connected) or "-",
-                         protocols="/".join(sorted(p.upper() for p in provided)))]
-    for covered, _, tid, _tool in options[1:]:
-        if covered < options[0][0]:
-            missing = [t for t in with_sso if not (_provides(ctx, _tool) & set(ctx.catalog.tools[t].sso.free()))]
-            excluded.append(Exclusion(tid, None, SELF_HOST, say("identity_misses", tools=", ".join(missing))))
-    alternatives = [o[2] for o in options[1:] if o[0] == options[0][0]]
+    best, connected = options[0]
+    provider = _provider(ctx, best)
+    why = [say("identity_why_sso")] if ctx.answers.sso_required else \
+        [say("identity_why_many", count=len(connected))]
+    used = sorted({login_protocol(ctx.catalog, provider, t)[0] for t in connected})
+    unconnected = [(t, _unconnected(ctx, provider, t)) for t in member_tools(ctx, stack_tools) if t not in connected]
+    reasons = why + [say("identity_covers", tools=", ".join(connected), protocols="/".join(p.upper() for p in used))]
+    for tool, theirs in options[1:]:
+        if len(theirs) < len(connected):
+            missing = [t for t in connected if t not in theirs]
+            excluded.append(Exclusion(tool.id, None, SELF_HOST, say("identity_misses", tools=", ".join(missing))))
+    alternatives = [tool.id for tool, theirs in options[1:] if len(theirs) == len(connected)]
     return Identity(tool=best, reasons=reasons, connected=connected, unconnected=unconnected,
                     alternatives=alternatives, excluded=excluded)
+
+
+def _unconnected(ctx: _Context, provider: str, tool_id: str) -> Reason:
+    """Why render does not wire this tool to the identity tool, in the report's words."""
+    tool, by = ctx.catalog.tools[tool_id], ctx.catalog.tools[provider]
+    theirs = set(tool.sso.free())
+    if not theirs:
+        return say("unconnected_no_sso")
+    ours = {p for p in by.identity_provides if p in theirs}
+    if not ours:
+        return say("unconnected_protocols", theirs="/".join(sorted(p.upper() for p in theirs)),
+                   ours="/".join(sorted(p.upper() for p in by.identity_provides)))
+    return say("unconnected_not_wired", protocols="/".join(sorted(p.upper() for p in ours)))
+
+
+def own_accounts(ctx: _Context, stack_tools: list[str], identity: Identity | None) -> OwnAccounts | None:
+    """When no identity tool is taken, each tool keeps its own accounts: the report says so, and why."""
+    members = member_tools(ctx, stack_tools)
+    if identity is not None or not members:
+        return None
+    _, excluded = _identity_options(ctx, stack_tools)
+    reasons = [say("own_accounts", tools=", ".join(members))]
+    if ctx.answers.sso_required:
+        reasons.append(say("own_accounts_sso"))
+    return OwnAccounts(tools=members, reasons=reasons, excluded=excluded)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,7 +664,8 @@ def decide(answers: Answers, catalog: Catalog) -> Recommendation:
                           excluded=fit_excluded + excluded[need], companions=companions.get(need, []))
         outcome.reasons = _explain(ctx, outcome, covered, lost)
         outcomes[need] = outcome
-    return Recommendation(answers=answers, outcomes=outcomes, identity=identity, totals=totals)
+    return Recommendation(answers=answers, outcomes=outcomes, identity=identity, totals=totals,
+                          own_accounts=own_accounts(ctx, tools, identity))
 
 
 def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: str) -> list[tuple[Candidate, Reason]]:
@@ -600,7 +675,9 @@ def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: s
     lost = []
     for candidate in above:
         trial = _State({**state.picks, need: candidate}, state.identity_rank)
-        lost.append((candidate, _fit_reason(ctx, _stack_totals(ctx, trial))))
+        totals = _stack_totals(ctx, trial)
+        if not totals.fits:  # one that fits stays an option (and then a keep would not say every option was out)
+            lost.append((candidate, _fit_reason(ctx, totals)))
     return lost
 
 
@@ -671,6 +748,12 @@ def _one_account_system(ctx: _Context, needs: list[str], ranked: dict[str, list[
         ranked[need] = inside
 
 
+def _name(ctx: _Context, e: Exclusion) -> str:
+    if e.hoster:
+        return ctx.catalog.hosters[e.hoster].name
+    return ctx.catalog.tools[e.tool].name
+
+
 def _label(c: Candidate) -> str:
     return c.hoster if c.mode == HOSTED else c.tool
 
@@ -680,9 +763,9 @@ def _explain(ctx: _Context, outcome: Outcome, covered: set[str], lost: list) -> 
     if pick is None:
         if outcome.need in covered:
             return [say("keep_covered")]
-        if lost:
-            return [say("keep_fit", what=lost[-1][1])]
-        return [say("keep_nothing_fits")]
+        # Only when every option was excluded (on its own, or by the fit of the whole stack), and then it says so.
+        return [say("keep_all_excluded", what=[say("excluded_option", option=_name(ctx, e), why=e.why)
+                                               for e in outcome.excluded])]
     detail = ", ".join(f"{c} {pick.scores[c]}" for c in CRITERIA)
     reasons = [say("pick_best", total=_num(pick.total), detail=detail)]
     if ctx.priority in CRITERIA:

@@ -17,8 +17,16 @@ class Reason:
     values: dict[str, Any] = field(default_factory=dict)
 
     def render(self, lang: str = "en") -> str:
-        values = {k: (v.render(lang) if isinstance(v, Reason) else v) for k, v in self.values.items()}
+        values = {k: _render(v, lang) for k, v in self.values.items()}
         return REASONS[self.key][lang].format(**values)
+
+
+def _render(value: Any, lang: str) -> Any:
+    if isinstance(value, Reason):
+        return value.render(lang)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Reason) for v in value):
+        return "; ".join(v.render(lang) for v in value)  # a list of reasons, e.g. every exclusion
+    return value
 
 
 def say(key: str, **values: Any) -> Reason:

@@ -46,6 +46,11 @@ def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
             "unconnected": [{"tool": t, "why": why.render(lang)} for t, why in i.unconnected],
             "alternatives": i.alternatives, "excluded": [_exclusion(e, lang) for e in i.excluded],
         }
+    own_accounts = None
+    if rec.own_accounts:
+        o = rec.own_accounts
+        own_accounts = {"tools": o.tools, "reasons": [r.render(lang) for r in o.reasons],
+                        "excluded": [_exclusion(e, lang) for e in o.excluded]}
     t = rec.totals
     return {
         "sovstack": __version__,
@@ -53,6 +58,7 @@ def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
         "answers": rec.answers.as_dict(),
         "categories": categories,
         "identity": identity,
+        "own_accounts": own_accounts,
         "totals": {
             "ram_mb": t.ram_mb, "ram_mb_min": t.ram_mb_min, "disk_gb": t.disk_gb,
             "monthly_eur": t.monthly_eur, "server_eur": t.server_eur, "hosted_eur": t.hosted_eur,

@@ -44,6 +44,7 @@ REPORT = {
     "identity": {"en": "One account per member", "fr": "Un compte par membre"},
     "connected": {"en": "Connected", "fr": "Connectés"},
     "unconnected": {"en": "Not connected", "fr": "Non connectés"},
+    "own_accounts": {"en": "Accounts: one per tool", "fr": "Comptes : un par outil"},
     "totals": {"en": "Totals", "fr": "Totaux"},
     "ram": {"en": "Memory (RAM) for your server", "fr": "Mémoire (RAM) pour votre serveur"},
     "disk": {"en": "Disk", "fr": "Disque"},
@@ -180,6 +181,18 @@ REASONS: dict[str, dict[str, str]] = {
     "hosted_only": {
         "en": "cannot reasonably be self-hosted: {note}",
         "fr": "ne peut pas raisonnablement être auto-hébergé : {note}",
+    },
+    "not_deployed": {
+        "en": "sovstack does not deploy it: {why}",
+        "fr": "sovstack ne le déploie pas : {why}",
+    },
+    "not_deployed_needs": {
+        "en": "needs {tool}, which sovstack does not deploy: {why}",
+        "fr": "demande {tool}, que sovstack ne déploie pas : {why}",
+    },
+    "no_webmail_companion": {
+        "en": "it has no webmail, and no webmail sovstack can add to it fits your answers",
+        "fr": "il n'a pas de webmail, et aucun webmail que sovstack peut lui ajouter ne convient à vos réponses",
     },
     "end_of_life": {
         "en": "no longer maintained ({status}): {note}",
@@ -329,14 +342,11 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "you already use free software or a trusted hoster for this: keep it",
         "fr": "vous utilisez déjà un logiciel libre ou un hébergeur de confiance pour cela : gardez-le",
     },
-    "keep_nothing_fits": {
-        "en": "no free-software option meets all your constraints (see what was excluded and why); keep what you have for now",
-        "fr": "aucune option libre ne respecte toutes vos contraintes (voir les exclusions) ; gardez l'existant pour l'instant",
+    "keep_all_excluded": {
+        "en": "every option was excluded: {what}; keep what you have for now",
+        "fr": "toutes les options ont été exclues : {what} ; gardez l'existant pour l'instant",
     },
-    "keep_fit": {
-        "en": "the options that fit individually did not fit together with your other needs ({what}); keep what you have for now",
-        "fr": "les options possibles ne tenaient pas avec vos autres besoins ({what}) ; gardez l'existant pour l'instant",
-    },
+    "excluded_option": {"en": "{option} ({why})", "fr": "{option} ({why})"},
     # identity
     "identity_why_sso": {
         "en": "you want one account for every tool",
@@ -354,6 +364,22 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "covers fewer of your tools: {tools} would stay unconnected",
         "fr": "couvre moins de vos outils : {tools} resteraient non connectés",
     },
+    "members_unmanaged": {
+        "en": "`sovstack members` cannot add or remove members in it yet",
+        "fr": "`sovstack members` ne sait pas encore y ajouter ni y retirer des membres",
+    },
+    "identity_connects_few": {
+        "en": "sovstack would connect only {count} of your self-hosted tools to it ({tools}); it takes at least two",
+        "fr": "sovstack n'y connecterait que {count} de vos outils auto-hébergés ({tools}) ; il en faut au moins deux",
+    },
+    "own_accounts": {
+        "en": "no identity tool: each tool keeps its own accounts ({tools})",
+        "fr": "pas d'outil d'identité : chaque outil garde ses propres comptes ({tools})",
+    },
+    "own_accounts_sso": {
+        "en": "you asked for one account for every tool, which sovstack cannot give with these tools",
+        "fr": "vous avez demandé un compte unique pour tous les outils, ce que sovstack ne peut pas offrir avec ces outils",
+    },
     "identity_heavy": {
         "en": "did not fit on the server with your other tools; a lighter directory was taken",
         "fr": "ne tenait pas sur le serveur avec vos autres outils ; un annuaire plus léger a été retenu",
@@ -363,6 +389,10 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "{tool} ne peut pas utiliser {identity} : {why}",
     },
     "unconnected_no_sso": {"en": "no free LDAP, OIDC or SAML", "fr": "pas de LDAP, OIDC ni SAML gratuit"},
+    "unconnected_not_wired": {
+        "en": "sovstack does not set up its {protocols} login yet",
+        "fr": "sovstack ne configure pas encore sa connexion {protocols}",
+    },
     "unconnected_protocols": {
         "en": "it speaks {theirs}, the directory offers {ours}",
         "fr": "il parle {theirs}, l'annuaire offre {ours}",

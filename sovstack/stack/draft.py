@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sovstack.catalog import Catalog
+from sovstack.catalog import Catalog, deployable, with_requirements
 from sovstack.errors import UserError
 from sovstack.recommend.decide import Recommendation
-from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.stack.stackfile import parse_stack
 from sovstack.yamlio import dump_yaml
 
 
@@ -22,8 +22,9 @@ class Draft:
     hosted: dict[str, str] = field(default_factory=dict)
 
 
-def self_hosted_tools(rec: Recommendation) -> list[str]:
-    """What the recommendation self-hosts: picks, their companions, and the identity tool."""
+def self_hosted_tools(rec: Recommendation, catalog: Catalog) -> list[str]:
+    """What the recommendation self-hosts: picks, their companions, the identity tool, and every tool
+    these require (LLDAP under Authelia, Nextcloud under its Office), as the decision sized them."""
     tools: list[str] = []
     for outcome in rec.outcomes.values():
         if outcome.mode == "self-host" and outcome.pick and outcome.pick.tool:
@@ -32,7 +33,7 @@ def self_hosted_tools(rec: Recommendation) -> list[str]:
                     tools.append(tool)
     if rec.identity and rec.identity.tool.id not in tools:
         tools.append(rec.identity.tool.id)
-    return tools
+    return with_requirements(catalog, tools)
 
 
 def sandbox_server(name: str, state_dir: Path) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def sandbox_server(name: str, state_dir: Path) -> dict[str, Any]:
 def draft(rec: Recommendation, catalog: Catalog, *, organisation: str, domain: str, admin_email: str,
           server: dict[str, Any], tls: str, language: str, server_name: str = "main") -> Draft:
     tools, refused = [], []
-    for tool_id in self_hosted_tools(rec):
+    for tool_id in self_hosted_tools(rec, catalog):
         ok, why = deployable(catalog.tools[tool_id])
         (tools.append(tool_id) if ok else refused.append((tool_id, why)))
     hosted = {need: (o.pick.hoster or o.pick.tool) for need, o in rec.outcomes.items()

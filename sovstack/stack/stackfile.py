@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sovstack.catalog import Catalog, Tool, describe_validation_error
+from sovstack.catalog import Catalog, deployable, describe_validation_error
 from sovstack.errors import UserError
 from sovstack.layout import ROOT
 from sovstack.yamlio import load_yaml
@@ -174,19 +174,6 @@ class Stack(Strict):
         if not deploy or not deploy.subdomain:
             return None
         return self.tools[tool].subdomain or deploy.subdomain
-
-
-def deployable(tool: Tool) -> tuple[bool, str]:
-    """Whether sovstack deploys this tool, and if not, why."""
-    if not tool.self_hostable or tool.deploy is None:
-        return False, f"{tool.name} is offered only as a hosted service; it cannot be self-hosted"
-    if tool.deploy.how == "refused":
-        return False, tool.deploy.reason or "not deployable"
-    for build in tool.deploy.builds:
-        if build.download and not build.sha256:
-            return False, (f"no verified SHA-256 of its release {build.download} is pinned in the catalog yet "
-                           f"(deploy.builds sha256), and sovstack does not install unverified downloads")
-    return True, ""
 
 
 def parse_stack(data: object, path: Path | str, catalog: Catalog) -> Stack:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sovstack.catalog import Catalog, OidcEndpoints
+from sovstack.catalog import Catalog, OidcEndpoints, login_protocol, served, tool_wiring
 from sovstack.stack.passwords import ssha
 from sovstack.stack.stackfile import Stack
 from sovstack.wiring.model import Wiring, ldap_base_dn
@@ -23,46 +23,14 @@ def provider(stack: Stack, catalog: Catalog) -> str | None:
     return found[0] if found else None
 
 
-def served(catalog: Catalog, provider_id: str) -> tuple[str, ...]:
-    """The protocols sovstack sets up on this identity tool for other tools (LDAP layout or OIDC clients)."""
-    deploy = catalog.tools[provider_id].deploy
-    if deploy is None:
-        return ()
-    return tuple(p for p, given in (("ldap", deploy.directory), ("oidc", deploy.oidc_provider)) if given)
-
-
-def tool_wiring(catalog: Catalog, tool_id: str) -> list[str]:
-    """Protocols whose settings this tool's templates render (catalog: deploy.wires)."""
-    deploy = catalog.tools[tool_id].deploy
-    return list(deploy.wires) if deploy else []
-
-
 def protocol(stack: Stack, catalog: Catalog, provider_id: str | None, tool_id: str) -> tuple[str | None, str]:
-    """The protocol sovstack connects `tool_id` to the stack's directory with, or None and why."""
-    tool = catalog.tools[tool_id]
+    """The protocol sovstack connects `tool_id` to the stack's directory with, or None and why
+    (the rule itself is the catalog's, shared with the decision: catalog.login_protocol)."""
     if provider_id is None:
         return None, "the stack has no identity tool"
-    if tool_id == provider_id or "identity" in tool.categories:
-        return None, "it is the directory"
-    # Only what sovstack really sets up on the provider (an LDAP layout, OIDC clients) counts.
-    by = catalog.tools[provider_id]
-    offered = [p for p in by.identity_provides if p in served(catalog, provider_id)]
-    elsewhere = stack.tools[provider_id].server != stack.tools[tool_id].server
-    for candidate in ("ldap", "oidc"):
-        if candidate in offered and candidate in tool.sso.free() and candidate in tool_wiring(catalog, tool_id):
-            if candidate == "ldap" and elsewhere:
-                continue  # plain LDAP must not cross the network between servers; OIDC (HTTPS) may
-            return candidate, ""
-    if elsewhere and "ldap" in offered and "ldap" in tool.sso.free():
-        return None, (f"{by.name} is on server {stack.tools[provider_id].server!r}: sovstack "
-                      "keeps LDAP on one server (it is not encrypted); place them together")
-    free = tool.sso.free()
-    if not free:
-        return None, f"{tool.name} has no LDAP or OpenID Connect login in its free edition"
-    usable = [p for p in free if p in offered]
-    if not usable:
-        return None, f"{tool.name} speaks {', '.join(free)}, sovstack connects {by.name} over {', '.join(offered) or 'nothing yet'}"
-    return None, tool.sso.not_wired or f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
+    provider_server = stack.tools[provider_id].server
+    elsewhere = provider_server != stack.tools[tool_id].server
+    return login_protocol(catalog, provider_id, tool_id, provider_server if elsewhere else None)
 
 
 def login_base(stack: Stack, catalog: Catalog, tool_id: str) -> str:

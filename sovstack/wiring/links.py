@@ -6,6 +6,7 @@ The one place links are gathered: identity and mail links here, analytics links 
 
 from __future__ import annotations
 
+from sovstack.catalog import has_member_login
 from sovstack.wiring import analytics, mail
 from sovstack.wiring.model import Link, Wiring
 
@@ -18,10 +19,8 @@ def links(w: Wiring) -> list[Link]:
 
 
 def identity_links(w: Wiring, tool_id: str) -> list[Link]:
-    tool = w.catalog.tools[tool_id]
-    # A log reader (GoAccess) has no accounts at all: nothing to connect.
-    no_logins = tool.analytics is not None and tool.analytics.collects == "logs"
-    if not w.provider or "identity" in tool.categories or tool.role != "main" or no_logins:
+    # A log reader (GoAccess) has no accounts at all, an add-on logs in through its base: nothing to connect.
+    if not w.provider or not has_member_login(w.catalog.tools[tool_id]):
         return []
     wired = w.tools[tool_id]
     return [Link(tool_id, "identity", wired.identity is not None, wired.identity or "", wired.identity_why)]

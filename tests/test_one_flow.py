@@ -1,0 +1,98 @@
+"""One flow, end to end (hypothesis): any valid answers go through ask -> init -> render, in-process
+and in a temporary directory, and what was recommended is what is deployed and wired.
+
+- every step succeeds;
+- every self-host pick, its companions, the identity tool and everything they require are in the stack,
+  and init refuses none of them;
+- every tool the report says the identity tool "connects" is wired by render (its identity Link), and
+  nothing else is; an identity tool is one `sovstack members` manages and connects two tools or more;
+  without one, the report says each tool keeps its own accounts;
+- `keep` only for a need already covered, or when every option was excluded, and then it says so.
+
+300 examples in the normal run; SOVSTACK_LONG_PROPERTIES=<n> runs n.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+
+from sovstack.catalog import manages_members
+from sovstack.recommend.service import recommend
+from sovstack.render.bundle import render
+from sovstack.stack.draft import draft
+from sovstack.stack.secrets import ensure_secrets
+from sovstack.stack.stackfile import parse_stack
+from sovstack.wiring.wire import wire
+from sovstack.yamlio import load_yaml
+from tests.test_properties import answers
+
+EXAMPLES = int(os.environ.get("SOVSTACK_LONG_PROPERTIES") or 300)
+SERVER = {"address": "192.0.2.10", "ssh_user": "root", "ssh_port": 22}
+
+
+def run_flow(raw, catalog, questionnaire, where):
+    """ask -> init -> render as the CLI runs them, minus the printing: (result, draft, wiring)."""
+    result = recommend(raw, source="hypothesis", catalog=catalog, questionnaire=questionnaire)
+    rec = result.recommendation
+    made = draft(rec, catalog, organisation="Association test", domain="asso.example.org",
+                 admin_email="admin@asso.example.org", server=SERVER, tls="internal",
+                 language="fr" if rec.answers.francophone else "en")
+    path = where / "sovstack.yml"
+    path.write_text(made.text)
+    stack = parse_stack(load_yaml(path), path, catalog)
+    w = wire(stack, catalog)
+    if stack.mail_relay is not None:  # the one secret init asks for rather than generates
+        (where / "secrets.yml").write_text("mail_relay:\n  password: relay-password-for-the-test\n")
+    secrets = ensure_secrets(stack, where / "secrets.yml", w.wanted_secrets())
+    render(w, secrets, where / "out")
+    return result, made, w
+
+
+def options_for(catalog, need):
+    """Every option of a need as (tool, hoster): what a decision must pick, rank or exclude."""
+    found = {(t.id, None) for t in catalog.tools_by_category[need] if t.role != "addon"}
+    found |= {(o.tool, h.id) for h in catalog.hosters.values() for o in h.offers if o.need == need}
+    return found
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                      HealthCheck.too_slow])
+@given(raw=answers())
+def test_what_is_recommended_is_what_is_deployed_and_wired(catalog, questionnaire, tmp_path_factory, raw):
+    where = tmp_path_factory.mktemp("flow")
+    result, made, w = run_flow(raw, catalog, questionnaire, where)
+    rec = result.recommendation
+
+    # init takes every self-hosted tool, with what travels with it, and refuses none
+    assert made.refused == [], made.refused
+    for need, o in rec.outcomes.items():
+        if o.mode == "self-host":
+            for tool in [o.pick.tool, *o.companions, *catalog.tools[o.pick.tool].requires_tools]:
+                assert tool in w.stack.tools, (need, tool)
+    assert set(rec.totals.self_hosted_tools) == set(w.stack.tools)
+
+    # every "connects" is a wire render sets up, and nothing else is wired to the identity tool
+    wired = {link.tool for link in w.links if link.aspect == "identity" and link.wired}
+    if rec.identity is not None:
+        assert rec.identity.tool.id in w.stack.tools
+        assert manages_members(catalog, w.provider), w.provider
+        assert set(rec.identity.connected) == wired
+        assert len(wired) >= 2
+        assert result.data["identity"]["connected"] == rec.identity.connected
+    else:
+        assert w.provider is None and not wired
+        members = [t for t in w.stack.tools if catalog.tools[t].role == "main" and not (
+            catalog.tools[t].analytics and catalog.tools[t].analytics.collects == "logs")]
+        assert (rec.own_accounts is not None) == bool(members), members
+    # keep: only for what is covered, or when every option was excluded, and then it says so
+    covered = set(rec.answers.already_covered)
+    for need, o in rec.outcomes.items():
+        if need in covered:
+            assert o.mode == "keep", need
+        elif o.mode == "keep":
+            assert not o.ranked, need
+            assert [r.key for r in o.reasons] == ["keep_all_excluded"], need
+            assert options_for(catalog, need) <= {(e.tool, e.hoster) for e in o.excluded}, need
+            assert o.reasons[0].render("en").startswith("every option was excluded: ")
