@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sovstack.catalog import load_catalog
-from sovstack.errors import UserError
 from sovstack.recommend.decide import decide
 from sovstack.recommend.questionnaire import resolve
 from sovstack.render.bundle import render_server
@@ -120,16 +119,11 @@ def test_reported_totals_are_the_rendered_stack_plus_the_base(catalog, questionn
     if not totals.self_hosted_tools:
         assert totals.ram_mb == 0 and totals.server is None
         return
-    try:
-        drafted = draft(rec, catalog, organisation="Les Voisins", domain="voisins.example.org",
-                        admin_email="admin@voisins.example.org", server={"address": "203.0.113.10"},
-                        tls="public", language="fr")
-    except UserError:
-        drafted = None
-    # A pick init refuses or cannot write is Wanted item 1 (the decision's deployability); the sizing
-    # is checked on every stack init does write with all the picks.
-    if drafted is None or drafted.refused:
-        return
+    # The decision recommends only what init deploys (tests/test_one_flow.py): init writes every pick.
+    drafted = draft(rec, catalog, organisation="Les Voisins", domain="voisins.example.org",
+                    admin_email="admin@voisins.example.org", server={"address": "203.0.113.10"},
+                    tls="public", language="fr")
+    assert not drafted.refused, drafted.refused
     stack = parse_stack(yaml.safe_load(drafted.text), "sovstack.yml", catalog)
     assert sorted(stack.tools) == sorted(totals.self_hosted_tools)
     bundle = _render(catalog, stack, tmp_path)
