@@ -4,6 +4,7 @@ mode, checksum, what a change restarts); and writing bundles and inventories to 
 from __future__ import annotations
 
 import hashlib
+import shlex
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,10 +34,42 @@ BASE_NOTIFY = [("/etc/caddy/", "reload:caddy"), ("/etc/ssh/", "reload:ssh"), ("/
                ("/etc/docker/", "restart:docker"), ("/etc/sysctl.d/", "restart:systemd-sysctl")]
 
 
+def php_string(value: object) -> str:
+    """A single-quoted PHP string literal: only \\ and ' are special inside it."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_string(value: object) -> str:
+    """A standard SQL string literal (PostgreSQL, standard_conforming_strings on: its default since 9.1):
+    the quote doubled, the backslash literal. Not for MariaDB, where a backslash escapes."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def lua_string(value: object) -> str:
+    """A double-quoted Lua string literal: \\, " and every control character escaped (\\ddd, decimal)."""
+    return '"' + "".join(f"\\{ord(c):03d}" if ord(c) < 32 or ord(c) == 127 else "\\" + c if c in '\\"' else c
+                         for c in str(value)) + '"'
+
+
+def systemd_word(value: object) -> str:
+    """One double-quoted word of a systemd unit's command line: C escapes for \\ and ", and $ and % doubled
+    (systemd would expand $VAR and %specifiers inside the quotes)."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{text}"'
+
+
+# One quoting filter per target language: a value from the stack file, the answers or the member list
+# that lands in a script or a config is written through the filter of that language (tests/test_hostile_values.py).
+FILTERS = {"sh": lambda value: shlex.quote(str(value)), "php": php_string, "sql": sql_string, "lua": lua_string,
+           "systemd": systemd_word}
+
+
 def environment(root: Path) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                              autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             autoescape=False)
+    env.filters.update(FILTERS)
+    return env
 
 
 class Files:

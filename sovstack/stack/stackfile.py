@@ -20,7 +20,12 @@ from sovstack.yamlio import load_yaml
 LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 DOMAIN = rf"^({LABEL}\.)+[a-z]{{2,63}}$"
 NAME = r"^[a-z][a-z0-9-]{0,30}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# An address a shell, SQL, PHP and a mail header all take: RFC 5321's dot-atom local part, narrowed to
+# letters, digits and . _ % + - ' (the apostrophe of o'brien@ stays legal; $ ` ( ) ; | { } ! do not),
+# and a domain of DNS labels. Templates still quote it for their language.
+EMAIL_LOCAL = r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*"
+EMAIL = rf"^(?=.{{1,254}}$)(?=[^@]{{1,64}}@){EMAIL_LOCAL}@({LABEL}\.)+[a-z]{{2,63}}$"
+ORGANISATION_MAX = 100
 
 
 class Strict(BaseModel):
@@ -100,9 +105,9 @@ class Placement(Strict):
 class MailRelay(Strict):
     host: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
     port: int = Field(default=587, ge=1, le=65535)
-    username: str = Field(min_length=1)
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f]+$")  # no space, no control
     security: Literal["starttls", "tls", "none"] = "starttls"
-    from_domain: str | None = None  # defaults to the stack's domain
+    from_domain: str | None = Field(default=None, pattern=DOMAIN, max_length=200)  # defaults to the stack's domain
     # The password is in secrets.yml under mail_relay.password.
 
 
@@ -135,7 +140,7 @@ class Backups(Strict):
 class Stack(Strict):
     organisation: str = Field(min_length=1)
     domain: str = Field(pattern=DOMAIN, max_length=200)
-    admin_email: str = Field(pattern=EMAIL)
+    admin_email: str
     language: Literal["en", "fr"] = "en"
     tls: Literal["public", "internal"] = "public"  # internal: Caddy's own CA, for sandboxes/no DNS
     servers: dict[str, Server] = Field(min_length=1)
@@ -144,6 +149,26 @@ class Stack(Strict):
     mail_relay: MailRelay | None = None
     portal: Portal = Portal()
     backup: Backups = Backups()
+
+    @field_validator("organisation")
+    @classmethod
+    def _organisation(cls, value: str) -> str:
+        # It lands in env files, debconf, /etc/issue, mail headers: one line of printable text.
+        if not value.isprintable():
+            raise ValueError("must be one line of printable text (no newline, tab or control character)")
+        if value != value.strip():
+            raise ValueError("must not start or end with a space")
+        if len(value) > ORGANISATION_MAX:
+            raise ValueError(f"is {len(value)} characters long, at most {ORGANISATION_MAX} are allowed")
+        return value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _admin_email(cls, value: str) -> str:
+        if not re.fullmatch(EMAIL, value, re.IGNORECASE):
+            raise ValueError("must be an address like name@example.org: before the @ only letters, digits "
+                             "and . _ % + - ' (no space, $, `, ;, quotes or brackets), after it a domain name")
+        return value
 
     @field_validator("servers")
     @classmethod
