@@ -291,10 +291,11 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     if hoster.eligibility.non_commercial_only:
         notes.append(say("non_commercial", note=hoster.eligibility.note or ""))
     feature = offer.features or (tool.scores.features if tool else hoster.scores.features)
+    onboarding = offer.onboarding or hoster.scores.onboarding  # the offer's own when its accounts differ
     scores = {"sovereignty": hoster.scores.sovereignty.value, "cost": hoster.scores.cost.value,
-              "onboarding": hoster.scores.onboarding.value, "features": feature.value}
+              "onboarding": onboarding.value, "features": feature.value}
     reasons = {"sovereignty": hoster.scores.sovereignty.reason, "cost": hoster.scores.cost.reason,
-               "onboarding": hoster.scores.onboarding.reason, "features": feature.reason}
+               "onboarding": onboarding.reason, "features": feature.reason}
     bonus, bonus_notes = ctx.bonuses(HOSTED, tool)
     return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
                      total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes),

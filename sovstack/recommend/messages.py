@@ -6,9 +6,15 @@ The engine records `Reason(key, values)`; the report and `--json` render them in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from sovstack.recommend.wording import REASONS
+from sovstack.recommend.wording import REASONS, money
+
+# Values that are sums in euros: written as each language writes money ("€8.03", "8,03 €").
+MONEY = frozenset({"price", "budget", "cost"})
+
+# names(key, value, lang) -> the value as the reader should see it (a catalog id as a name), or the value.
+Names = Callable[[str, Any, str], Any]
 
 
 @dataclass(frozen=True)
@@ -16,8 +22,16 @@ class Reason:
     key: str
     values: dict[str, Any] = field(default_factory=dict)
 
-    def render(self, lang: str = "en") -> str:
-        values = {k: (v.render(lang) if isinstance(v, Reason) else v) for k, v in self.values.items()}
+    def render(self, lang: str = "en", names: Names | None = None) -> str:
+        values = {}
+        for key, value in self.values.items():
+            if isinstance(value, Reason):
+                value = value.render(lang, names)
+            elif key in MONEY:
+                value = money(value, lang)
+            elif names is not None:
+                value = names(key, value, lang)
+            values[key] = value
         return REASONS[self.key][lang].format(**values)
 
 
