@@ -513,7 +513,9 @@ class Offer(Strict):
     need: Need
     tool: str | None = None  # the free software behind the offer, when it is in the catalog
     software: str | None = None  # named when it is not in the catalog (e.g. proprietary servers)
+    name: str | None = None  # what the hoster calls the service (e.g. Framaforms), shown to the group
     features: Score | None = None  # overrides the tool's feature score for this offer
+    onboarding: Score | None = None  # overrides the hoster's onboarding where this service differs (accounts)
     e2ee: Literal["yes", "partial", "no", "not-applicable"] | None = None
     # email: addresses on the association's domain (None: not known). Unsaid is not None: an email
     # offer must say it, even as null; the marker becomes None once checked.

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from sovstack.recommend.service import recommend
+from sovstack.recommend.wording import money
 from tests.conftest import base_answers
 
 
@@ -36,7 +37,7 @@ def test_report_names_every_pick_runner_up_and_exclusion(result_en, fmt):
             assert (reason if fmt == "markdown" else _escaped(reason)) in text
         for excluded in entry["excluded"]:
             assert (excluded["why"] if fmt == "markdown" else _escaped(excluded["why"])) in text
-    assert f"€{result_en.data['totals']['monthly_eur']}" in text
+    assert money(result_en.data['totals']['monthly_eur'], "en") in text
 
 
 def _escaped(text):

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from sovstack.recommend.web import HostCheck
+from sovstack.recommend.wording import REPORT_TEXT, money
 from tests.browser import like_a_terminal
 from tests.conftest import REPO
 from tests.webwalk import (
@@ -40,7 +41,13 @@ def test_plain_form_posts_give_the_same_recommendation_and_files_as_the_cli(tmp_
         result = walk(client, server.url, load_profile(name))
         data = cli_recommendation(PROFILES[name], lang, tmp_path / "cli")
         assert picks_on_page(result.text) == expected_picks(data)
-        assert f"€{data['totals']['monthly_eur']}" in result.text
+        # money as the language writes it ("€8.03", "8,03 €"): the French page says no "€0.0"
+        assert money(data['totals']['monthly_eur'], lang) in result.text
+        # The page starts with the recommendation; the files for the techie and the details follow it.
+        page = result.text
+        assert re.search(r"<h2[^>]*>([^<]*)</h2>", page).group(1) == REPORT_TEXT[lang]["lead"]
+        assert page.index('id="recommendation"') < page.index('id="techie"') < page.index('href="/download/') \
+            < page.index('id="details"')
         # The answers are listed in words, each with a link back to its question.
         profile = load_profile(name)
         assert f'data-answer="members">{profile["members"]} <a href="/q/members"' in result.text

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from sovstack.recommend.questionnaire import load_questionnaire
+from sovstack.recommend.wording import REPORT_TEXT, money
 from tests.browser import chromium_browser, like_a_terminal
 from tests.conftest import REPO
 from tests.webwalk import PROFILES, cli_recommendation, expected_picks, load_profile
@@ -132,12 +133,21 @@ def test_a_group_clicks_through_a_profile(browser, site, tmp_path, name, lang, j
         page.locator("main.report header button").click()
         assert page.evaluate("window.printed === true")
     body = page.locator("main.report").inner_text()
-    assert f"€{data['totals']['monthly_eur']}" in body
+    assert money(data['totals']['monthly_eur'], lang) in body
+    # The page starts with the recommendation: its first heading after the title is the plain-words
+    # recommendation, which is above the techie's part (with the downloads) and the details.
+    report_text = REPORT_TEXT[lang]
+    assert page.locator("main.report h2").first.inner_text() == report_text["lead"]
+    top = {part: page.locator(part).first.bounding_box()["y"] for part in
+           ("#recommendation", "#totals", "#techie", ".downloads", "#details")}
+    assert top["#recommendation"] < top["#totals"] < top["#techie"] < top[".downloads"] < top["#details"], top
     for need, category in data["categories"].items():
-        section = page.locator(f"#need-{need}").inner_text()
-        assert all(reason in section for reason in category["reasons"]), need
-        assert all(e["why"] in section or e["why"] in page.locator(f"#need-{need}").text_content()
-                   for e in category["excluded"]), need
+        # the plain words name the pick in the recommendation; every reason and exclusion is in its details
+        assert page.locator(f"#need-{need} h3").inner_text().startswith(
+            page.locator(f"tr[data-need={need}] td").first.inner_text()), need
+        details = page.locator(f"#details-{need}").text_content()
+        assert all(reason in details for reason in category["reasons"]), need
+        assert all(e["why"] in details for e in category["excluded"]), need
 
     # The downloads are the files `sovstack ask` writes for the same answers.
     for file, label in (("answers.yml", "answers.yml"), ("report.html", "report.html"), ("report.md", "report.md")):

@@ -246,6 +246,7 @@ def _print_summary(result, lang: str) -> None:
     from rich.table import Table
 
     from sovstack.recommend.wording import REPORT_TEXT as TEXT
+    from sovstack.recommend.wording import money
 
     t = TEXT[lang]
     table = Table(title=t["summary"])
@@ -261,7 +262,8 @@ def _print_summary(result, lang: str) -> None:
     out = console()
     out.print(table)
     totals = result.data["totals"]
-    out.print(f"{t['monthly']}: €{totals['monthly_eur']}  ·  {t['ram']}: {totals['ram_mb']} MB")
+    out.print(f"{t['monthly']}{t['colon']}{money(totals['monthly_eur'], lang)}  ·  "
+              f"{t['ram']}{t['colon']}{totals['ram_mb']} {t['mb']}")
 
 
 @main.group()

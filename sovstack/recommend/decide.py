@@ -311,10 +311,11 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     if hoster.eligibility.non_commercial_only:
         notes.append(say("non_commercial", note=hoster.eligibility.note or ""))
     feature = offer.features or (tool.scores.features if tool else hoster.scores.features)
+    onboarding = offer.onboarding or hoster.scores.onboarding  # the offer's own when its accounts differ
     scores = {"sovereignty": hoster.scores.sovereignty.value, "cost": hoster.scores.cost.value,
-              "onboarding": hoster.scores.onboarding.value, "features": feature.value}
+              "onboarding": onboarding.value, "features": feature.value}
     reasons = {"sovereignty": hoster.scores.sovereignty.reason, "cost": hoster.scores.cost.reason,
-               "onboarding": hoster.scores.onboarding.reason, "features": feature.reason}
+               "onboarding": onboarding.reason, "features": feature.reason}
     bonus, bonus_notes = ctx.bonuses(HOSTED, tool)
     return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
                      total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes),
@@ -764,8 +765,9 @@ def _explain(ctx: _Context, outcome: Outcome, covered: set[str], lost: list) -> 
         if outcome.need in covered:
             return [say("keep_covered")]
         # Only when every option was excluded (on its own, or by the fit of the whole stack), and then it says so.
-        return [say("keep_all_excluded", what=[say("excluded_option", option=_name(ctx, e), why=e.why)
-                                               for e in outcome.excluded])]
+        # The options by name only: why each was excluded is in the exclusions (the report's details),
+        # where a reason may quote the catalog's English (e.g. why sovstack does not deploy a tool).
+        return [say("keep_all_excluded", what=", ".join(_name(ctx, e) for e in outcome.excluded))]
     detail = ", ".join(f"{c} {pick.scores[c]}" for c in CRITERIA)
     reasons = [say("pick_best", total=_num(pick.total), detail=detail)]
     if ctx.priority in CRITERIA:

@@ -6,9 +6,15 @@ The engine records `Reason(key, values)`; the report and `--json` render them in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from sovstack.recommend.wording import REASONS
+from sovstack.recommend.wording import REASONS, money
+
+# Values that are sums in euros: written as each language writes money ("€8.03", "8,03 €").
+MONEY = frozenset({"price", "budget", "cost"})
+
+# names(key, value, lang) -> the value as the reader should see it (a catalog id as a name), or the value.
+Names = Callable[[str, Any, str], Any]
 
 
 @dataclass(frozen=True)
@@ -16,16 +22,29 @@ class Reason:
     key: str
     values: dict[str, Any] = field(default_factory=dict)
 
-    def render(self, lang: str = "en") -> str:
-        values = {k: _render(v, lang) for k, v in self.values.items()}
+    def render(self, lang: str = "en", names: Names | None = None) -> str:
+        values = {}
+        for key, value in self.values.items():
+            if isinstance(value, Reason) or _reasons(value):
+                value = _render(value, lang, names)
+            elif key in MONEY:
+                value = money(value, lang)
+            elif names is not None:
+                value = names(key, value, lang)
+            values[key] = value
         return REASONS[self.key][lang].format(**values)
 
 
-def _render(value: Any, lang: str) -> Any:
+def _reasons(value: Any) -> bool:
+    """A list of reasons, e.g. every exclusion of a need that is kept."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Reason) for v in value)
+
+
+def _render(value: Any, lang: str, names: Names | None = None) -> Any:
     if isinstance(value, Reason):
-        return value.render(lang)
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Reason) for v in value):
-        return "; ".join(v.render(lang) for v in value)  # a list of reasons, e.g. every exclusion
+        return value.render(lang, names)
+    if _reasons(value):
+        return "; ".join(v.render(lang, names) for v in value)
     return value
 
 

@@ -2,24 +2,67 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sovstack import __version__
 from sovstack.catalog import CRITERIA, Catalog
 from sovstack.paths import templates_dir
 from sovstack.recommend.decide import Candidate, Exclusion, Recommendation
+from sovstack.recommend.messages import Names
+
+# Reasons that quote the catalog's English justifications or show score arithmetic and ids: they
+# belong in the details section, never in the plain-words recommendation.
+DETAIL_ONLY = frozenset({"pick_best", "pick_over", "limit_note", "hosted_free", "hosted_price"})
+BONUS = re.compile(r" \([+-]\d+(\.\d+)?\)")
 
 
 def _candidate(c: Candidate) -> dict[str, Any]:
     return {"mode": c.mode, "tool": c.tool, "hoster": c.hoster, "total": c.total, "scores": dict(c.scores)}
 
 
-def _exclusion(e: Exclusion, lang: str) -> dict[str, Any]:
-    return {"tool": e.tool, "hoster": e.hoster, "mode": e.mode, "why": e.why.render(lang)}
+def _exclusion(e: Exclusion, lang: str, names: Names | None) -> dict[str, Any]:
+    return {"tool": e.tool, "hoster": e.hoster, "mode": e.mode, "why": e.why.render(lang, names)}
 
 
-def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
-    """The recommendation as plain data: the `--json` contract."""
+def short(name: str) -> str:
+    """A catalog name without its trailing precision in brackets: "Prosody (XMPP)" -> "Prosody"."""
+    return re.sub(r"\s*\(.*\)$", "", name) or name
+
+
+def names_for(catalog: Catalog) -> Names:
+    """Catalog ids inside reasons, shown as the names the group knows, in the reader's language."""
+    from sovstack.recommend.wording import REPORT_TEXT
+
+    def name(value: str) -> str:
+        if value in catalog.tools:
+            return short(catalog.tools[value].name)
+        if value in catalog.hosters:
+            return short(catalog.hosters[value].name)
+        return value
+
+    def names(key: str, value: Any, lang: str) -> Any:
+        if not isinstance(value, str):
+            return value
+        if key == "need" and value in catalog.criteria.needs:
+            label = catalog.criteria.needs[value].label.get(lang)
+            return label[:1].lower() + label[1:]
+        if key == "criterion" and value in catalog.criteria.criteria:
+            return catalog.criteria.criteria[value].get(lang).split(" — ")[0].lower()
+        if key in ("tool", "server", "runner_up", "identity"):
+            return name(value)
+        if key == "chosen":
+            return REPORT_TEXT[lang]["mode"]["keep"].lower() if value == "keep" else name(value)
+        if key == "tools":
+            return ", ".join(name(t) for t in value.split(", "))
+        return value
+
+    return names
+
+
+def to_data(rec: Recommendation, lang: str = "en", catalog: Catalog | None = None) -> dict[str, Any]:
+    """The recommendation as plain data: the `--json` contract (with `catalog`, ids in reasons read as names)."""
+    names = names_for(catalog) if catalog is not None else None
     categories = {}
     for need, o in rec.outcomes.items():
         pick = o.pick
@@ -31,26 +74,26 @@ def to_data(rec: Recommendation, lang: str = "en") -> dict[str, Any]:
             "total": pick.total if pick else None,
             "scores": dict(pick.scores) if pick else None,
             "score_reasons": dict(pick.score_reasons) if pick else None,
-            "reasons": [r.render(lang) for r in o.reasons],
+            "reasons": [r.render(lang, names) for r in o.reasons],
             "runner_up": alternatives[0] if alternatives else None,
             "alternatives": alternatives,
             "companions": list(o.companions),
-            "excluded": [_exclusion(e, lang) for e in o.excluded],
+            "excluded": [_exclusion(e, lang, names) for e in o.excluded],
         }
     identity = None
     if rec.identity:
         i = rec.identity
         identity = {
-            "mode": "self-host", "tool": i.tool.id, "reasons": [r.render(lang) for r in i.reasons],
+            "mode": "self-host", "tool": i.tool.id, "reasons": [r.render(lang, names) for r in i.reasons],
             "connected": i.connected,
-            "unconnected": [{"tool": t, "why": why.render(lang)} for t, why in i.unconnected],
-            "alternatives": i.alternatives, "excluded": [_exclusion(e, lang) for e in i.excluded],
+            "unconnected": [{"tool": t, "why": why.render(lang, names)} for t, why in i.unconnected],
+            "alternatives": i.alternatives, "excluded": [_exclusion(e, lang, names) for e in i.excluded],
         }
     own_accounts = None
     if rec.own_accounts:
         o = rec.own_accounts
-        own_accounts = {"tools": o.tools, "reasons": [r.render(lang) for r in o.reasons],
-                        "excluded": [_exclusion(e, lang) for e in o.excluded]}
+        own_accounts = {"tools": o.tools, "reasons": [r.render(lang, names) for r in o.reasons],
+                        "excluded": [_exclusion(e, lang, names) for e in o.excluded]}
     t = rec.totals
     return {
         "sovstack": __version__,
@@ -91,8 +134,11 @@ def _environment():
 
 def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]:
     from sovstack.recommend.wording import REPORT_TEXT as TEXT
+    from sovstack.recommend.wording import money
 
-    data = to_data(rec, lang)
+    t = TEXT[lang]
+    names = names_for(catalog)
+    data = to_data(rec, lang, catalog)
 
     def tool_name(tool_id: str | None) -> str:
         return catalog.tools[tool_id].name if tool_id in catalog.tools else (tool_id or "")
@@ -101,15 +147,28 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
         return catalog.hosters[hoster_id].name if hoster_id in catalog.hosters else (hoster_id or "")
 
     def option(entry: dict[str, Any]) -> str:
+        """The full name, for the details: hoster and the software behind it."""
         if entry.get("hoster"):
             behind = f" ({tool_name(entry['tool'])})" if entry.get("tool") else ""
             return hoster_name(entry["hoster"]) + behind
         return tool_name(entry.get("tool"))
 
+    lead = {need: _plain(rec, catalog, need, lang, names) for need in rec.outcomes}
+    identity = None
+    if rec.identity:
+        identity = {"name": short(rec.identity.tool.name),
+                    "reasons": [r.render(lang, names) for r in rec.identity.reasons],
+                    "unconnected": [(short(catalog.tools[tid].name), why.render(lang, names))
+                                    for tid, why in rec.identity.unconnected]}
     return {
         "data": data,
-        "t": TEXT[lang],
+        "t": t,
         "lang": lang,
+        "money": lambda amount: money(amount, lang),
+        "en_note": t["in_english"] if lang != "en" else "",  # the details quote the catalog, in English only
+        "lead": lead,
+        "lead_identity": identity,
+        "has_hosted": any(o.mode == "hosted" for o in rec.outcomes.values()),
         "criteria": CRITERIA,
         "criteria_labels": {c: catalog.criteria.criteria[c].get(lang) for c in CRITERIA},
         "need_label": lambda n: catalog.criteria.needs[n].label.get(lang),
@@ -120,6 +179,53 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
         "hosters": catalog.hosters,
         "organisation": rec.answers.organisation,
     }
+
+
+def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: Names) -> dict[str, Any]:
+    """One need in plain words: what to use, how to get it, what it costs, what members will notice."""
+    from sovstack.recommend.wording import REPORT_TEXT, money
+
+    t = REPORT_TEXT[lang]
+    outcome = rec.outcomes[need]
+    pick = outcome.pick
+    # the bonus points ("(+1)") are score arithmetic: the details show them, the plain words do not
+    why = [BONUS.sub("", r.render(lang, names)) for r in outcome.reasons if r.key not in DETAIL_ONLY]
+    if pick is None:
+        return {"name": t["mode"]["keep"], "what": "", "obtain": t["get_keep"], "cost": "", "notice": t["notice_keep"],
+                "why": why}
+    tool = catalog.tools.get(pick.tool) if pick.tool else None
+    if pick.mode == "self-host":
+        identity = rec.identity
+        if need == "video":
+            notice = t["notice_video"]
+        elif need == "analytics":
+            notice = t["notice_no_account"]
+        elif identity and pick.tool in identity.connected:
+            notice = t["notice_identity"].format(identity=short(identity.tool.name))
+        else:
+            notice = t["notice_own_account"]
+        return {"name": f"{short(tool.name)}, {t['on_your_server']}", "what": tool.description.get(lang),
+                "obtain": t["get_self"], "cost": t["cost_self"], "notice": notice, "why": why}
+    hoster = catalog.hosters[pick.hoster]
+    offer = next((o for o in hoster.offers if o.need == need and o.tool == pick.tool), None)
+    service = (offer.name if offer and offer.name else short(tool.name) if tool
+               else short(offer.software or "") if offer else "") or short(hoster.name)
+    host = short(hoster.name)
+    if not pick.priced:
+        cost = t["cost_unpriced"].format(hoster=host)
+    elif pick.hosted_eur == 0:
+        cost = t["cost_free"]
+    else:
+        cost = t["cost_price"].format(price=money(pick.hosted_eur, lang))
+    if need in ("video", "analytics"):
+        notice = t["notice_video"] if need == "video" else t["notice_no_account"]
+    elif hoster.single_account:
+        notice = t["notice_shared_hoster"].format(hoster=host)
+    else:
+        notice = t["notice_separate_hoster"].format(hoster=host)
+    return {"name": f"{service}, {t['by']} {host}",
+            "what": (tool.description if tool else hoster.description).get(lang),
+            "obtain": t["get_hosted"].format(hoster=host, url=hoster.url), "cost": cost, "notice": notice, "why": why}
 
 
 def template_context(rec: Recommendation, catalog: Catalog, lang: str = "en") -> dict[str, Any]:

@@ -48,7 +48,7 @@ def recommend(given: Any, *, source: str, prompter: Prompter | None = None, lang
     answers = resolve(questionnaire, given, source=source, prompter=prompter).answers
     rec = decide(answers, catalog)
     return Result(catalog=catalog, questionnaire=questionnaire, recommendation=rec,
-                  data=to_data(rec, lang), markdown=render_markdown(rec, catalog, lang),
+                  data=to_data(rec, lang, catalog), markdown=render_markdown(rec, catalog, lang),
                   html=render_html(rec, catalog, lang), answers_yaml=answers_document(answers))
 
 

@@ -75,6 +75,74 @@ REPORT = {
         "fr": "Contactez les hébergeurs cités ; la plupart demandent une courte candidature.",
     },
     "print": {"en": "Print this page", "fr": "Imprimer cette page"},
+    # The plain-words recommendation that leads the report, then the techie's part, then the details.
+    "lead": {"en": "Our recommendation", "fr": "Notre recommandation"},
+    "lead_intro": {
+        "en": "For each need: what to use, how to get it, what it costs and what members will notice.",
+        "fr": "Pour chaque besoin : quoi utiliser, comment l'obtenir, ce que cela coûte et ce que les membres "
+              "verront changer.",
+    },
+    "by": {"en": "by", "fr": "par"},
+    "on_your_server": {"en": "on your server", "fr": "sur votre serveur"},
+    "what": {"en": "What it is", "fr": "Ce que c'est"},
+    "obtain": {"en": "How to get it", "fr": "Comment l'obtenir"},
+    "colon": {"en": ": ", "fr": " : "},
+    "mb": {"en": "MB", "fr": "Mo"},
+    "gb": {"en": "GB", "fr": "Go"},
+    "cost": {"en": "What it costs", "fr": "Ce que cela coûte"},
+    "notice": {"en": "What members will notice", "fr": "Ce que les membres verront"},
+    "in_short": {"en": "Why this one", "fr": "Pourquoi celui-ci"},
+    "get_self": {
+        "en": "Your techie installs it on your server with sovstack (see “For your techie” below).",
+        "fr": "Votre technicien·ne l'installe sur votre serveur avec sovstack (voir « Pour votre technicien·ne » "
+              "plus bas).",
+    },
+    "get_hosted": {
+        "en": "Go to {hoster}: {url}",
+        "fr": "Rendez-vous chez {hoster} : {url}",
+    },
+    "get_keep": {"en": "Nothing to change for now.", "fr": "Rien à changer pour l'instant."},
+    "cost_self": {
+        "en": "Nothing more than the server, shared by your self-hosted tools (see “What it costs” below).",
+        "fr": "Rien de plus que le serveur, partagé par vos outils auto-hébergés (voir « Ce que cela coûte » plus bas).",
+    },
+    "cost_free": {"en": "Free of charge.", "fr": "Gratuit."},
+    "cost_price": {"en": "About {price} a month.", "fr": "Environ {price} par mois."},
+    "cost_unpriced": {"en": "Price on request: ask {hoster}.", "fr": "Prix sur demande : renseignez-vous auprès de {hoster}."},
+    "notice_identity": {
+        "en": "Members log in with their one association account ({identity}).",
+        "fr": "Les membres se connectent avec leur compte unique de l'association ({identity}).",
+    },
+    "notice_own_account": {
+        "en": "Members get a separate account for this tool.",
+        "fr": "Les membres ont un compte à part pour cet outil.",
+    },
+    "notice_shared_hoster": {
+        "en": "Members sign up at {hoster}; that one account opens every {hoster} service you use.",
+        "fr": "Les membres s'inscrivent chez {hoster} ; ce compte ouvre tous les services de {hoster} que vous utilisez.",
+    },
+    "notice_separate_hoster": {
+        "en": "Members get a separate account at {hoster} for this service.",
+        "fr": "Les membres ont un compte à part chez {hoster} pour ce service.",
+    },
+    "notice_keep": {"en": "Nothing changes for members.", "fr": "Rien ne change pour les membres."},
+    "notice_video": {
+        "en": "Members join a call from a link in their browser or the app.",
+        "fr": "Les membres rejoignent un appel depuis un lien, dans leur navigateur ou l'appli.",
+    },
+    "notice_no_account": {
+        "en": "No account to manage: nobody logs in to it but whoever reads the figures.",
+        "fr": "Pas de compte à gérer : seul·e qui lit les chiffres s'y connecte.",
+    },
+    "techie": {"en": "For your techie", "fr": "Pour votre technicien·ne"},
+    "details": {"en": "Details: scores and options compared", "fr": "Détails : notes et options comparées"},
+    "details_english": {
+        "en": "The justifications below are quoted from the tool catalog.",
+        "fr": "Les justifications tirées du catalogue des outils n'existent qu'en anglais ; elles sont données "
+              "telles quelles dans cette partie.",
+    },
+    "in_english": {"en": "(from the catalog)", "fr": "(en anglais, tiré du catalogue)"},
+
     "yes": {"en": "yes", "fr": "oui"},
     "no": {"en": "no", "fr": "non"},
 }
@@ -179,8 +247,8 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "un complément, pas un outil de {need} à lui seul",
     },
     "hosted_only": {
-        "en": "cannot reasonably be self-hosted: {note}",
-        "fr": "ne peut pas raisonnablement être auto-hébergé : {note}",
+        "en": "cannot reasonably be self-hosted",
+        "fr": "ne peut pas raisonnablement être auto-hébergé",
     },
     "not_deployed": {
         "en": "sovstack does not deploy it: {why}",
@@ -195,8 +263,8 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "il n'a pas de webmail, et aucun webmail que sovstack peut lui ajouter ne convient à vos réponses",
     },
     "end_of_life": {
-        "en": "no longer maintained ({status}): {note}",
-        "fr": "n'est plus maintenu ({status}) : {note}",
+        "en": "no longer maintained, so no more security fixes",
+        "fr": "n'est plus maintenu, donc plus de correctifs de sécurité",
     },
     "no_techie": {
         "en": "nobody to run a server (you answered that no one can)",
@@ -239,12 +307,12 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "demande environ {need_mb} Mo de RAM avec le système, et votre serveur en a {have_mb} Mo",
     },
     "over_budget_server": {
-        "en": "the smallest server for it costs about €{price}/month, over your budget of €{budget}",
-        "fr": "le plus petit serveur adapté coûte environ {price} €/mois, au-delà de votre budget de {budget} €",
+        "en": "the smallest server for it costs about {price}/month, over your budget of {budget}",
+        "fr": "le plus petit serveur adapté coûte environ {price}/mois, au-delà de votre budget de {budget}",
     },
     "over_budget_hosted": {
-        "en": "costs about €{price}/month, over your budget of €{budget}",
-        "fr": "coûte environ {price} €/mois, au-delà de votre budget de {budget} €",
+        "en": "costs about {price}/month, over your budget of {budget}",
+        "fr": "coûte environ {price}/mois, au-delà de votre budget de {budget}",
     },
     "no_own_domain": {
         "en": "addresses are on the hoster's domain, not your association's own",
@@ -273,11 +341,11 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "ne tenait pas avec vos autres choix ({what}) ; {chosen} a été retenu à la place",
     },
     "fit_ram": {"en": "{need_mb} MB of RAM for {have_mb} MB available", "fr": "{need_mb} Mo de RAM pour {have_mb} Mo disponibles"},
-    "fit_ram_budget": {"en": "{need_mb} MB of RAM: €{cost}/month in all for a budget of €{budget}",
-                       "fr": "{need_mb} Mo de RAM : {cost} €/mois en tout pour un budget de {budget} €"},
-    "fit_disk": {"en": "{need_gb} GB of disk: €{cost}/month in all for a budget of €{budget}",
-                 "fr": "{need_gb} Go de disque : {cost} €/mois en tout pour un budget de {budget} €"},
-    "fit_budget": {"en": "€{cost}/month for a budget of €{budget}", "fr": "{cost} €/mois pour un budget de {budget} €"},
+    "fit_ram_budget": {"en": "{need_mb} MB of RAM: {cost}/month in all for a budget of {budget}",
+                       "fr": "{need_mb} Mo de RAM : {cost}/mois en tout pour un budget de {budget}"},
+    "fit_disk": {"en": "{need_gb} GB of disk: {cost}/month in all for a budget of {budget}",
+                 "fr": "{need_gb} Go de disque : {cost}/mois en tout pour un budget de {budget}"},
+    "fit_budget": {"en": "{cost}/month for a budget of {budget}", "fr": "{cost}/mois pour un budget de {budget}"},
     # why the pick
     "pick_best": {
         "en": "best overall score for your answers: {total} ({detail})",
@@ -299,11 +367,11 @@ REASONS: dict[str, dict[str, str]] = {
     "where_hoster": {"en": "with a trusted hoster", "fr": "chez un hébergeur de confiance"},
     "priority": {
         "en": "{criterion} counts double, as you asked",
-        "fr": "le critère {criterion} compte double, comme demandé",
+        "fr": "le critère « {criterion} » compte double, comme demandé",
     },
     "e2ee_partial": {
-        "en": "end-to-end encryption only in part: {note}",
-        "fr": "chiffrement de bout en bout seulement en partie : {note}",
+        "en": "end-to-end encryption only in part",
+        "fr": "chiffrement de bout en bout seulement en partie",
     },
     "office_convert": {
         "en": ".docx/.xlsx files are converted on import and export, not edited in place (-{penalty})",
@@ -314,19 +382,19 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "fonctionne avec {tool}, déjà retenu pour {need} (+{bonus})",
     },
     "together_hoster": {
-        "en": "same hoster as your {need}: one subscription, one place to ask (+{bonus})",
-        "fr": "même hébergeur que pour {need} : un seul abonnement, un seul interlocuteur (+{bonus})",
+        "en": "same hoster as for {need}: one place to ask (+{bonus})",
+        "fr": "même hébergeur que pour {need} : un seul interlocuteur (+{bonus})",
     },
     "hosted_free": {"en": "free of charge", "fr": "gratuit"},
-    "hosted_price": {"en": "about €{price}/month", "fr": "environ {price} €/mois"},
-    "hosted_unpriced": {"en": "price on request: {note}", "fr": "prix sur demande : {note}"},
+    "hosted_price": {"en": "about {price}/month", "fr": "environ {price}/mois"},
+    "hosted_unpriced": {"en": "price on request", "fr": "prix sur demande"},
     "not_libre": {
         "en": "not wholly free software: the provider's servers are proprietary",
         "fr": "pas entièrement libre : les serveurs du fournisseur sont propriétaires",
     },
     "non_commercial": {
-        "en": "for non-commercial use only: {note}",
-        "fr": "pour un usage non commercial seulement : {note}",
+        "en": "for non-commercial use only",
+        "fr": "pour un usage non commercial seulement",
     },
     "limit_note": {"en": "limit: {note}", "fr": "limite : {note}"},
     "needs_tools": {
@@ -346,7 +414,6 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "every option was excluded: {what}; keep what you have for now",
         "fr": "toutes les options ont été exclues : {what} ; gardez l'existant pour l'instant",
     },
-    "excluded_option": {"en": "{option} ({why})", "fr": "{option} ({why})"},
     # identity
     "identity_why_sso": {
         "en": "you want one account for every tool",
@@ -401,6 +468,13 @@ REASONS: dict[str, dict[str, str]] = {
     "none_at_all": {"en": "none at all", "fr": "aucune"},
     "and": {"en": " and ", "fr": " et "},
 }
+
+
+def money(amount: float | int | str, lang: str) -> str:
+    """A sum in euros as each language writes it: "€8.03" in English, "8,03 €" in French (cents only when any)."""
+    value = round(float(amount), 2)
+    text = f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+    return f"{text.replace('.', ',')} €" if lang == "fr" else f"€{text}"
 
 
 def by_lang(group: dict[str, Any]) -> dict[str, dict[str, Any]]:
