@@ -95,8 +95,9 @@ def check_cmd(ctx: click.Context, stack_path: Path | None, resolver: str | None,
     from sovstack.engines.apply import load
 
     loaded = load(find_stack(stack_path))
+    # The wiring load() already computed: the checks read it from the run's cache (check/run.py wiring_of).
     given = CheckInput(loaded.stack, loaded.catalog, loaded.secrets, loaded.path, resolver,
-                       servers=tuple(loaded.servers(servers)) if servers else ())
+                       servers=tuple(loaded.servers(servers)) if servers else (), cache={"wiring": loaded.wiring})
     findings = run_checks(given, only)
     _note_unexamined(given, only)
     if as_json:
