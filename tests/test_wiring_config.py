@@ -7,6 +7,9 @@ below say which value of the `identity` context each key setting must hold.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 
 import pytest
@@ -167,6 +170,34 @@ def extra_hosts(files: dict[str, str]) -> set[str]:
     return found
 
 
+def ssha_matches(hashed: str, password: str) -> bool:
+    """An RFC 2307 {SSHA} value (slapd's userPassword) checked against the password it should hold."""
+    raw = base64.b64decode(hashed.removeprefix("{SSHA}"))
+    return hashed.startswith("{SSHA}") and hashlib.sha1(password.encode() + raw[20:]).digest() == raw[:20]
+
+
+def provider_registers(files: dict[str, str], provider: str, tool_id: str, secret: str, values: dict) -> bool:
+    """The provider's own files declare `tool_id` as a client holding `secret` (each provider its way:
+    Keycloak's kcadm step and env file, authentik's blueprint and env file, lldap's bootstrap account,
+    slapd's service entry with a hash of the password)."""
+    text = "\n".join(files.values())
+    env = "SOVSTACK_SECRET_" + tool_id.upper().replace("-", "_")  # the provider's env variable for it
+    if provider == "keycloak":
+        return f"clientId={tool_id}" in text and f"secret=${env}" in text and f"{env}={secret}" in text
+    if provider == "authentik":
+        return f"client_id: {tool_id}" in text and f"!Env {env}" in text and f"{env}={secret}" in text
+    if provider == "lldap":
+        accounts = [json.loads(line) for dest, body in files.items() if dest.endswith("/services.json")
+                    for line in body.splitlines() if line.strip()]
+        return any(a["id"] == tool_id and a["password"] == secret for a in accounts)
+    if provider == "openldap":
+        entries = [block for body in files.values() for block in body.split("\n\n")
+                   if f"dn: {values['bind_dn']}\n" in block]
+        return any(ssha_matches(m.group(1), secret)
+                   for block in entries for m in re.finditer(r"^userPassword: (\S+)$", block, re.MULTILINE))
+    raise AssertionError(f"no check for provider {provider}: add one to provider_registers")
+
+
 def wiring_cases():
     for tool_id, protocol in WIRED:
         for provider in PROVIDERS[protocol]:
@@ -200,6 +231,9 @@ def test_a_wired_tool_renders_its_documented_login_settings(catalog, rendered, t
     expected = ("host.docker.internal:host-gateway" if protocol == "ldap"
                 else f"{stack.fqdn(provider, catalog)}:host-gateway")
     assert expected in extra_hosts(files), tool_id
+    # And the provider, rendered by the same render call, knows this tool as a client with the same
+    # secret: a login wired on one side only fails at the first member's login.
+    assert provider_registers(tool_files(bundle, provider), provider, tool_id, secret, values), (tool_id, provider)
 
 
 def test_every_wired_tool_has_a_value_table_and_documented_names(catalog):
