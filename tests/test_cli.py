@@ -136,16 +136,31 @@ def test_catalog_commands(tmp_path):
     assert missing.returncode == 2 and "catalog list" in missing.stderr
 
 
-def test_ask_does_not_import_provisioning_libraries(tmp_path, out_dir):
+def test_ask_does_not_import_provisioning_libraries(catalog, tmp_path, out_dir):
     answers = write(tmp_path / "a.yml", SAMPLE)
+    # The exit code is kept: an ask that failed early would import nothing heavy and prove nothing.
     code = ("import sys, runpy; sys.argv=['sovstack','ask','--answers',%r,'--out',%r,'--json'];\n"
+            "status = 0\n"
             "try:\n runpy.run_module('sovstack', run_name='__main__')\n"
-            "except SystemExit: pass\n"
+            "except SystemExit as exc: status = exc.code or 0\n"
             "heavy=[m for m in ('ansible','pyinfra','docker','questionary') if m in sys.modules]\n"
-            "sys.stderr.write('HEAVY=%%s' %% heavy)") % (str(answers), str(out_dir))
+            "sys.stderr.write('EXIT=%%s HEAVY=%%s' %% (status, heavy))") % (str(answers), str(out_dir))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                            env={**os.environ}, stdin=subprocess.DEVNULL)
-    assert "HEAVY=[]" in result.stderr, result.stderr[-500:]
+                            env={**os.environ}, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.stderr.endswith("EXIT=0 HEAVY=[]"), result.stderr[-500:]
+    # It did the whole job: the recommendation on stdout, and the three files holding it.
+    data = json.loads(result.stdout)
+    assert set(data["categories"]) == set(SAMPLE["needs"])
+    assert sorted(p.name for p in out_dir.iterdir()) == ["answers.yml", "report.html", "report.md"]
+    understood = yaml.safe_load((out_dir / "answers.yml").read_text())
+    assert {k: understood[k] for k in SAMPLE} == {**SAMPLE, "needs": understood["needs"]}
+    assert sorted(understood["needs"]) == sorted(SAMPLE["needs"])
+    report, html = (out_dir / "report.md").read_text(), (out_dir / "report.html").read_text()
+    for entry in data["categories"].values():
+        named = entry["tool"] or entry["hoster"]
+        assert named, entry
+        name = catalog.tools[named].name if named in catalog.tools else catalog.hosters[named].name
+        assert name in report and name in html, name
 
 
 def test_init_from_answers_writes_a_stack_and_private_secrets_then_render_works(tmp_path):
