@@ -11,6 +11,7 @@ import email
 import imaplib
 import json
 import re
+import shlex
 import smtplib
 import socket
 import ssl
@@ -187,15 +188,52 @@ def test_submission_refuses_strangers_and_members_posing_as_others(server, tls):
             client.sendmail(f"alice@{DOMAIN}", [f"alice@{DOMAIN}"], "Subject: forged\r\n\r\nx\r\n")
 
 
+def smtp_login_ok(server, tls, user: str, password: str, port: int) -> bool:
+    """SMTP AUTH on submission: 587 after STARTTLS, 465 in implicit TLS."""
+    address = server.server.address
+
+    class Implicit(smtplib.SMTP_SSL):  # connect to the sandbox's address, check the name mail.voisins.test
+        def _get_socket(self, host, port, timeout):
+            return tls.wrap_socket(socket.create_connection((address, port), timeout), server_hostname=MAIL_HOST)
+    with (submission(server, tls) if port == 587 else Implicit(MAIL_HOST, 465, timeout=30, context=tls)) as client:
+        try:
+            client.login(user, password)
+            return True
+        except smtplib.SMTPAuthenticationError:
+            return False
+
+
+def ldap_bind_ok(server, user: str, password: str) -> bool:
+    """A simple bind as the member's own entry, as the tools wired to the directory check a login."""
+    result = ssh(server.server, f"umask 077; printf %s {shlex.quote(password)} > /root/.memberpw; "
+                                f"ldapwhoami -x -H ldap://127.0.0.1 -D uid={user},ou=people,dc=voisins,dc=test "
+                                "-y /root/.memberpw; code=$?; rm -f /root/.memberpw; exit $code", check=False)
+    assert result.returncode in (0, 49), result.stderr  # 49: invalid credentials; anything else is a broken probe
+    return result.returncode == 0
+
+
+def logins(server, tls, user: str) -> dict[str, bool]:
+    """Every way a member logs in on this stack: IMAP, SMTP submission (587 and 465), Roundcube, LDAP."""
+    password = PASSWORDS[user]
+    return {"imap": imap_login_ok(server, tls, user, password),
+            "submission 587": smtp_login_ok(server, tls, user, password, 587),
+            "submission 465": smtp_login_ok(server, tls, user, password, 465),
+            "roundcube": '"task":"mail"' in webmail_login(server, server.work / "caddy-root.crt", user, password),
+            "ldap bind": ldap_bind_ok(server, user, password)}
+
+
 def test_a_disabled_member_cannot_log_in_anywhere_until_enabled(server, tls):
+    everywhere = {"imap": True, "submission 587": True, "submission 465": True, "roundcube": True, "ldap bind": True}
+    assert logins(server, tls, "bob") == everywhere  # each probe can succeed, so a refusal below means something
     sovstack("members", "disable", "bob", cwd=server.work)
     try:
-        assert not imap_login_ok(server, tls, "bob", PASSWORDS["bob"])
+        assert logins(server, tls, "bob") == dict.fromkeys(everywhere, False)
+        assert logins(server, tls, "alice") == everywhere  # only bob is locked out
         listed = json.loads(sovstack("members", "list", "--json", cwd=server.work).stdout)
         assert {m["username"]: m["disabled"] for m in listed} == {"alice": False, "bob": True}
     finally:
         sovstack("members", "enable", "bob", cwd=server.work)
-    assert imap_login_ok(server, tls, "bob", PASSWORDS["bob"])
+    assert logins(server, tls, "bob") == everywhere
 
 
 def test_imported_members_get_their_chosen_password_by_mail_and_can_log_in(server, tls):
