@@ -98,9 +98,22 @@ def test_mail_from_server_web_relays_through_the_mail_server_on_main_signed(two,
         time.sleep(0 if raw else 2)
     assert raw, ssh(web, "postqueue -p; journalctl -n 30 --no-pager | grep postfix", check=False).stdout
     assert b"From: sovstack-web@voisins.test" in raw or b"sovstack-web@voisins.test" in raw.split(b"\r\n\r\n")[0]
+    # The fake DNS holds exactly the TXT records `sovstack dns` publishes, and answers only the names
+    # they have: the signature verifies only if its selector (s=) and domain (d=) name the published key.
+    published = json.loads(sovstack("dns", "--json", cwd=two["work"]).stdout)["records"]
+    txt = {r["name"]: r["value"].encode() for r in published if r["type"] == "TXT"}
     secrets = yaml.safe_load((two["work"] / "secrets.yml").read_text())
-    record = txt_value(secrets["tools"]["postfix-dovecot"]["dkim_key_pem"]).encode()
-    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)
+    assert txt["dkim._domainkey.voisins.test"] == txt_value(secrets["tools"]["postfix-dovecot"]["dkim_key_pem"]).encode()
+
+    def zone(records: dict[str, bytes]):
+        def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
+            return records.get(name.decode().removesuffix("."))
+        return dnsfunc
+
+    assert dkim.verify(raw, dnsfunc=zone(txt))
+    # The same key under another selector is not found: the fake DNS does not answer any name.
+    elsewhere = {"other._domainkey.voisins.test": txt["dkim._domainkey.voisins.test"]}
+    assert not dkim.verify(raw, dnsfunc=zone(elsewhere))
 
 
 def test_server_web_takes_no_mail_from_outside(two):
