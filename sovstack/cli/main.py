@@ -403,7 +403,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
     from sovstack.engines.sandbox import STATE_DIR
     from sovstack.errors import UserError
     from sovstack.recommend.service import load_answers_file, recommend
-    from sovstack.stack.draft import draft, sandbox_server, self_hosted_tools
+    from sovstack.stack.draft import draft, hosted_email, sandbox_server, self_hosted_tools
 
     if out_path.exists() and not force:
         raise UserError(f"{out_path} already exists", "edit it, or pass --force to write a new one")
@@ -426,6 +426,11 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
         address = address or _prompt_text("Server address (IP or host name)?", "--server")
         server = {"address": address, "ssh_user": ssh_user, "ssh_port": ssh_port,
                   **({"ssh_key": ssh_key} if ssh_key else {})}
+    relay_hoster, smtp = hosted_email(result.recommendation, result.catalog)
+    if server and smtp and not smtp_user and sys.stdin.isatty() and sys.stdout.isatty():
+        # The relay logs in as a mailbox at the hoster, which need not be the admin address.
+        smtp_user = _prompt_text(f"Mailbox at {result.catalog.hosters[relay_hoster].name} the tools send mail from "
+                                 f"(empty: {admin_email})?", "--smtp-user") or None
     made = draft(result.recommendation, result.catalog, organisation=organisation, domain=domain,
                  admin_email=admin_email, server=server, tls=tls or "public",
                  language="fr" if result.recommendation.answers.francophone else "en", relay_user=smtp_user)
