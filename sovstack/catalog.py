@@ -509,6 +509,17 @@ class Tool(Strict):
 
 
 @strict
+class SmtpSubmission(Sourced):
+    """How a hosted mailbox sends mail from other programs (SMTP submission), as the hoster documents it:
+    init drafts the stack's mail_relay from it. The login is a mailbox of the association; its password
+    never enters the catalog or sovstack.yml (secrets.yml, mail_relay.password)."""
+
+    host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    security: Literal["starttls", "tls"]  # none is never drafted: the password would cross in clear
+
+
+@strict
 class Offer(Strict):
     need: Need
     tool: str | None = None  # the free software behind the offer, when it is in the catalog
@@ -520,10 +531,13 @@ class Offer(Strict):
     # email: addresses on the association's domain (None: not known). Unsaid is not None: an email
     # offer must say it, even as null; the marker becomes None once checked.
     own_domain: bool | None = UNSAID  # type: ignore[assignment]
+    smtp: SmtpSubmission | None = None  # email offers: the documented SMTP submission (None: not sourced, ask the hoster)
 
     def __post_init__(self) -> None:
         if not self.tool and not (self.software and self.features):
             raise ValueError("an offer needs 'tool' (a catalog id) or 'software' plus 'features'")
+        if self.smtp is not None and self.need != "email":
+            raise ValueError("'smtp' is for email offers (need: email)")
         if self.own_domain is UNSAID:
             if self.need == "email":
                 raise ValueError("an email offer needs 'own_domain': true, false, or null when not known")

@@ -151,3 +151,27 @@ def test_a_provider_fact_mistake_is_reported(tree_copy, tool, mutate, words):
         load_catalog(tree_copy)
     for word in words:
         assert word in err.value.message, (word, err.value.message)
+
+
+def _disroot_email(data):
+    hoster = next(h for h in data["hosters"] if h["id"] == "disroot")
+    return hoster, next(o for o in hoster["offers"] if o["need"] == "email")
+
+
+# A hoster's SMTP submission facts (init drafts mail_relay from them): (mutate, words in the error).
+SMTP_FACT_MISTAKES = [
+    (lambda d: _disroot_email(d)[1]["smtp"].pop("source"), "smtp.source"),
+    (lambda d: _disroot_email(d)[1]["smtp"].update(security="none"), "smtp.security"),
+    (lambda d: _disroot_email(d)[1]["smtp"].update(port=0), "smtp.port"),
+    (lambda d: _disroot_email(d)[1]["smtp"].update(host="smtp disroot"), "smtp.host"),
+    (lambda d: _disroot_email(d)[0]["offers"][1].update(smtp=dict(_disroot_email(d)[1]["smtp"])),
+     "'smtp' is for email offers"),
+]
+
+
+@pytest.mark.parametrize("mutate,words", SMTP_FACT_MISTAKES)
+def test_a_smtp_fact_mistake_is_reported(tree_copy, mutate, words):
+    _edit(tree_copy / "hosters.yml", mutate)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(tree_copy)
+    assert "hosters.yml" in err.value.message and words in err.value.message, err.value.message

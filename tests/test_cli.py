@@ -174,6 +174,11 @@ def test_init_from_answers_writes_a_stack_and_private_secrets_then_render_works(
     secret_values = [v for tool in yaml.safe_load((tmp_path / "secrets.yml").read_text())["tools"].values()
                      for v in tool.values()]
     assert secret_values and not any(v in result.stdout + result.stderr for v in secret_values)
+    # Its email is hosted at Disroot, whose documented SMTP settings draft mail_relay; with no terminal
+    # the password is left to secrets.yml, as init says, and the user adds it there.
+    assert stack["mail_relay"]["host"] == "disroot.org" and "mail_relay.password" in result.stdout
+    with (tmp_path / "secrets.yml").open("a") as secrets:
+        secrets.write("mail_relay:\n  password: the-relay-password\n")
     rendered = run("render", cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr
     assert (tmp_path / "build" / "main" / "manifest.yml").exists() and (tmp_path / "build" / "hosts.yml").exists()

@@ -74,8 +74,12 @@ JSON = [
      and all(set(n) == {"aspect", "tool", "reason"} for n in d["not_wired"])),
     (["catalog", "show", "etherpad", "--json"], lambda d: d["id"] == "etherpad"
      and keys("name", "categories", "license", "scores", "resources", "obtain", "deploy")(d)),
+    # init also says the mail relay it drafted (the neighbours' email is at Disroot, whose SMTP settings the
+    # catalog sources; never its password) and, without such facts, which hoster to ask (ask_smtp_of).
     (INIT + ["--json", "--out", "new/sovstack.yml"], lambda d: set(d) == {"stack", "secrets", "self_hosted", "hosted",
-                                                                        "not_deployed", "next"}
+                                                                        "not_deployed", "mail_relay", "ask_smtp_of",
+                                                                        "next"}
+     and d["mail_relay"]["host"] == "disroot.org" and "password" not in d["mail_relay"]
      and d["stack"] == "new/sovstack.yml" and d["self_hosted"]
      and all(set(n) == {"tool", "why"} for n in d["not_deployed"])),
 ]

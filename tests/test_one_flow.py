@@ -7,7 +7,10 @@ and in a temporary directory, and what was recommended is what is deployed and w
 - every tool the report says the identity tool "connects" is wired by render (its identity Link), and
   nothing else is; an identity tool is one `sovstack members` manages and connects two tools or more;
   without one, the report says each tool keeps its own accounts;
-- `keep` only for a need already covered, or when every option was excluded, and then it says so.
+- `keep` only for a need already covered, or when every option was excluded, and then it says so;
+- with nothing self-hosted, no server is written (and no members' portal);
+- hosted email => mail_relay drafted from the hoster's SMTP facts (when the offer has them and there are
+  tools to send mail), its password in secrets.yml only.
 
 300 examples in the normal run; SOVSTACK_LONG_PROPERTIES=<n> runs n.
 """
@@ -21,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from sovstack.catalog import manages_members
 from sovstack.recommend.service import recommend
 from sovstack.render.bundle import render
-from sovstack.stack.draft import draft
+from sovstack.stack.draft import draft, hosted_email
 from sovstack.stack.secrets import ensure_secrets
 from sovstack.stack.stackfile import parse_stack
 from sovstack.wiring.wire import wire
@@ -46,7 +49,8 @@ def run_flow(raw, catalog, questionnaire, where):
     if stack.mail_relay is not None:  # the one secret init asks for rather than generates
         (where / "secrets.yml").write_text("mail_relay:\n  password: relay-password-for-the-test\n")
     secrets = ensure_secrets(stack, where / "secrets.yml", w.wanted_secrets())
-    render(w, secrets, where / "out")
+    if stack.servers:  # with no server there is nothing to render: init says so, render refuses
+        render(w, secrets, where / "out")
     return result, made, w
 
 
@@ -96,3 +100,18 @@ def test_what_is_recommended_is_what_is_deployed_and_wired(catalog, questionnair
             assert [r.key for r in o.reasons] == ["keep_all_excluded"], need
             assert options_for(catalog, need) <= {(e.tool, e.hoster) for e in o.excluded}, need
             assert o.reasons[0].render("en").startswith("every option was excluded: ")
+
+    # with nothing self-hosted, no server is written
+    if not rec.totals.self_hosted_tools:
+        assert w.stack.servers == {} and w.stack.portal_fqdn() is None, w.stack.servers
+    else:
+        assert list(w.stack.servers) == ["main"]
+    # hosted email => mail_relay drafted from the hoster's SMTP facts, never its password
+    hoster, smtp = hosted_email(rec, catalog)
+    if smtp is not None and w.stack.tools:
+        relay = w.stack.mail_relay
+        assert relay is not None, hoster
+        assert (relay.host, relay.port, relay.security) == (smtp.host, smtp.port, smtp.security), hoster
+        assert "password" not in made.relay, made.relay
+    elif hoster is None:
+        assert w.stack.mail_relay is None

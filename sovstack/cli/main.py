@@ -380,13 +380,17 @@ def _prompt_text(question: str, flag: str) -> str:
               default=Path("sovstack.yml"), show_default=True, envvar=STACK_ENV, show_envvar=True,
               help="The stack file to write (secrets.yml goes next to it).")
 @click.option("--force", is_flag=True, help="Overwrite an existing stack file.")
+@click.option("--smtp-user", help="With hosted email: the mailbox the tools send mail from (default: --admin-email).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no secrets in it).")
 def init(answers_file: Path, domain, admin_email, organisation, address, ssh_user, ssh_port, ssh_key,
-         sandbox_name, tls, out_path: Path, force: bool, as_json: bool) -> None:
+         sandbox_name, tls, out_path: Path, force: bool, smtp_user, as_json: bool) -> None:
     """Turn a recommendation into a stack file (sovstack.yml) and its secrets.
 
     Asks for what is missing (domain, admin mail, server) when run in a terminal. Tools that
-    sovstack does not deploy are listed with the reason and left out.
+    sovstack does not deploy are listed with the reason and left out. With nothing to self-host it
+    writes no server and says there is nothing to deploy. With hosted email whose hoster documents
+    its SMTP settings, it drafts mail_relay from them and asks the password (hidden, into
+    secrets.yml; without a terminal, add it there as mail_relay.password).
 
     \b
     Examples:
@@ -399,7 +403,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
     from sovstack.engines.sandbox import STATE_DIR
     from sovstack.errors import UserError
     from sovstack.recommend.service import load_answers_file, recommend
-    from sovstack.stack.draft import draft, sandbox_server
+    from sovstack.stack.draft import draft, hosted_email, sandbox_server, self_hosted_tools
 
     if out_path.exists() and not force:
         raise UserError(f"{out_path} already exists", "edit it, or pass --force to write a new one")
@@ -412,36 +416,88 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
         _prompt_text("Name of the association?", "--organisation")
     domain = (domain or _prompt_text("Domain of the association (e.g. voisins.example.org)?", "--domain")).lower()
     admin_email = admin_email or _prompt_text("Admin e-mail address?", "--admin-email")
-    if sandbox_name:
+    server = None
+    if not self_hosted_tools(result.recommendation, result.catalog):
+        pass  # every need is hosted or kept: no server to ask for
+    elif sandbox_name:
         server = sandbox_server(sandbox_name, STATE_DIR)
         tls = tls or "internal"
     else:
         address = address or _prompt_text("Server address (IP or host name)?", "--server")
         server = {"address": address, "ssh_user": ssh_user, "ssh_port": ssh_port,
                   **({"ssh_key": ssh_key} if ssh_key else {})}
+    relay_hoster, smtp = hosted_email(result.recommendation, result.catalog)
+    if server and smtp and not smtp_user and sys.stdin.isatty() and sys.stdout.isatty():
+        # The relay logs in as a mailbox at the hoster, which need not be the admin address.
+        smtp_user = _prompt_text(f"Mailbox at {result.catalog.hosters[relay_hoster].name} the tools send mail from "
+                                 f"(empty: {admin_email})?", "--smtp-user") or None
     made = draft(result.recommendation, result.catalog, organisation=organisation, domain=domain,
                  admin_email=admin_email, server=server, tls=tls or "public",
-                 language="fr" if result.recommendation.answers.francophone else "en")
+                 language="fr" if result.recommendation.answers.francophone else "en", relay_user=smtp_user)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(made.text)
-    load(out_path, generate_secrets=True)  # writes secrets.yml next to it
+    password_later = made.relay is not None and not _relay_password(made, out_path, result.catalog)
+    load(out_path, generate_secrets=True, relay_password_later=password_later)  # writes secrets.yml next to it
     if as_json:
         click.echo(json.dumps(init_summary(out_path, made), ensure_ascii=False, indent=2))
         return
     click.echo(f"wrote {out_path} and {out_path.parent / 'secrets.yml'} (0600)")
-    click.echo("self-hosted: " + (", ".join(made.tools) or "nothing"))
-    for need, who in made.hosted.items():
-        click.echo(f"hosted: {need} at {who}")
-    for tool, why in made.refused:
-        click.echo(f"not deployed: {tool}: {why}")
-    click.echo(f"next: sovstack plan --stack {out_path}")
+    for line in init_lines(out_path, made, result.catalog, password_later):
+        click.echo(line)
+
+
+def _relay_password(made, out_path: Path, catalog) -> bool:
+    """Ask the relay's SMTP password (hidden) into secrets.yml when there is a terminal; False when it
+    is left to be added there. It is never written to sovstack.yml nor printed."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    import questionary
+
+    from sovstack.stack.secrets import secrets_path, write_private
+    from sovstack.yamlio import dump_yaml, load_yaml
+
+    hoster = catalog.hosters[made.relay_hoster].name
+    answer = questionary.password(f"SMTP password of {made.relay['username']} at {hoster} "
+                                  "(empty: add it to secrets.yml later)?").ask()
+    if answer is None:
+        raise KeyboardInterrupt
+    if not answer:
+        return False
+    path = secrets_path(out_path)
+    data = (load_yaml(path) or {}) if path.exists() else {}
+    data.setdefault("mail_relay", {})["password"] = answer
+    write_private(path, dump_yaml(data))
+    return True
+
+
+def init_lines(out_path: Path, made, catalog, password_later: bool) -> list[str]:
+    """What init says after writing: what is self-hosted, hosted, refused, the mail relay, what next."""
+    lines = ["self-hosted: " + (", ".join(made.tools) or "nothing")]
+    lines += [f"hosted: {need} at {who}" for need, who in made.hosted.items()]
+    lines += [f"not deployed: {tool}: {why}" for tool, why in made.refused]
+    if made.relay:
+        lines.append(f"mail relay: {made.relay['host']}:{made.relay['port']} ({made.relay['security']}) as "
+                     f"{made.relay['username']}, from {catalog.hosters[made.relay_hoster].name}'s documented settings")
+        if password_later:
+            lines.append(f"add its password to {out_path.parent / 'secrets.yml'} under mail_relay.password "
+                         "before `sovstack plan`")
+    elif made.relay_hoster:
+        lines.append(f"mail relay: ask {catalog.hosters[made.relay_hoster].name} for its SMTP server, port and "
+                     f"security, then add mail_relay to {out_path} (tools send their mail through it)")
+    if not made.tools:
+        lines.append("nothing to deploy: every need is hosted or kept, so no server was written; "
+                     "contact the hosters named in the report")
+    else:
+        lines.append(f"next: sovstack plan --stack {out_path}")
+    return lines
 
 
 def init_summary(out_path: Path, made) -> dict:
     """init's summary for --json: the paths written and what was placed; secret values never."""
     return {"stack": str(out_path), "secrets": str(out_path.parent / "secrets.yml"), "self_hosted": list(made.tools),
             "hosted": dict(made.hosted), "not_deployed": [{"tool": tool, "why": why} for tool, why in made.refused],
-            "next": f"sovstack plan --stack {out_path}"}
+            "mail_relay": made.relay, "ask_smtp_of": None if made.relay else made.relay_hoster,
+            "next": f"sovstack plan --stack {out_path}" if made.tools else None}
 
 
 @main.command("render")

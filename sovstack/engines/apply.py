@@ -54,18 +54,23 @@ class Loaded:
         return Target(name, self.stack.servers[name])
 
 
-def load(stack_path: Path, generate_secrets: bool = False) -> Loaded:
+def load(stack_path: Path, generate_secrets: bool = False, relay_password_later: bool = False) -> Loaded:
     """The stack file, the catalog and secrets.yml. Loading never writes: only the commands that render
     (init, render, plan, deploy, remove, update) pass generate_secrets=True, which adds the secrets the
     stack needs and lacks to secrets.yml first. The others fail on a missing secret, saying to render."""
     catalog = load_catalog()
     stack = load_stack(stack_path, catalog)
     wiring = wire(stack, catalog)
-    secrets = ensure_secrets(stack, secrets_path(stack_path), wiring.wanted_secrets(), write=generate_secrets)
+    secrets = ensure_secrets(stack, secrets_path(stack_path), wiring.wanted_secrets(), write=generate_secrets,
+                             relay_password_later=relay_password_later)
     return Loaded(stack_path, stack, catalog, secrets, wiring)
 
 
 def render_all(loaded: Loaded) -> list[Bundle]:
+    if not loaded.stack.servers:  # init writes none when every need is hosted
+        raise UserError(f"{loaded.path}: key 'servers' is empty: nothing to deploy",
+                        "every need is hosted; to self-host a tool, add a server under 'servers' and the tool "
+                        "under 'tools'")
     return render(loaded.wiring, loaded.secrets, loaded.build)
 
 

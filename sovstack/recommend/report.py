@@ -169,6 +169,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
         "lead": lead,
         "lead_identity": identity,
         "has_hosted": any(o.mode == "hosted" for o in rec.outcomes.values()),
+        "hoster_asks": hoster_asks(rec, catalog, lang),
         "criteria": CRITERIA,
         "criteria_labels": {c: catalog.criteria.criteria[c].get(lang) for c in CRITERIA},
         "need_label": lambda n: catalog.criteria.needs[n].label.get(lang),
@@ -226,6 +227,45 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
     return {"name": f"{service}, {t['by']} {host}",
             "what": (tool.description if tool else hoster.description).get(lang),
             "obtain": t["get_hosted"].format(hoster=host, url=hoster.url), "cost": cost, "notice": notice, "why": why}
+
+
+def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[str, Any]]:
+    """Next steps, per hoster to contact: what to ask it, from its offers' facts (accounts, price, mail
+    on your domain, the SMTP settings your own tools need when the catalog has not sourced them)."""
+    from sovstack.recommend.wording import REPORT_TEXT
+
+    t = REPORT_TEXT[lang]
+    members = rec.answers.members
+    self_hosting = bool(rec.totals.self_hosted_tools)
+    found: dict[str, dict[str, Any]] = {}
+    for need, outcome in rec.outcomes.items():
+        if outcome.mode != "hosted" or not outcome.pick or outcome.pick.hoster not in catalog.hosters:
+            continue
+        hoster = catalog.hosters[outcome.pick.hoster]
+        offer = next((o for o in hoster.offers if o.need == need and o.tool == outcome.pick.tool), None)
+        entry = found.setdefault(hoster.id, {"hoster": short(hoster.name), "url": hoster.url, "needs": [],
+                                              "open": [], "asks": []})
+        label = catalog.criteria.needs[need].label.get(lang)
+        # video rooms and statistics need no member account (as the plain-words notice says)
+        entry["needs" if need not in ("video", "analytics") else "open"].append(label)
+        if need == "email" and offer is not None:
+            if offer.own_domain is None:
+                entry["asks"].append(t["ask_own_domain"])
+            elif offer.own_domain:
+                entry["asks"].append(t["ask_mail_records"])
+            if self_hosting and offer.smtp is None:
+                entry["asks"].append(t["ask_smtp"])
+    for hoster_id, entry in found.items():
+        hoster = catalog.hosters[hoster_id]
+        needs, open_ = ", ".join(entry.pop("needs")), ", ".join(entry.pop("open"))
+        key = "ask_accounts_shared" if hoster.single_account else "ask_accounts"
+        first = [t[key].format(members=members, needs=needs)] if needs else []
+        if not hoster.price.known:
+            first.append(t["ask_price"].format(members=members))
+        entry["asks"][:0] = first
+        if not entry["asks"]:
+            entry["asks"] = [t["ask_nothing"].format(needs=open_)]
+    return list(found.values())
 
 
 def template_context(rec: Recommendation, catalog: Catalog, lang: str = "en") -> dict[str, Any]:

@@ -74,6 +74,37 @@ REPORT = {
         "en": "Contact the hosters named above; most ask for a short application.",
         "fr": "Contactez les hébergeurs cités ; la plupart demandent une courte candidature.",
     },
+    # What to ask each hoster to contact (report.hoster_asks), from its offers' facts.
+    "ask_intro": {"en": "What to ask them:", "fr": "Quoi leur demander :"},
+    "ask_accounts_shared": {
+        "en": "an account for each of your {members} members, the one account opening {needs}",
+        "fr": "un compte pour chacun de vos {members} membres, ce seul compte ouvrant : {needs}",
+    },
+    "ask_accounts": {
+        "en": "accounts for your {members} members for {needs} (one per service)",
+        "fr": "des comptes pour vos {members} membres pour : {needs} (un par service)",
+    },
+    "ask_nothing": {
+        "en": "nothing: {needs} need no account, use them from their site",
+        "fr": "rien : {needs} ne demandent pas de compte, utilisez-les depuis leur site",
+    },
+    "ask_price": {
+        "en": "the price for {members} members (it is not published)",
+        "fr": "le prix pour {members} membres (il n'est pas publié)",
+    },
+    "ask_own_domain": {
+        "en": "whether the addresses can be on your association's own domain",
+        "fr": "si les adresses peuvent être sur le nom de domaine de votre association",
+    },
+    "ask_mail_records": {
+        "en": "the DNS records (MX, SPF, DKIM) to add for mail on your domain",
+        "fr": "les enregistrements DNS (MX, SPF, DKIM) à ajouter pour le courriel sur votre domaine",
+    },
+    "ask_smtp": {
+        "en": "the SMTP server, port and security (STARTTLS or TLS) your own tools can send mail through",
+        "fr": "le serveur SMTP, le port et la sécurité (STARTTLS ou TLS) par lesquels vos propres outils "
+              "peuvent envoyer du courriel",
+    },
     "print": {"en": "Print this page", "fr": "Imprimer cette page"},
     # The plain-words recommendation that leads the report, then the techie's part, then the details.
     "lead": {"en": "Our recommendation", "fr": "Notre recommandation"},

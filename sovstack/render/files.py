@@ -141,6 +141,7 @@ def inventory_data(stack: Stack, out: Path) -> dict[str, Any]:
 
 def write_inventory(stack: Stack, out: Path) -> Path:
     """build/hosts.yml for Ansible and build/inventory.py for pyinfra: the same servers."""
+    out.mkdir(parents=True, exist_ok=True)  # no server bundle made it when every need is hosted
     path = out / "hosts.yml"
     path.write_text("# Ansible inventory rendered by sovstack: ansible-playbook -i build/hosts.yml playbooks/site.yml\n"
                     + dump_yaml(inventory_data(stack, out)))

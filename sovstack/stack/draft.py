@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sovstack.catalog import Catalog, deployable, with_requirements
+from sovstack.catalog import Catalog, SmtpSubmission, deployable, with_requirements
 from sovstack.errors import UserError
 from sovstack.recommend.decide import Recommendation
 from sovstack.stack.stackfile import parse_stack
@@ -20,6 +20,8 @@ class Draft:
     tools: list[str]
     refused: list[tuple[str, str]] = field(default_factory=list)  # (tool, why)
     hosted: dict[str, str] = field(default_factory=dict)
+    relay: dict[str, Any] | None = None  # mail_relay as drafted (no password: that is in secrets.yml)
+    relay_hoster: str | None = None  # the email hoster: its SMTP facts drafted relay, or it is to be asked
 
 
 def self_hosted_tools(rec: Recommendation, catalog: Catalog) -> list[str]:
@@ -36,6 +38,23 @@ def self_hosted_tools(rec: Recommendation, catalog: Catalog) -> list[str]:
     return with_requirements(catalog, tools)
 
 
+def hosted_email(rec: Recommendation, catalog: Catalog) -> tuple[str | None, SmtpSubmission | None]:
+    """The hoster of the hosted email, and the SMTP submission it documents (None when not sourced:
+    then its SMTP settings are to be asked for). (None, None) when email is not hosted."""
+    outcome = rec.outcomes.get("email")
+    if not outcome or outcome.mode != "hosted" or not outcome.pick or not outcome.pick.hoster:
+        return None, None
+    hoster = catalog.hosters[outcome.pick.hoster]
+    offer = next((o for o in hoster.offers if o.need == "email" and o.tool == outcome.pick.tool), None)
+    return hoster.id, (offer.smtp if offer else None)
+
+
+def mail_relay(smtp: SmtpSubmission, username: str) -> dict[str, Any]:
+    """sovstack.yml's mail_relay from a hoster's documented SMTP submission. The password is never
+    here: init asks for it into secrets.yml, or leaves it to be added there."""
+    return {"host": smtp.host, "port": smtp.port, "username": username, "security": smtp.security}
+
+
 def sandbox_server(name: str, state_dir: Path) -> dict[str, Any]:
     path = state_dir / name / "sandbox.json"
     if not path.exists():
@@ -47,18 +66,32 @@ def sandbox_server(name: str, state_dir: Path) -> dict[str, Any]:
 
 
 def draft(rec: Recommendation, catalog: Catalog, *, organisation: str, domain: str, admin_email: str,
-          server: dict[str, Any], tls: str, language: str, server_name: str = "main") -> Draft:
+          server: dict[str, Any] | None, tls: str, language: str, server_name: str = "main",
+          relay_user: str | None = None) -> Draft:
+    """The stack file's text. With nothing to self-host there is no server (server may be None) and
+    nothing to deploy. A hosted email whose hoster documents its SMTP submission drafts mail_relay,
+    logging in as relay_user (default: admin_email), when there are tools to send mail."""
     tools, refused = [], []
     for tool_id in self_hosted_tools(rec, catalog):
         ok, why = deployable(catalog.tools[tool_id])
         (tools.append(tool_id) if ok else refused.append((tool_id, why)))
     hosted = {need: (o.pick.hoster or o.pick.tool) for need, o in rec.outcomes.items()
               if o.mode == "hosted" and o.pick}
+    if tools and server is None:
+        raise UserError("init: the recommendation self-hosts tools but no server was given",
+                        "pass --server ADDRESS (or --sandbox NAME)")
     data = {"organisation": organisation, "domain": domain, "admin_email": admin_email, "language": language,
-            "tls": tls, "servers": {server_name: server},
+            "tls": tls, "servers": {server_name: server} if tools else {},
             "tools": {t: {"server": server_name, **({"subdomain": catalog.tools[t].deploy.subdomain}
                                                    if catalog.tools[t].deploy.subdomain else {})} for t in tools},
             "hosted": hosted}
+    if not tools:  # no server: no members' portal, nothing to back up
+        data["portal"] = {"enabled": False}
+        data["backup"] = {"enabled": False}
+    relay_hoster, smtp = hosted_email(rec, catalog)
+    relay = mail_relay(smtp, relay_user or admin_email) if smtp and tools else None
+    if relay:
+        data["mail_relay"] = relay
     parse_stack(data, "sovstack.yml (draft)", catalog)  # what init writes must load
     lines = [
         f"# The stack of {organisation}, written by `sovstack init` from the recommendation.",
@@ -69,7 +102,16 @@ def draft(rec: Recommendation, catalog: Catalog, *, organisation: str, domain: s
         "#   hosted: host, port, username, security (starttls|tls|none); its password goes in secrets.yml",
         "#   under mail_relay.password.",
     ]
+    if not tools:
+        lines.append("# Nothing to deploy: every need is hosted or kept, so there is no server.")
+    if relay:
+        lines.append(f"# mail_relay: from {catalog.hosters[relay_hoster].name}'s documented SMTP submission "
+                     f"({smtp.source}); username: the mailbox tools send from.")
+    elif relay_hoster and tools:
+        lines.append(f"# mail_relay: ask {catalog.hosters[relay_hoster].name} for its SMTP server, port and "
+                     "security (STARTTLS or TLS), then add them here.")
     for tool_id, why in refused:
         lines.append(f"# Not deployed by sovstack: {tool_id}: {why}")
     text = "\n".join(lines) + "\n" + dump_yaml(data)
-    return Draft(text=text, tools=tools, refused=refused, hosted=hosted)
+    return Draft(text=text, tools=tools, refused=refused, hosted=hosted, relay=relay,
+                 relay_hoster=relay_hoster if tools else None)

@@ -70,7 +70,8 @@ def secrets_path(stack_path: Path) -> Path:
     return stack_path.parent / "secrets.yml"
 
 
-def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[str]]], write: bool = True) -> Secrets:
+def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[str]]], write: bool = True,
+                   relay_password_later: bool = False) -> Secrets:
     """Load secrets.yml, add whatever the stack needs and lacks, keep everything else as it is.
 
     `wanted` names what the tools and servers need, {"tools": {id: names}, "servers": {name: names}}:
@@ -109,7 +110,8 @@ def ensure_secrets(stack: Stack, path: Path, wanted: dict[str, dict[str, list[st
         raise UserError(f"{path}: key 'backup.remote_env' lacks the S3 credentials of {remote}",
                         f"add to {path}:\n    backup:\n      remote_env:\n        AWS_ACCESS_KEY_ID: <key id>\n"
                         "        AWS_SECRET_ACCESS_KEY: <secret key>")
-    if stack.mail_relay and not (data.get("mail_relay") or {}).get("password"):
+    # init may leave the relay's password to be added (no terminal to ask it); every later command needs it.
+    if stack.mail_relay and not relay_password_later and not (data.get("mail_relay") or {}).get("password"):
         raise UserError(f"{path}: key 'mail_relay.password' is missing (the stack relays mail through "
                         f"{stack.mail_relay.host})",
                         f"add to {path}:\n    mail_relay:\n      password: <the SMTP password of "

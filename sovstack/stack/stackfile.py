@@ -143,7 +143,7 @@ class Stack(Strict):
     admin_email: str
     language: Literal["en", "fr"] = "en"
     tls: Literal["public", "internal"] = "public"  # internal: Caddy's own CA, for sandboxes/no DNS
-    servers: dict[str, Server] = Field(min_length=1)
+    servers: dict[str, Server] = {}  # none when every need is hosted: nothing to deploy
     tools: dict[str, Placement] = {}
     hosted: dict[str, str] = {}  # need -> hoster (or a free-text provider name), for the report
     mail_relay: MailRelay | None = None
@@ -187,12 +187,12 @@ class Stack(Strict):
 
     def portal_server(self) -> str | None:
         """Where Caddy serves the members' portal, or None when it is off."""
-        if not self.portal.enabled:
+        if not self.portal.enabled or not self.servers:
             return None
         return self.portal.server or next(iter(self.servers))
 
     def portal_fqdn(self) -> str | None:
-        return f"{self.portal.subdomain}.{self.domain}" if self.portal.enabled else None
+        return f"{self.portal.subdomain}.{self.domain}" if self.portal_server() else None
 
     def subdomain(self, tool: str, catalog: Catalog) -> str | None:
         deploy = catalog.tools[tool].deploy
