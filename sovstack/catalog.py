@@ -11,6 +11,7 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -194,6 +195,9 @@ class Sso(Sourced):
     paid_only: list[Literal["ldap", "oidc", "saml"]] = empty_list()
     settings: dict[Literal["ldap", "oidc"], SsoSettings] = empty_dict()  # the protocols sovstack's templates can render
     not_wired: str | None = None  # why sovstack leaves a free login unconnected (a true reason, for check/report)
+    # An app used from inside its base tool (Nextcloud Office, Nextcloud Forms: Nextcloud): members log in to
+    # the base, never to the app, so the app is connected exactly when its base is (catalog.login_base).
+    via: str | None = None
 
     def free(self) -> list[str]:
         """Protocols usable in the free edition."""
@@ -210,6 +214,8 @@ class Sso(Sourced):
             # The provider registers these callbacks for the tool's client (wiring/identity.py clients).
             if protocol == "oidc" and not block.redirect_paths:
                 raise ValueError("settings.oidc needs 'redirect_paths' (the tool's documented callback paths)")
+        if self.via and self.settings:
+            raise ValueError("'via': the app logs in through its base tool, so it renders no login 'settings' itself")
 
 
 @strict
@@ -725,9 +731,21 @@ def login_protocol(catalog: Catalog, provider_id: str, tool_id: str,
 
 def has_member_login(tool: Tool) -> bool:
     """Members log in to this tool itself: a main tool that is neither the directory nor a log reader
-    (an add-on is used through its base tool's login)."""
+    (an add-on, or an app with `sso.via`, is used through its base tool's login)."""
     no_logins = tool.analytics is not None and tool.analytics.collects == "logs"
-    return tool.role == "main" and "identity" not in tool.categories and not no_logins
+    return tool.role == "main" and tool.sso.via is None and "identity" not in tool.categories and not no_logins
+
+
+def login_base(catalog: Catalog, tool_id: str, stack_tools: Iterable[str]) -> str:
+    """The tool a member logs in to when using `tool_id` in a stack of `stack_tools`: an app with `sso.via`
+    opens from its base (Nextcloud Office from Nextcloud); an add-on takes its base's login (Roundcube logs
+    in to the mail server's IMAP); any other tool is its own. The wiring, the decision and check share it."""
+    tool = catalog.tools[tool_id]
+    if tool.sso.via:
+        return tool.sso.via
+    if tool.role == "addon":
+        return next((b for b in tool.addon_for if b in stack_tools), tool_id)
+    return tool_id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -908,6 +926,9 @@ def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hos
                 if other not in tools:
                     problems.append(f"{path}: key '{key}' = {other!r}: no such tool in the catalog; "
                                     f"fix: use one of the ids in {root / 'tools'}")
+        if tool.sso.via and tool.sso.via not in tool.requires_tools:
+            problems.append(f"{path}: key 'sso.via' = {tool.sso.via!r}: not in 'requires_tools'; fix: an app logs in "
+                            f"through a tool it requires (add it there), so the base is always in the stack with it")
         for service in tool.resources.limits:
             host = service.partition("/")[0] if "/" in service else None
             if host is not None and host not in tool.requires_tools:

@@ -282,8 +282,15 @@ def test_wiring_findings(catalog, tmp_path, dkim_key, name, changes, expected):
 
 def test_every_link_of_the_stack_is_a_finding(catalog, tmp_path, dkim_key):
     stack, secrets = make(catalog, {"tools": {**MAIL_STACK, "nextcloud": {"server": "main"}}}, dkim_key, tmp_path)
-    found = {f.subject: f.ok for f in wiring_findings(CheckInput(stack, catalog, secrets, tmp_path / "s.yml"))}
-    assert found == {f"{link.aspect} {link.tool}": link.wired for link in wire(stack, catalog).links}
+    findings = wiring_findings(CheckInput(stack, catalog, secrets, tmp_path / "s.yml"))
+    found = {f.subject: f.ok for f in findings}
+    assert len(found) == len(findings), "one finding per subject"
+    # A link is reported under its subject (a counted page such as the association's website is its own
+    # subject, not the counting tool's); a subject two links share is ok when either is wired.
+    expected: dict[str, bool] = {}
+    for link in wire(stack, catalog).links:
+        expected[link.subject] = expected.get(link.subject, False) or link.wired
+    assert found == expected
 
 
 @pytest.mark.parametrize("findings,fails", [

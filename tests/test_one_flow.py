@@ -11,6 +11,10 @@ and in a temporary directory, and what was recommended is what is deployed and w
 - with nothing self-hosted, no server is written (and no members' portal);
 - hosted email => mail_relay drafted from the hoster's SMTP facts (when the offer has them and there are
   tools to send mail), its password in secrets.yml only.
+- `sso_required` is kept (one account for every need that has accounts), or the split is reported:
+  in the decision (`split`, every need with its account) and in the report's text;
+- `sovstack check --only wiring` gives one finding per subject, and none for an app that logs in
+  through its base tool (catalog `sso.via`).
 
 300 examples in the normal run; SOVSTACK_LONG_PROPERTIES=<n> runs n.
 """
@@ -21,7 +25,10 @@ import os
 
 from hypothesis import HealthCheck, given, settings
 
-from sovstack.catalog import manages_members
+from sovstack.catalog import has_member_login, login_base, manages_members
+from sovstack.check.findings import CheckInput
+from sovstack.check.run import wiring_findings
+from sovstack.recommend.report import render_markdown
 from sovstack.recommend.service import recommend
 from sovstack.render.bundle import render
 from sovstack.stack.draft import draft, hosted_email
@@ -87,8 +94,8 @@ def test_what_is_recommended_is_what_is_deployed_and_wired(catalog, questionnair
         assert result.data["identity"]["connected"] == rec.identity.connected
     else:
         assert w.provider is None and not wired
-        members = [t for t in w.stack.tools if catalog.tools[t].role == "main" and not (
-            catalog.tools[t].analytics and catalog.tools[t].analytics.collects == "logs")]
+        members = [t for t in w.stack.tools if catalog.tools[t].role == "main" and not catalog.tools[t].sso.via
+                   and not (catalog.tools[t].analytics and catalog.tools[t].analytics.collects == "logs")]
         assert (rec.own_accounts is not None) == bool(members), members
     # keep: only for what is covered, or when every option was excluded, and then it says so
     covered = set(rec.answers.already_covered)
@@ -115,3 +122,46 @@ def test_what_is_recommended_is_what_is_deployed_and_wired(catalog, questionnair
         assert "password" not in made.relay, made.relay
     elif hoster is None:
         assert w.stack.mail_relay is None
+
+    # one account, or an honest split: both in the decision and in the report's words
+    accounts = accounts_by_need(rec, catalog, w)
+    if rec.answers.sso_required and len(set(accounts.values())) > 1:
+        assert rec.split is not None, accounts
+        assert sorted(n for needs, _ in rec.split.groups for n in needs) == sorted(accounts), accounts
+        lang = "fr" if rec.answers.francophone else "en"
+        text = render_markdown(rec, catalog, lang)
+        section = text.split(REPORT_SPLIT[lang], 1)
+        assert len(section) == 2, "the report does not say the single account is not kept"
+        for need in accounts:
+            assert catalog.criteria.needs[need].label.get(lang) in section[1].split("\n## ")[0], need
+    else:
+        assert rec.split is None, accounts
+
+    # check: one finding per subject, and an app that logs in through its base has none of its own
+    findings = wiring_findings(CheckInput(w.stack, catalog, None, where / "sovstack.yml"))
+    subjects = [f.subject for f in findings]
+    assert len(subjects) == len(set(subjects)), sorted(s for s in subjects if subjects.count(s) > 1)
+    for tool_id in w.stack.tools:
+        if catalog.tools[tool_id].sso.via:
+            assert f"identity {tool_id}" not in subjects, tool_id
+
+
+REPORT_SPLIT = {"en": "### One account asked for, not kept", "fr": "### Compte unique demandé, non tenu"}
+
+
+def accounts_by_need(rec, catalog, w):
+    """The account members use for each need that has accounts, read from what render wired (not from the
+    decision): the directory when the tool's login base is wired to it, else the tool's or hoster's own."""
+    found = {}
+    for need, o in rec.outcomes.items():
+        if o.pick is None or not catalog.criteria.needs[need].sso_applies:
+            continue
+        if o.mode == "hosted":
+            hoster = catalog.hosters[o.pick.hoster]
+            found[need] = hoster.id if hoster.single_account else f"{hoster.id}/{need}"
+            continue
+        base = login_base(catalog, o.pick.tool, w.stack.tools)
+        if not has_member_login(catalog.tools[base]):
+            continue
+        found[need] = "directory" if w.tools[base].identity else base
+    return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sovstack.check.findings import CheckInput, Finding
-from sovstack.wiring.model import Wiring
+from sovstack.wiring.model import Link, Wiring
 from sovstack.wiring.wire import wire
 
 
@@ -36,11 +36,14 @@ def wiring_findings(given: CheckInput) -> list[Finding]:
                              "keeps its own accounts", "members get one account and password per tool",
                              "add an identity tool (e.g. openldap) to 'tools' in the stack file to give each member "
                              "one account"))
-    for link in w.links:
+    for links in _by_subject(w.links):
+        link = links[0]
         name = catalog.tools[link.tool].name
-        subject = f"{link.aspect} {link.tool}"
+        subject = link.subject
         if link.wired:
-            found.append(Finding("wiring", subject, True, "info", f"{name}: {link.aspect} wired ({link.how})"))
+            found.append(Finding("wiring", subject, True, "info",
+                                 "; ".join(f"{catalog.tools[k.tool].name}: {k.aspect} wired ({k.how})"
+                                           for k in links if k.wired)))
         elif link.aspect == "identity":
             found.append(Finding(
                 "wiring", subject, False, "warning",
@@ -50,7 +53,7 @@ def wiring_findings(given: CheckInput) -> list[Finding]:
                 f"{catalog.tools[provider].name} (`sovstack catalog list`)"))
         elif link.aspect == "analytics":
             found.append(Finding(
-                "wiring", subject, False, "info", f"{name}: no analytics: {link.reason}",
+                "wiring", subject, False, "info", f"{name}: no analytics: {'; '.join(k.reason for k in links)}",
                 "visits to these pages are not counted",
                 "nothing to do if these pages need no statistics; otherwise see the reason"))
         else:
@@ -59,6 +62,16 @@ def wiring_findings(given: CheckInput) -> list[Finding]:
                 f"{name} sends invitations, notifications and password resets by mail",
                 "add a mail_relay (your mail provider's SMTP) to the stack file, or add postfix-dovecot to 'tools'"))
     return found
+
+
+def _by_subject(links: tuple[Link, ...]) -> list[list[Link]]:
+    """The links grouped by subject, wired ones first: one finding each. A page two counters see (a
+    tracker and a log reader) is counted when either counts it; an app that logs in through its base
+    has no identity link of its own (catalog `sso.via`), so its base's finding covers it."""
+    groups: dict[str, list[Link]] = {}
+    for link in links:
+        groups.setdefault(link.subject, []).append(link)
+    return [sorted(g, key=lambda k: not k.wired) for g in groups.values()]
 
 
 def _server_check(name: str) -> Callable[[CheckInput], list[Finding]]:

@@ -21,6 +21,7 @@ from sovstack.catalog import (
     Tool,
     deployable,
     has_member_login,
+    login_base,
     login_protocol,
     manages_members,
     with_requirements,
@@ -79,6 +80,15 @@ class Identity:
     unconnected: list[tuple[str, Reason]]
     alternatives: list[str]
     excluded: list[Exclusion]
+    through: list[str] = field(default_factory=list)  # apps connected through a connected base (sso.via)
+
+
+@dataclass
+class AccountSplit:
+    """`sso_required` that these picks cannot keep: members get several accounts. Each group of needs
+    shares one account; each says which account it is and why it is not the others'."""
+
+    groups: list[tuple[list[str], Reason]]
 
 
 @dataclass
@@ -111,6 +121,7 @@ class Recommendation:
     identity: Identity | None
     totals: Totals
     own_accounts: OwnAccounts | None = None
+    split: AccountSplit | None = None  # sso_required not kept: who has which account, and why
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,6 +398,16 @@ def member_tools(ctx: _Context, stack_tools: list[str]) -> list[str]:
     return [t for t in stack_tools if has_member_login(ctx.catalog.tools[t])]
 
 
+def _through(ctx: _Context, stack_tools: list[str], bases: list[str]) -> list[Reason]:
+    """The apps that open from one of `bases` and use its login (sso.via, add-ons): one line per base."""
+    lines = []
+    for base in bases:
+        apps = [t for t in stack_tools if t != base and login_base(ctx.catalog, t, stack_tools) == base]
+        if apps:
+            lines.append(say("login_through", tools=", ".join(apps), tool=base))
+    return lines
+
+
 def _identity_options(ctx: _Context, stack_tools: list[str]) -> tuple[list[tuple[Tool, list[str]]], list[Exclusion]]:
     """The identity tools that can hold the members of this stack, best first, each with the tools it
     connects, and the others with why not.
@@ -442,13 +463,15 @@ def choose_identity(ctx: _Context, stack_tools: list[str], rank: int = 0) -> Ide
     used = sorted({login_protocol(ctx.catalog, provider, t)[0] for t in connected})
     unconnected = [(t, _unconnected(ctx, provider, t)) for t in member_tools(ctx, stack_tools) if t not in connected]
     reasons = why + [say("identity_covers", tools=", ".join(connected), protocols="/".join(p.upper() for p in used))]
+    reasons += _through(ctx, stack_tools, connected)
+    through = [t for t in stack_tools if t not in connected and login_base(ctx.catalog, t, stack_tools) in connected]
     for tool, theirs in options[1:]:
         if len(theirs) < len(connected):
             missing = [t for t in connected if t not in theirs]
             excluded.append(Exclusion(tool.id, None, SELF_HOST, say("identity_misses", tools=", ".join(missing))))
     alternatives = [tool.id for tool, theirs in options[1:] if len(theirs) == len(connected)]
     return Identity(tool=best, reasons=reasons, connected=connected, unconnected=unconnected,
-                    alternatives=alternatives, excluded=excluded)
+                    alternatives=alternatives, excluded=excluded, through=through)
 
 
 def _unconnected(ctx: _Context, provider: str, tool_id: str) -> Reason:
@@ -470,7 +493,7 @@ def own_accounts(ctx: _Context, stack_tools: list[str], identity: Identity | Non
     if identity is not None or not members:
         return None
     _, excluded = _identity_options(ctx, stack_tools)
-    reasons = [say("own_accounts", tools=", ".join(members))]
+    reasons = [say("own_accounts", tools=", ".join(members))] + _through(ctx, stack_tools, members)
     if ctx.answers.sso_required:
         reasons.append(say("own_accounts_sso"))
     return OwnAccounts(tools=members, reasons=reasons, excluded=excluded)
@@ -666,7 +689,46 @@ def decide(answers: Answers, catalog: Catalog) -> Recommendation:
         outcome.reasons = _explain(ctx, outcome, covered, lost)
         outcomes[need] = outcome
     return Recommendation(answers=answers, outcomes=outcomes, identity=identity, totals=totals,
-                          own_accounts=own_accounts(ctx, tools, identity))
+                          own_accounts=own_accounts(ctx, tools, identity),
+                          split=account_split(ctx, outcomes, tools, identity))
+
+
+def account_of(ctx: _Context, need: str, pick: Candidate | None, stack_tools: list[str],
+               identity: Identity | None) -> tuple[str, Reason] | None:
+    """The account members use for a need (a key, and the account in words), or None when they need none
+    (kept, or a need without member accounts: video rooms, page counts)."""
+    if pick is None or not ctx.criteria.needs[need].sso_applies:
+        return None
+    if pick.mode == HOSTED:
+        hoster = ctx.catalog.hosters[pick.hoster]
+        if hoster.single_account:
+            return f"hoster:{hoster.id}", say("split_hoster", hoster=hoster.id)
+        return f"hoster:{hoster.id}:{need}", say("split_hoster_own", hoster=hoster.id)
+    base = login_base(ctx.catalog, pick.tool, stack_tools)
+    if not has_member_login(ctx.catalog.tools[base]):
+        return None
+    if identity is not None and base in identity.connected:
+        return SELF_HOST, say("split_identity", identity=identity.tool.id)
+    if identity is not None:
+        return f"tool:{base}", say("split_unconnected", tool=base, identity=identity.tool.id,
+                                   why=_unconnected(ctx, _provider(ctx, identity.tool), base))
+    return f"tool:{base}", say("split_no_identity", tool=base)
+
+
+def account_split(ctx: _Context, outcomes: dict[str, Outcome], stack_tools: list[str],
+                  identity: Identity | None) -> AccountSplit | None:
+    """With `sso_required`, the needs grouped by the account members use for them, when that is more
+    than one account (never a silent split); None when one account is kept or was not asked for."""
+    if not ctx.answers.sso_required:
+        return None
+    groups: dict[str, tuple[list[str], Reason]] = {}
+    for need, outcome in outcomes.items():
+        account = account_of(ctx, need, outcome.pick, stack_tools, identity)
+        if account is not None:
+            groups.setdefault(account[0], ([], account[1]))[0].append(need)
+    if len(groups) <= 1:
+        return None
+    return AccountSplit(groups=list(groups.values()))
 
 
 def _did_not_fit(ctx: _Context, options: list[Candidate], state: _State, need: str) -> list[tuple[Candidate, Reason]]:

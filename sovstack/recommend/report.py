@@ -9,7 +9,7 @@ from sovstack import __version__
 from sovstack.catalog import CRITERIA, Catalog
 from sovstack.paths import templates_dir
 from sovstack.recommend.decide import Candidate, Exclusion, Recommendation
-from sovstack.recommend.messages import Names
+from sovstack.recommend.messages import Names, say
 
 # Reasons that quote the catalog's English justifications or show score arithmetic and ids: they
 # belong in the details section, never in the plain-words recommendation.
@@ -49,12 +49,14 @@ def names_for(catalog: Catalog) -> Names:
             return label[:1].lower() + label[1:]
         if key == "criterion" and value in catalog.criteria.criteria:
             return catalog.criteria.criteria[value].get(lang).split(" — ")[0].lower()
-        if key in ("tool", "server", "runner_up", "identity"):
+        if key in ("tool", "server", "runner_up", "identity", "hoster"):
             return name(value)
         if key == "chosen":
             return REPORT_TEXT[lang]["mode"]["keep"].lower() if value == "keep" else name(value)
         if key == "tools":
             return ", ".join(name(t) for t in value.split(", "))
+        if key == "needs":  # several needs sharing one account (decide.account_split)
+            return ", ".join(catalog.criteria.needs[n].label.get(lang) for n in value.split(", "))
         return value
 
     return names
@@ -96,6 +98,7 @@ def to_data(rec: Recommendation, lang: str = "en", catalog: Catalog | None = Non
                         "excluded": [_exclusion(e, lang, names) for e in o.excluded]}
     t = rec.totals
     return {
+        "split": _split(rec, lang, names),
         "sovstack": __version__,
         "lang": lang,
         "answers": rec.answers.as_dict(),
@@ -201,8 +204,10 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
             notice = t["notice_video"]
         elif need == "analytics":
             notice = t["notice_no_account"]
-        elif identity and pick.tool in identity.connected:
+        elif identity and (pick.tool in identity.connected or pick.tool in identity.through):
             notice = t["notice_identity"].format(identity=short(identity.tool.name))
+        elif tool.sso.via:  # an app used from inside its base tool, with the base's account
+            notice = t["notice_via"].format(tool=short(catalog.tools[tool.sso.via].name))
         else:
             notice = t["notice_own_account"]
         return {"name": f"{short(tool.name)}, {t['on_your_server']}", "what": tool.description.get(lang),
@@ -266,6 +271,14 @@ def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[s
         if not entry["asks"]:
             entry["asks"] = [t["ask_nothing"].format(needs=open_)]
     return list(found.values())
+
+
+def _split(rec: Recommendation, lang: str, names: Names | None) -> list[str] | None:
+    """sso_required not kept: one line per account members get, naming its needs and why."""
+    if rec.split is None:
+        return None
+    return [say("split_group", needs=", ".join(needs), account=why).render(lang, names)
+            for needs, why in rec.split.groups]
 
 
 def template_context(rec: Recommendation, catalog: Catalog, lang: str = "en") -> dict[str, Any]:

@@ -45,6 +45,11 @@ REPORT = {
     "connected": {"en": "Connected", "fr": "Connectés"},
     "unconnected": {"en": "Not connected", "fr": "Non connectés"},
     "own_accounts": {"en": "Accounts: one per tool", "fr": "Comptes : un par outil"},
+    "split": {"en": "One account asked for, not kept", "fr": "Compte unique demandé, non tenu"},
+    "split_intro": {
+        "en": "You asked for one account for every tool. With these choices members get {count} accounts:",
+        "fr": "Vous avez demandé un compte unique pour tous les outils. Avec ces choix, les membres ont {count} comptes :",
+    },
     "totals": {"en": "Totals", "fr": "Totaux"},
     "ram": {"en": "Memory (RAM) for your server", "fr": "Mémoire (RAM) pour votre serveur"},
     "disk": {"en": "Disk", "fr": "Disque"},
@@ -143,6 +148,10 @@ REPORT = {
     "notice_identity": {
         "en": "Members log in with their one association account ({identity}).",
         "fr": "Les membres se connectent avec leur compte unique de l'association ({identity}).",
+    },
+    "notice_via": {
+        "en": "Members open it from {tool} and use their {tool} account.",
+        "fr": "Les membres l'ouvrent depuis {tool} et utilisent leur compte {tool}.",
     },
     "notice_own_account": {
         "en": "Members get a separate account for this tool.",
@@ -478,6 +487,32 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "you asked for one account for every tool, which sovstack cannot give with these tools",
         "fr": "vous avez demandé un compte unique pour tous les outils, ce que sovstack ne peut pas offrir avec ces outils",
     },
+    "login_through": {
+        "en": "{tools} open from {tool} and use its login",
+        "fr": "{tools} s'ouvrent depuis {tool} et utilisent sa connexion",
+    },
+    # sso_required not kept: which needs have which account, and why (decide.account_split)
+    "split_identity": {
+        "en": "the one association account ({identity})",
+        "fr": "le compte unique de l'association ({identity})",
+    },
+    "split_hoster": {
+        "en": "an account at {hoster} (a hoster's accounts are not those of your server)",
+        "fr": "un compte chez {hoster} (les comptes d'un hébergeur ne sont pas ceux de votre serveur)",
+    },
+    "split_hoster_own": {
+        "en": "a separate account at {hoster} for this service alone (its services do not share accounts)",
+        "fr": "un compte séparé chez {hoster} pour ce seul service (ses services ne partagent pas les comptes)",
+    },
+    "split_unconnected": {
+        "en": "an account in {tool} itself: it cannot use {identity} ({why})",
+        "fr": "un compte dans {tool} même : il ne peut pas utiliser {identity} ({why})",
+    },
+    "split_no_identity": {
+        "en": "an account in {tool} itself: no identity tool could connect two or more of your tools",
+        "fr": "un compte dans {tool} même : aucun outil d'identité ne pouvait connecter deux de vos outils ou plus",
+    },
+    "split_group": {"en": "{needs}: {account}", "fr": "{needs} : {account}"},
     "identity_heavy": {
         "en": "did not fit on the server with your other tools; a lighter directory was taken",
         "fr": "ne tenait pas sur le serveur avec vos autres outils ; un annuaire plus léger a été retenu",

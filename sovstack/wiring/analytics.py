@@ -121,10 +121,11 @@ def links(w: Wiring) -> list[Link]:
             how = (f"tracking code on the {PORTAL_NAME} {page.url}" if page.key == PORTAL
                    else f"{name} tracking code on {page.url}")
             found.append(Link(tracker_id if page.key == PORTAL else page.key, "analytics", True,
-                              f"{how} (site {page.site_id}){todo}"))
+                              f"{how} (site {page.site_id}){todo}", about="portal" if page.key == PORTAL else ""))
         found.append(Link(tracker_id, "analytics", False, "",
                           f"sovstack does not serve the association's website {website}: if there is "
-                          f"one, create a site for it in {name} and add {name}'s tracking code to its pages"))
+                          f"one, create a site for it in {name} and add {name}'s tracking code to its pages",
+                          about="website"))
         for other in (t for t in sorted(stack.tools) if t != tracker_id and catalog.tools[t].analytics
                       and catalog.tools[t].analytics.collects == "script"):
             found.append(Link(other, "analytics", False, "", f"the stack has two tools that count with a "
@@ -145,17 +146,17 @@ def _log_links(w: Wiring, website: str) -> list[Link]:
     server = stack.tools[reader].server
     portal_server = stack.portal_server()
 
-    def covered(tool_id: str, where: str, on: str) -> Link:
+    def covered(tool_id: str, where: str, on: str, about: str = "") -> Link:
         if on == server:
             who = "reads" if tool_id == reader else f"{name} reads"
-            return Link(tool_id, "analytics", True, f"{who} Caddy's access log of {where} on {server}")
+            return Link(tool_id, "analytics", True, f"{who} Caddy's access log of {where} on {server}", about=about)
         return Link(tool_id, "analytics", False, "", f"{where} is served by Caddy on {on}; {name} reads "
-                    f"the access log of {server} only")
+                    f"the access log of {server} only", about=about)
     found = []
     if portal_server:
-        found.append(covered(reader, f"the {PORTAL_NAME} https://{stack.portal_fqdn()}/", portal_server))
+        found.append(covered(reader, f"the {PORTAL_NAME} https://{stack.portal_fqdn()}/", portal_server, "portal"))
     for tool_id in web_tools(stack, w.catalog):
         found.append(covered(tool_id, f"https://{stack.fqdn(tool_id, w.catalog)}/", stack.tools[tool_id].server))
     found.append(Link(reader, "analytics", False, "", f"the association's website {website} is not served "
-                      f"by sovstack's Caddy, so {name} does not see its visits"))
+                      f"by sovstack's Caddy, so {name} does not see its visits", about="website"))
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sovstack.catalog import Catalog, OidcEndpoints, login_protocol, served, tool_wiring
+from sovstack.catalog import login_base as catalog_login_base
 from sovstack.stack.passwords import ssha
 from sovstack.stack.stackfile import Stack
 from sovstack.wiring.model import Wiring, ldap_base_dn
@@ -34,11 +35,9 @@ def protocol(stack: Stack, catalog: Catalog, provider_id: str | None, tool_id: s
 
 
 def login_base(stack: Stack, catalog: Catalog, tool_id: str) -> str:
-    """The tool a member logs in to when using `tool_id`: an add-on is used through its base tool
-    (Roundcube logs in to the mail server's IMAP, which checks the directory; Nextcloud Office opens
-    from Nextcloud), so it takes its base's login."""
-    tool = catalog.tools[tool_id]
-    return next((b for b in tool.addon_for if b in stack.tools), tool_id) if tool.role == "addon" else tool_id
+    """The tool a member logs in to when using `tool_id` (an add-on or an app with `sso.via` takes its
+    base's login: the catalog's rule, shared with the decision)."""
+    return catalog_login_base(catalog, tool_id, stack.tools)
 
 
 def context(w: Wiring, tool_id: str, secrets: dict[str, str]) -> dict[str, Any] | None:

@@ -22,6 +22,12 @@ class Link:
     wired: bool
     how: str  # e.g. "ldap", "smtp through postfix-dovecot", "" when not wired
     reason: str = ""  # when not wired: why, in plain words
+    about: str = ""  # what it is about when not the tool itself ("portal", "website": a counted page)
+
+    @property
+    def subject(self) -> str:
+        """What `sovstack check` reports it under: one finding per subject."""
+        return f"{self.aspect} {self.about or self.tool}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""One account, or an honest split (issue 14, item 3): with `sso_required`, when the picks give members
+more than one account, the decision groups the needs by the account they use and says why, and the
+report (en and fr) names them. Each row: answers over a base profile, then the expected groups
+(needs, the reason's key, the account's tool or hoster), or None when one account is kept or not asked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sovstack.recommend.report import render_markdown
+from sovstack.recommend.service import recommend
+
+BASE = dict(organisation="Les Amis du Quartier", members=40, francophone=True, techie="some", budget_eur_month=15,
+            needs=["email", "documents", "files", "chat", "forms", "analytics"], existing_suite="google",
+            office_formats=True, sso_required=True)
+
+CASES = {
+    # The demo: Disroot mail (no hosted mail joins the server's account), Nextcloud with Office and Forms
+    # (apps with sso.via: nextcloud, one Nextcloud account), Prosody; no identity tool connects two logins
+    # (OpenLDAP would connect Nextcloud only: Prosody's LDAP is not wired, GoatCounter has none).
+    "demo": [(["email"], "split_hoster", "disroot"),
+             (["documents", "files", "forms"], "split_no_identity", "nextcloud"),
+             (["chat"], "split_no_identity", "prosody")],
+    # Not asked for: nothing to report.
+    "no sso asked": ({"sso_required": False}, None),
+    # Everything at Framaspace, whose services share one account (single_account): kept.
+    "one hoster": ({"needs": ["documents", "files", "forms"]}, None),
+    # No techie: Disroot for four needs, but its forms are not offered to 40 members, so Framaspace's
+    # forms: two hoster accounts.
+    "two hosters": ({"techie": "none"}, [(["email", "documents", "files", "chat"], "split_hoster", "disroot"),
+                                         (["forms"], "split_hoster", "framaspace")]),
+    # A confident techie with room: OpenLDAP connects Nextcloud (with its apps) and Synapse; the mail
+    # server's LDAP login is not wired by sovstack (docker-mailserver), so mail keeps its own accounts.
+    "identity but mail apart": ({"techie": "confident", "budget_eur_month": 60},
+                                [(["email"], "split_unconnected", "docker-mailserver"),
+                                 (["documents", "files", "chat", "forms"], "split_identity", "openldap")]),
+}
+
+
+def _case(row):
+    return ({}, row) if isinstance(row, list) else row
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_split_is_named_in_the_decision_and_the_report(catalog, questionnaire, name):
+    over, expected = _case(CASES[name])
+    rec = recommend({**BASE, **over}, source="test", catalog=catalog, questionnaire=questionnaire).recommendation
+    if expected is None:
+        assert rec.split is None
+        for lang, heading in (("en", "One account asked for, not kept"), ("fr", "Compte unique demandé, non tenu")):
+            assert heading not in render_markdown(rec, catalog, lang)
+        return
+    got = [(needs, why.key, why.values.get("tool") or why.values.get("hoster") or why.values.get("identity"))
+           for needs, why in rec.split.groups]
+    assert got == expected
+    for lang, heading in (("en", "One account asked for, not kept"), ("fr", "Compte unique demandé, non tenu")):
+        section = render_markdown(rec, catalog, lang).split(heading, 1)[1].split("\n## ")[0]
+        lines = [line for line in section.splitlines() if line.startswith("- ")]
+        assert len(lines) == len(expected), lines
+        for line, (needs, _, account) in zip(lines, expected):
+            for need in needs:
+                assert catalog.criteria.needs[need].label.get(lang) in line, (lang, need, line)
+            name_of = catalog.tools[account].name if account in catalog.tools else catalog.hosters[account].name
+            assert name_of.split(" (")[0] in line, (lang, account, line)
