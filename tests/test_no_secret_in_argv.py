@@ -35,12 +35,9 @@ PENDING: dict[str, str] = {
     "keycloak": "kcadm/kc.sh --password on the command line",
     "limesurvey": "console.php install takes the admin password as an argument",
     "matrix-synapse": "register_new_matrix_user -p",
-    "nextcloud": "occ ldap:set-config with the bind password; redis-cli -a in the healthcheck",
-    "nextcloud-forms": "with nextcloud: redis-cli -a in the healthcheck",
-    "nextcloud-office": "with nextcloud: redis-cli -a in the healthcheck",
+    "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
     "onlyoffice": "occ config:app:set jwt_secret --value= and grep -qx of the secret",
     "postfix-dovecot": "grep -qx and printf of the Redis password",
-    "seafile": "redis-cli -a in the healthcheck",
     "umami": "curl -d with the admin password",
 }
 PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
@@ -83,13 +80,25 @@ def secret_variables(bundle, values: list[str]) -> set[str]:
             if m.group(2).strip("\"'") in values}
 
 
+BUILTINS = {"printf", "echo", "test", "[", "read", "export"}
+
+
 def expands_secret(line: str, names: set[str]) -> str | None:
-    """A `$NAME` of a secret variable used as an argument; `NAME2=$NAME tool` (an environment
-    assignment) is fine."""
+    """A `$NAME` of a secret variable used as an argument. Fine: an environment assignment
+    (`NAME2="$NAME" tool`) and an argument of a shell builtin (`printf %s "$NAME" > file`), which
+    runs in the shell itself, so no process gets it."""
     for found in re.finditer(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", line):
-        before = line[:found.start()].rstrip("\"'")
-        if found.group(1) in names and not re.search(r"""(^|[\s;&|('"])[A-Za-z_][A-Za-z0-9_]*=$""", before):
-            return found.group(0)
+        if found.group(1) not in names:
+            continue
+        before = line[:found.start()].rstrip("\"'$")
+        if re.search(r"""(^|[\s;&|('"])[A-Za-z_][A-Za-z0-9_]*=$""", before):
+            continue
+        command = re.split(r"&&|\|\||[;|(`]|\$\(|\bthen\b|\bdo\b", before)[-1].split()
+        while command and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", command[0]):
+            command.pop(0)
+        if command and command[0].strip("\"'") in BUILTINS:
+            continue
+        return found.group(0)
     return None
 
 
@@ -160,3 +169,5 @@ def test_the_scan_sees_arguments_and_skips_here_documents():
     assert argv_lines(script) == ["cat > /f <<'EOF'", "tool --pass visible-secret-value"]
     assert expands_secret('sh -c \'mariadb -p"$DB_PASSWORD"\'', {"DB_PASSWORD"}) == "$DB_PASSWORD"
     assert expands_secret('sh -c \'MYSQL_PWD="$DB_PASSWORD" mariadb\'', {"DB_PASSWORD"}) is None
+    assert expands_secret('redis-server --requirepass "$$DB_PASSWORD"', {"DB_PASSWORD"}) == "$DB_PASSWORD"
+    assert expands_secret('umask 077 && printf %s "$$DB_PASSWORD" > f && exec tool f', {"DB_PASSWORD"}) is None
