@@ -37,8 +37,6 @@ PENDING: dict[str, str] = {
     "matrix-synapse": "register_new_matrix_user -p",
     "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
     "onlyoffice": "occ config:app:set jwt_secret --value= and grep -qx of the secret",
-    "postfix-dovecot": "grep -qx and printf of the Redis password",
-    "umami": "curl -d with the admin password",
 }
 PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
 
