@@ -36,7 +36,6 @@ PENDING: dict[str, str] = {
     "limesurvey": "console.php install takes the admin password as an argument",
     "matrix-synapse": "register_new_matrix_user -p",
     "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
-    "onlyoffice": "occ config:app:set jwt_secret --value= and grep -qx of the secret",
 }
 PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
 
