@@ -18,13 +18,17 @@ PROFILES = [
      dict(members=25, francophone=True, techie="none", budget_eur_month=0, needs=["documents", "files", "video", "forms"]),
      # no techie: every self-host option is out. Framaspace is free, francophone, <=50 accounts and
      # runs Nextcloud (files 5) with Nextcloud Office; Framatalk (Jitsi) is free and link-based.
+     # Video: Framasoft's services have separate accounts (single_account: false), so Framaforms earns
+     # Framatalk no same-hoster bonus; the free Jitsi rooms of Entraide CHATONS and Framasoft tie, first by id.
      {"documents": ("hosted", "framaspace"), "files": ("hosted", "framaspace"),
-      "video": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
+      "video": ("hosted", "entraide-chatons"), "forms": ("hosted", "framasoft")},
      {"documents": [("nextcloud-office", "no_techie")]}),
     ("same choir, not francophone",
      dict(members=25, francophone=False, techie="none", budget_eur_month=0, needs=["documents", "files", "video", "forms"]),
      # Framaspace is for francophone associations only: Disroot (free, Nextcloud, CryptPad) takes over.
-     {"documents": ("hosted", "disroot"), "files": ("hosted", "disroot"), "video": ("hosted", "framasoft"),
+     # Video: Disroot's one account (single_account: true) already holds documents and files, so its free
+     # Jitsi earns the same-hoster bonus; Framasoft's accounts are separate, so Framaforms earns none.
+     {"documents": ("hosted", "disroot"), "files": ("hosted", "disroot"), "video": ("hosted", "disroot"),
       "forms": ("hosted", "framasoft")},
      {"files": [("framaspace", "francophone_only")]}),
     ("union of 400, confident techie, one account for all",
@@ -33,12 +37,12 @@ PROFILES = [
      # self-hosted tools share one directory; Synapse has free OIDC/SAML; GoatCounter is the lightest analytics.
      # mailcow is not deployed by sovstack (deploy.how: refused), so docker-mailserver (5/4/3/3, MIT, ahead of
      # Postfix+Dovecot on sovereignty) takes email, with Roundcube as its webmail (webmail: false).
-     # Video: with mailcow gone Disroot heads email before the one-account filter, so its free Jitsi gets the
-     # same-hoster bonus (17 -> 18) and wins the tie with Entraide CHATONS and Framasoft by id.
+     # Video: the same-hoster bonus now comes after the one-account filter, which keeps email on your own
+     # server, so Disroot's Jitsi no longer gets it; the free Jitsi rooms tie and Entraide CHATONS is first by id.
      {"email": ("self-host", "docker-mailserver"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "video": ("hosted", "disroot")},
+      "video": ("hosted", "entraide-chatons")},
      {"chat": [("mattermost", "user_cap"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
       "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
       "video": [("bigbluebutton", "not_deployed")]}),
@@ -87,7 +91,9 @@ PROFILES = [
     ("techie but zero budget and no server",
      dict(members=20, techie="confident", budget_eur_month=0, needs=["chat", "video"]),
      # no money for a server (€4.11 the smallest): free hosted services only.
-     {"chat": ("hosted", "framasoft"), "video": ("hosted", "framasoft")},
+     # Video: Framateam and Framatalk have separate accounts (Framasoft single_account: false), so no
+     # same-hoster bonus; the free Jitsi rooms tie and Entraide CHATONS is first by id.
+     {"chat": ("hosted", "framasoft"), "video": ("hosted", "entraide-chatons")},
      {"chat": [("matrix-synapse", "over_budget_server")]}),
     ("files already covered",
      dict(members=20, techie="some", budget_eur_month=10, needs=["files", "chat"], already_covered=["files"]),
@@ -109,7 +115,9 @@ PROFILES = [
      dict(members=200, techie="confident", budget_eur_month=20, needs=["video", "forms"]),
      # BigBlueButton is not deployed by sovstack (deploy.how: refused: it wants a dedicated Ubuntu server
      # of its own, and 16 GB plus the base, far over a €20 budget).
-     {"video": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
+     # Video: Framaforms earns Framatalk no same-hoster bonus (Framasoft's accounts are separate);
+     # the free Jitsi rooms tie and Entraide CHATONS is first by id.
+     {"video": ("hosted", "entraide-chatons"), "forms": ("hosted", "framasoft")},
      {"video": [("bigbluebutton", "not_deployed")]}),
     ("features first, forms and analytics",
      dict(members=40, techie="confident", budget_eur_month=50, priority="features", needs=["forms", "analytics"]),
@@ -137,3 +145,16 @@ def test_profile(catalog, questionnaire, name, answers, expected, exclusions):
 
 def test_at_least_fifteen_profiles():
     assert len(PROFILES) >= 15
+
+
+@pytest.mark.parametrize("name,answers", [(p[0], p[1]) for p in PROFILES], ids=[p[0] for p in PROFILES])
+def test_same_hoster_bonus_only_where_accounts_are_shared(catalog, questionnaire, name, answers):
+    # The bonus says members keep one account: only true at a hoster whose services share one account,
+    # and its note names this offer's own tool, not another need's.
+    rec = decide(resolve(questionnaire, answers, source=name).answers, catalog)
+    for need, o in rec.outcomes.items():
+        for c in o.ranked:
+            for note in c.notes:
+                if note.key == "together_hoster":
+                    assert catalog.hosters[c.hoster].single_account, (need, c.hoster)
+                    assert note.values["tool"] == c.tool and c.tool in note.render("en"), (need, c.hoster)

@@ -667,9 +667,10 @@ def decide(answers: Answers, catalog: Catalog) -> Recommendation:
     excluded: dict[str, list[Exclusion]] = {}
     for need in needs:
         ranked[need], excluded[need] = candidates_for(ctx, need)
-    _rank_together(ctx, [n for n in needs if n not in covered], ranked)
     if answers.sso_required:
         _one_account_system(ctx, [n for n in needs if n not in covered], ranked, excluded)
+    # After the one-account filter: a bonus must not lift an offer that filter then removes.
+    _rank_together(ctx, [n for n in needs if n not in covered], ranked)
     state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
     _fit(ctx, ranked, state, kept=covered)
     tools, companions, identity = _assemble(ctx, state)
@@ -759,7 +760,9 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
             if c.mode == SELF_HOST:
                 for tid in ctx.with_requirements([c.tool]):
                     tools_elsewhere.setdefault(tid, n)
-        hosters_elsewhere = {c.hoster: n for n, c in others.items() if c.mode == HOSTED}
+        # Only a hoster whose services share one account saves the members a second account.
+        hosters_elsewhere = {c.hoster: (n, c.tool) for n, c in others.items()
+                             if c.mode == HOSTED and ctx.catalog.hosters[c.hoster].single_account}
         updated = []
         for c in ranked[need]:
             note = None
@@ -768,7 +771,9 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
                 if shared:
                     note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
             elif c.hoster in hosters_elsewhere:
-                note = say("together_hoster", need=hosters_elsewhere[c.hoster], bonus=_num(bonus))
+                other_need, _ = hosters_elsewhere[c.hoster]
+                note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool,
+                           need=other_need, bonus=_num(bonus))
             updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
         ranked[need] = sorted(updated, key=_rank_key)
 

@@ -422,8 +422,8 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "fonctionne avec {tool}, déjà retenu pour {need} (+{bonus})",
     },
     "together_hoster": {
-        "en": "same hoster as for {need}: one place to ask (+{bonus})",
-        "fr": "même hébergeur que pour {need} : un seul interlocuteur (+{bonus})",
+        "en": "{tool} at {hoster}: the same account as for {need} there (+{bonus})",
+        "fr": "{tool} chez {hoster} : le même compte que pour {need} (+{bonus})",
     },
     "hosted_free": {"en": "free of charge", "fr": "gratuit"},
     "hosted_price": {"en": "about {price}/month", "fr": "environ {price}/mois"},
