@@ -13,6 +13,7 @@ import jinja2
 from sovstack.errors import CatalogError
 from sovstack.layout import ROOT
 from sovstack.render import envfile
+from sovstack.stack.passwords import ssha
 from sovstack.stack.stackfile import Stack
 from sovstack.yamlio import dump_yaml
 
@@ -61,7 +62,9 @@ def systemd_word(value: object) -> str:
 # One quoting filter per target language: a value from the stack file, the answers or the member list
 # that lands in a script or a config is written through the filter of that language (tests/test_hostile_values.py).
 FILTERS = {"sh": lambda value: shlex.quote(str(value)), "php": php_string, "sql": sql_string, "lua": lua_string,
-           "systemd": systemd_word}
+           "systemd": systemd_word,
+           # a password slapd checks, written as its {SSHA} hash so the clear value never reaches a command
+           "ssha": ssha}
 
 
 def environment(root: Path) -> jinja2.Environment:
