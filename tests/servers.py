@@ -33,7 +33,7 @@ def require_docker():
 
 
 def sovstack(*args: str, cwd: Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SOVSTACK, *args], cwd=cwd, capture_output=True, text=True, timeout=1800,
+    result = subprocess.run([*SOVSTACK, *args], cwd=cwd, capture_output=True, text=True, timeout=900,
                             input=stdin, stdin=subprocess.DEVNULL if stdin is None else None)
     if check and result.returncode != 0:
         raise AssertionError(f"sovstack {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n"
@@ -65,12 +65,12 @@ def build_standins(images: dict[str, list[int]]) -> list[str]:
 
     sandbox.ensure_slim_image()
     subprocess.run(["docker", "build", "-q", "-t", STANDIN_BASE, "-f", str(HERE / "standin" / "Dockerfile.base"),
-                    str(HERE / "standin")], check=True, capture_output=True)
+                    str(HERE / "standin")], check=True, capture_output=True, timeout=900)
     for image, ports in images.items():
         dockerfile = (f"FROM {STANDIN_BASE}\nLABEL org.sovstack.standin=true\n"
                       f"ENV STANDIN_PORTS=\"{' '.join(map(str, ports))}\" STANDIN_IMAGE=\"{image}\"\n")
         subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile.encode(), check=True,
-                       capture_output=True)
+                       capture_output=True, timeout=900)
     return sorted(images)
 
 

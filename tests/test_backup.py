@@ -121,7 +121,7 @@ def test_the_scripts_are_valid_shell_and_cover_every_tool(tmp_path, catalog, too
     backup_sh = bundle.files["/srv/sovstack/bin/sovstack-backup"].decode()
     restore_sh = bundle.files["/srv/sovstack/bin/sovstack-restore"].decode()
     for script in (backup_sh, restore_sh):
-        subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+        subprocess.run(["sh", "-n"], input=script, text=True, check=True, timeout=300)
     paths = re.search(r'^PATHS="([^"]*)"', backup_sh, re.M).group(1).split()
     for tool in tools:
         assert f"/srv/sovstack/data/{tool}" in paths and f"/srv/sovstack/dumps/{tool}" in paths

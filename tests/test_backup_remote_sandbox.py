@@ -36,7 +36,7 @@ REST_PORT = 8000
 def gateway(container: str) -> str:
     """The address the sandbox reaches the machine running pytest at (its Docker network's gateway)."""
     found = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.Gateway}}", container],
-                           capture_output=True, text=True, check=True).stdout.strip()
+                           capture_output=True, text=True, check=True, timeout=900).stdout.strip()
     assert found, f"no gateway address for {container}"
     return found
 

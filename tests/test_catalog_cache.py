@@ -189,7 +189,8 @@ def test_a_warm_ask_does_not_import_pydantic(tmp_path):
     code = ("import sys, runpy; sys.argv=['sovstack','ask','--answers',%r,'--out',%r,'--json'];\n"
             "try:\n    runpy.run_module('sovstack', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('PYDANTIC=%%s\\n' %% ('pydantic' in sys.modules))") % (str(answers), str(tmp_path / "out"))
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                           timeout=300)
             for _ in range(2)]
     assert "PYDANTIC=True" in runs[0].stderr  # the cold run validated the YAML
     assert "PYDANTIC=False" in runs[1].stderr, runs[1].stderr

@@ -248,7 +248,8 @@ def test_shell_completion_is_documented_and_works():
     assert "_SOVSTACK_COMPLETE=bash_source sovstack" in (REPO / "README.md").read_text()
     # As the installed `sovstack` script runs it (click takes the variable's name from the program's).
     script = subprocess.run([sys.executable, "-c", "from sovstack.cli.main import main; main(prog_name='sovstack')"],
-                            env=clean_env(_SOVSTACK_COMPLETE="bash_source"), capture_output=True, text=True)
+                            env=clean_env(_SOVSTACK_COMPLETE="bash_source"), capture_output=True, text=True,
+                            timeout=300)
     assert "complete -o nosort -F _sovstack_completion sovstack" in script.stdout
 
 

@@ -39,7 +39,7 @@ def edit(path, **changes):
 
 def other_key(tmp_path):
     key = tmp_path / "other_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=900)
     return str(key)
 
 
@@ -109,7 +109,7 @@ def test_a_deploy_killed_halfway_is_completed_by_the_next_run(fresh, tmp_path):
         if line.startswith("TASK [Restart and reload what changed files belong to"):
             os.killpg(proc.pid, signal.SIGKILL)
             break
-    proc.wait()
+    proc.wait(timeout=900)
     assert any("TASK [Files]" in line for line in seen), "".join(seen[-20:])
     pending = ssh(fresh, "ls /srv/sovstack/pending").stdout.split()
     assert "reload_caddy" in pending  # what the killed run left to do is written down

@@ -112,7 +112,8 @@ def test_a_port_published_by_mistake_stays_closed_outside_with_a_standin_contain
         inside = ssh(converged.server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8999/").stdout
         assert inside == "200"  # the mistake is real: it listens
         outside = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{http_code}",
-                                  f"http://{converged.server.address}:8999/"], capture_output=True, text=True)
+                                  f"http://{converged.server.address}:8999/"], capture_output=True, text=True,
+                                 timeout=900)
         assert outside.stdout != "200"
     finally:
         ssh(converged.server, "docker rm -f oops", check=False)
@@ -140,9 +141,9 @@ def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged
             checked.append(tool_id)
     archive = subprocess.run(["tar", "-C", str(tmp_path), "-c", "--transform", "s,^,check/,",
                               *[f"{t}/build/main/files/srv/sovstack/apps/{t}" for t in checked]],
-                             capture_output=True, check=True).stdout
+                             capture_output=True, check=True, timeout=900).stdout
     subprocess.run([*converged.server.ssh_command(), "rm -rf /tmp/check && tar -C /tmp -x"], input=archive,
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, timeout=900)
     failures = []
     for tool_id in checked:
         result = ssh(converged.server, f"cd /tmp/check/{tool_id}/build/main/files/srv/sovstack/apps/{tool_id} && "

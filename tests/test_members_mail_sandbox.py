@@ -109,12 +109,13 @@ def webmail_login(server, tls_root: Path, user: str, password: str) -> str:
     jar.unlink(missing_ok=True)
     curl = ["curl", "-sS", "--cacert", str(tls_root), "--resolve", f"webmail.{DOMAIN}:443:{server.server.address}",
             "-c", str(jar), "-b", str(jar), "-L"]
-    page = subprocess.run([*curl, f"https://webmail.{DOMAIN}/"], capture_output=True, text=True, check=True).stdout
+    page = subprocess.run([*curl, f"https://webmail.{DOMAIN}/"], capture_output=True, text=True, check=True,
+                          timeout=900).stdout
     token = re.search(r'name="_token" value="([^"]+)"', page).group(1)
     return subprocess.run([*curl, "--data-urlencode", f"_user={user}", "--data-urlencode", f"_pass={password}",
                            "-d", f"_token={token}&_task=login&_action=login&_timezone=UTC&_url=",
                            f"https://webmail.{DOMAIN}/?_task=login"], capture_output=True, text=True,
-                          check=True).stdout
+                          check=True, timeout=900).stdout
 
 
 @pytest.mark.parametrize("login", ["alice", "alice@voisins.test"])

@@ -147,7 +147,7 @@ def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
     render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
     result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
                              str(tmp_path / "build" / "hosts.yml"), str(DATA / "playbooks" / "site.yml")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -164,7 +164,7 @@ def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_che
     shutil.copytree(REPO / "inventories" / f"example-{example}", tmp_path / "inventory")
     result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
                              str(tmp_path / "inventory"), str(DATA / "playbooks" / "site.yml")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

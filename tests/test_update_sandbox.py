@@ -47,7 +47,7 @@ def build_failing_standin(image: str, port: int) -> None:
                   "RUN sed -i 's/self.send_response(200)/self.send_response(503 if self.path.startswith(\"\\/health\")"
                   " else 200)/' /standin.py && grep -q 503 /standin.py\n")
     subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile.encode(), check=True,
-                   capture_output=True)
+                   capture_output=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ def test_two_sessions_at_the_same_time_do_not_mix_answers(tmp_path):
             if question_id == "members":
                 seen[name]["members-page"] = page.text
             try:
-                barrier.wait()
+                barrier.wait(timeout=300)
             except threading.BrokenBarrierError:
                 pass  # one walk is shorter (fewer questions apply): the other goes on alone
         return record
@@ -276,13 +276,13 @@ def test_ask_web_serves_prints_the_address_and_writes_nothing(tmp_path):
 
 def test_ask_help_mentions_web_and_web_options_need_it():
     help_text = subprocess.run([sys.executable, "-m", "sovstack", "ask", "--help"], capture_output=True,
-                               text=True, cwd=REPO).stdout
+                               text=True, cwd=REPO, timeout=300).stdout
     assert "--web" in help_text and "sovstack ask --web" in help_text and "--no-browser" in help_text
     lonely = subprocess.run([sys.executable, "-m", "sovstack", "ask", "--port", "8080"], capture_output=True,
-                            text=True, cwd=REPO, stdin=subprocess.DEVNULL)
+                            text=True, cwd=REPO, stdin=subprocess.DEVNULL, timeout=300)
     assert lonely.returncode == 2 and "--port only go with --web" in lonely.stderr
     both = subprocess.run([sys.executable, "-m", "sovstack", "ask", "--web", "--json"], capture_output=True,
-                          text=True, cwd=REPO, stdin=subprocess.DEVNULL)
+                          text=True, cwd=REPO, stdin=subprocess.DEVNULL, timeout=300)
     assert both.returncode == 2 and "--web" in both.stderr
 
 

@@ -70,7 +70,7 @@ def test_ask_init_and_render_from_the_wheel_match_the_editable_install(wheel_env
             # Secrets are random: render from the same ones, so any difference is the installation's.
             shutil.copy(runs["editable"] / "secrets.yml", work / "secrets.yml")
         if "servers: {}" in (work / "sovstack.yml").read_text():  # every need hosted: nothing to render
-            refused = subprocess.run([*command, "render"], cwd=work, capture_output=True, text=True)
+            refused = subprocess.run([*command, "render"], cwd=work, capture_output=True, text=True, timeout=900)
             assert refused.returncode == 2 and "nothing to deploy" in refused.stderr, refused.stderr
         else:
             _run([*command, "render"], cwd=work)
