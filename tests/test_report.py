@@ -49,3 +49,29 @@ def test_french_report_is_in_french():
     assert '<html lang="fr">' in result.html
     assert "Coût mensuel estimé" in result.markdown and "Estimated monthly cost" not in result.markdown
     assert any("score global" in r for r in result.data["categories"]["chat"]["reasons"])
+
+
+# A hoster without a known price (Proton's euro prices are not sourced in hosters.yml) is never counted
+# as €0: the total says "price unknown", and the fit with the budget is not known.
+UNPRICED = dict(members=10, techie="none", budget_eur_month=0, hosting_preference="trusted-hoster",
+                e2ee_required=True)
+
+
+@pytest.mark.parametrize("overrides, lang, wanted, unwanted", [
+    (UNPRICED, "en", ["+ price unknown", "Your budget is already spent without Proton"], []),
+    (UNPRICED, "fr", ["+ prix inconnu", "Votre budget est déjà dépensé sans Proton"], ["price unknown"]),
+    ({**UNPRICED, "budget_eur_month": 25}, "fr", ["pas le prix de Proton", money(16, "fr")], []),
+    ({**UNPRICED, "budget_eur_month": 25}, "en",
+     ["+ price unknown", "not known until you have a price from Proton", money(16, "en")], []),
+    ({}, "en", [], ["price unknown", "not known until"]),  # every price known: no such words
+])
+def test_an_unknown_price_is_never_counted_as_zero(overrides, lang, wanted, unwanted):
+    result = recommend(base_answers(**overrides), source="test", lang=lang)
+    totals = result.data["totals"]
+    assert bool(totals["unpriced"]) == bool(wanted), totals
+    assert totals["fits_known"] == (not totals["unpriced"] and totals["fits"]), totals
+    for text in (result.markdown, result.html):
+        for phrase in wanted:
+            assert phrase in text, phrase
+        for phrase in unwanted:
+            assert phrase not in text, phrase

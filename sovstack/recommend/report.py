@@ -110,6 +110,9 @@ def to_data(rec: Recommendation, lang: str = "en", catalog: Catalog | None = Non
             "monthly_eur": t.monthly_eur, "server_eur": t.server_eur, "hosted_eur": t.hosted_eur,
             "server": t.server, "unpriced": t.unpriced, "self_hosted_tools": t.self_hosted_tools,
             "fits": t.fits,
+            # an offer without a known price is never counted as €0, so the fit is not known
+            "fits_known": t.fits and not t.unpriced,
+            "budget_room_eur": round(rec.answers.budget_eur_month - t.monthly_eur, 2) if t.unpriced else None,
         },
     }
 

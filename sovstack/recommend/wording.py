@@ -59,6 +59,18 @@ REPORT = {
     "server_cost": {"en": "server", "fr": "serveur"},
     "hosted_cost": {"en": "hosted services", "fr": "services hébergés"},
     "unpriced": {"en": "Ask these hosters for a price", "fr": "Demandez un prix à ces hébergeurs"},
+    # an unknown price is never counted as €0: the total says so, and the fit is not known
+    "price_unknown": {"en": "+ price unknown", "fr": "+ prix inconnu"},
+    "fit_unknown": {
+        "en": "Whether this fits your budget is not known until you have a price from {hosters}: with the rest, "
+              "it must stay within {room} a month.",
+        "fr": "On ne sait pas si cela tient dans votre budget tant que vous n'avez pas le prix de {hosters} : "
+              "avec le reste, il doit rester sous {room} par mois.",
+    },
+    "fit_unknown_over": {
+        "en": "Your budget is already spent without {hosters}, whose price is unknown: ask them first.",
+        "fr": "Votre budget est déjà dépensé sans {hosters}, dont le prix est inconnu : demandez-leur d'abord.",
+    },
     "no_server": {"en": "No server needed.", "fr": "Aucun serveur nécessaire."},
     "not_fit": {
         "en": "Even the lightest options do not fit your budget or server; see the needs kept as they are.",
