@@ -49,6 +49,22 @@ def ssh(server, command: str, check: bool = True) -> subprocess.CompletedProcess
     return result
 
 
+def standin_health(work: Path) -> dict[str, str]:
+    """image -> the catalog's health path of the tool whose compose file (rendered under work) names it:
+    a stand-in answers only there."""
+    from sovstack.catalog import load_catalog
+
+    tools = load_catalog().tools
+    found = {}
+    for compose in (work / "build").glob("*/files/srv/sovstack/apps/*/compose.yml"):
+        tool = tools.get(compose.parent.name)
+        health = tool.deploy.health if tool and tool.deploy else None
+        for service in (yaml.safe_load(compose.read_text()).get("services") or {}).values():
+            if health and service.get("ports"):
+                found[service["image"]] = health
+    return found
+
+
 def published_container_ports(compose_text: str) -> dict[str, list[int]]:
     """image -> container ports it publishes, read from a rendered compose file."""
     found: dict[str, list[int]] = {}
@@ -59,16 +75,26 @@ def published_container_ports(compose_text: str) -> dict[str, list[int]]:
     return found
 
 
-def build_standins(images: dict[str, list[int]]) -> list[str]:
-    """For each upstream image that cannot be pulled here, a local stand-in under that tag."""
+def build_standins(images: dict[str, list[int]], health: dict[str, str] | None = None) -> list[str]:
+    """For each upstream image that cannot be pulled here, a local stand-in under that tag: the upstream
+    databases are real (Debian's PostgreSQL in Dockerfile.postgres); any other answers only its catalog
+    health path (`health`: image -> path, see standin_health) on its published ports."""
     from sovstack.engines import sandbox
 
     sandbox.ensure_slim_image()
     subprocess.run(["docker", "build", "-q", "-t", STANDIN_BASE, "-f", str(HERE / "standin" / "Dockerfile.base"),
                     str(HERE / "standin")], check=True, capture_output=True, timeout=900)
     for image, ports in images.items():
+        database = image.split("/")[-1].split(":")[0]
+        if (HERE / "standin" / f"Dockerfile.{database}").exists():
+            subprocess.run(["docker", "build", "-q", "-t", image, "--build-arg", f"BASE={STANDIN_BASE}",
+                            "--label", "org.sovstack.standin=true", "-f",
+                            str(HERE / "standin" / f"Dockerfile.{database}"), str(HERE / "standin")],
+                           check=True, capture_output=True, timeout=900)
+            continue
         dockerfile = (f"FROM {STANDIN_BASE}\nLABEL org.sovstack.standin=true\n"
-                      f"ENV STANDIN_PORTS=\"{' '.join(map(str, ports))}\" STANDIN_IMAGE=\"{image}\"\n")
+                      f"ENV STANDIN_PORTS=\"{' '.join(map(str, ports))}\" STANDIN_IMAGE=\"{image}\" "
+                      f"STANDIN_HEALTH=\"{(health or {}).get(image, '')}\"\n")
         subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile.encode(), check=True,
                        capture_output=True, timeout=900)
     return sorted(images)
@@ -139,7 +165,7 @@ def converge_sample(engine: str, tmp_path_factory, finalizers: list) -> Converge
     images: dict[str, list[int]] = {}
     for compose in (work / "build" / "main" / "files" / "srv" / "sovstack" / "apps").glob("*/compose.yml"):
         images.update(published_container_ports(compose.read_text()))
-    sandbox.load_images(server, build_standins(images))
+    sandbox.load_images(server, build_standins(images, standin_health(work)))
     result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
     result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
     result.runs["plan"] = sovstack("plan", "--engine", engine, cwd=work)

@@ -1,9 +1,9 @@
 """Restore drill on a sandbox server converged by Ansible with the sample stack (Debian tools for real,
 the etherpad stand-in): write known data into every tool, back up, destroy it, restore, compare.
 
-The etherpad stand-in's PostgreSQL image has no pg_dump, so the drill puts three tiny stand-in
-commands into that container (pg_dump/pg_restore/pg_isready over a rows file in its data volume):
-the dump path itself (compose exec, dump file in the snapshot, load on restore) is exercised for real.
+Etherpad's database runs from the postgres stand-in, Debian's real PostgreSQL 17 under the upstream tag
+(tests/standin/Dockerfile.postgres): the drill writes real rows and the backup dumps and restores them
+with the real commands of sovstack/backup/dumps.py (pg_dump -Fc, pg_restore --clean --if-exists).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ DATA = "/srv/sovstack/data"
 ROUNDCUBE_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"
 MAILDIR = f"{DATA}/postfix-dovecot/mail/voisins.test/drill/Maildir/cur"
 COMPOSE = "docker compose -f /srv/sovstack/apps/etherpad/compose.yml"
-FAKE_PG = {"pg_dump": "cat /var/lib/postgresql/data/rows.txt", "pg_restore": "cat > /var/lib/postgresql/data/rows.txt",
-           "pg_isready": "exit 0"}
+PSQL = f"{COMPOSE} exec -T postgres psql -q -tA -v ON_ERROR_STOP=1 -U etherpad -d etherpad -c"
+ROWS = 500
 PASSWORD = "drill-Pass-0123456789"
 
 
@@ -56,7 +56,8 @@ def state(server) -> dict[str, str]:
                                       "userPassword | sha256sum")
     found["roundcube:rows"] = run(server, f"sqlite3 {ROUNDCUBE_DB} 'SELECT count(*) FROM users'")
     found["roundcube:dump"] = run(server, f"sqlite3 {ROUNDCUBE_DB} '.dump users' | sha256sum")
-    found["etherpad:db"] = run(server, f"{COMPOSE} exec -T postgres cat /var/lib/postgresql/data/rows.txt | sha256sum")
+    found["etherpad:rows"] = run(server, f"{PSQL} 'SELECT count(*) FROM drill'")
+    found["etherpad:db"] = run(server, f"{PSQL} 'SELECT n, note FROM drill ORDER BY n' | sha256sum")
     return found
 
 
@@ -72,10 +73,8 @@ def known(server):
     run(server, f"sqlite3 {ROUNDCUBE_DB} \"INSERT INTO users (username, mail_host, created, language) "
                 f"VALUES ('drill', 'localhost', datetime('now'), 'fr_FR')\"")
     run(server, f"install -d {DATA}/etherpad/uploads && head -c 1048576 /dev/urandom > {DATA}/etherpad/uploads/known.bin")
-    for name, body in FAKE_PG.items():
-        run(server, f"printf '#!/bin/sh\\n{body}\\n' | {COMPOSE} exec -T postgres sh -c "
-                    f"'cat > /usr/local/bin/{name} && chmod 0755 /usr/local/bin/{name}'")
-    run(server, f"{COMPOSE} exec -T postgres sh -c 'seq 1 500 > /var/lib/postgresql/data/rows.txt'")
+    run(server, f"{PSQL} \"DROP TABLE IF EXISTS drill; CREATE TABLE drill (n int PRIMARY KEY, note text); "
+                f"INSERT INTO drill SELECT n, md5(n::text) FROM generate_series(1, {ROWS}) AS n\"")
     before = state(server)
     result = sovstack("backup", cwd=server.work)
     assert "backup: main: snapshot " in result.stdout
@@ -89,12 +88,12 @@ def cleanup(server) -> None:
                 f"sqlite3 {ROUNDCUBE_DB} \"DELETE FROM users WHERE username = 'drill'\"")
 
 
-def test_the_backup_timer_is_enabled_daily(server):
+def test_the_backup_timer_is_enabled_daily_with_standin_etherpad(server):
     assert run(server, "systemctl is-enabled sovstack-backup.timer").strip() == "enabled"
     assert "sovstack-backup.service" in run(server, "systemctl list-timers --all sovstack-backup.timer")
 
 
-def test_a_wrong_password_fails_clearly_and_changes_nothing(server, known):
+def test_a_wrong_password_fails_clearly_and_changes_nothing_with_standin_etherpad(server, known):
     secrets_path = server.work / "secrets.yml"
     original = secrets_path.read_text()
     data = yaml.safe_load(original)
@@ -112,12 +111,12 @@ def test_a_wrong_password_fails_clearly_and_changes_nothing(server, known):
     assert state(server) == known
 
 
-def test_restore_drill_brings_back_identical_data(server, known):
+def test_restore_drill_brings_back_identical_data_with_standin_etherpad(server, known):
     run(server, f"ldapdelete -Q -Y EXTERNAL -H ldapi:/// uid=drill,ou=people,{BASE}")
     run(server, f"rm -rf {DATA}/postfix-dovecot/mail/voisins.test/drill {DATA}/etherpad/uploads "
                 f"{DATA}/goaccess/html/*")
     run(server, f"sqlite3 {ROUNDCUBE_DB} \"DELETE FROM users WHERE username = 'drill'\"")
-    run(server, f"{COMPOSE} exec -T postgres sh -c 'echo destroyed > /var/lib/postgresql/data/rows.txt'")
+    run(server, f"{PSQL} 'DELETE FROM drill WHERE n > 10'")
     assert state(server) != known
 
     result = sovstack("restore", cwd=server.work)
@@ -126,11 +125,12 @@ def test_restore_drill_brings_back_identical_data(server, known):
     after = state(server)
     assert after == known
     assert int(after["roundcube:rows"]) >= 1 and int(after["ldap:entries"]) > 5
+    assert int(after["etherpad:rows"]) == ROWS
     # The member logs in again with the same password (slapd serves the restored database).
     run(server, f"ldapwhoami -x -H ldap://127.0.0.1 -D uid=drill,ou=people,{BASE} -w {PASSWORD}")
 
 
-def test_one_tool_is_restored_alone_from_a_chosen_snapshot(server, known):
+def test_one_tool_is_restored_alone_from_a_chosen_snapshot_with_standin_etherpad(server, known):
     listing = sovstack("restore", "--list", cwd=server.work).stdout
     snapshot = listing.splitlines()[-1].split()[1]  # the newest: the one `known` took
     run(server, f"rm -f {DATA}/etherpad/uploads/known.bin")

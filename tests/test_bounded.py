@@ -3,7 +3,6 @@ tests make carries its own timeout, so a hung command fails its test instead of 
 
 import ast
 import tomllib
-from pathlib import Path
 
 import pytest
 

@@ -34,7 +34,7 @@ def test_fresh_server_converges_and_a_second_run_changes_nothing_incl_etherpad_s
     assert "plan: main: 0 change(s) would be made" in converged.runs["plan"].stdout
 
 
-def test_only_ssh_web_and_mail_ports_listen_outside_loopback(converged):
+def test_only_ssh_web_and_mail_ports_listen_outside_loopback_with_standins(converged):
     out = ssh(converged.server, "ss -Htln").stdout
     public = set()
     for line in out.splitlines():
@@ -59,7 +59,7 @@ def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(c
         assert "strict-transport-security" in result.stdout.lower()
 
 
-def test_the_members_portal_lists_the_tools_under_a_strict_csp(converged):
+def test_the_members_portal_lists_the_tools_under_a_strict_csp_with_standins(converged):
     root = converged.work / "caddy-root.crt"
     root.write_text(ssh(converged.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
     result = subprocess.run(["curl", "-sS", "--cacert", str(root), "--resolve",
@@ -83,7 +83,7 @@ def test_health_checks_pass_debian_tools_for_real_and_etherpad_standin(converged
     ssh(converged.server, "systemctl start sovstack-goaccess.service && test -s /srv/sovstack/data/goaccess/html/index.html")
 
 
-def test_secrets_and_env_files_are_private_and_never_in_the_output(converged):
+def test_secrets_and_env_files_are_private_and_never_in_the_output_with_standins(converged):
     secrets_file = converged.work / "secrets.yml"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     values = []
@@ -109,17 +109,17 @@ def test_secrets_and_env_files_are_private_and_never_in_the_output(converged):
 def test_a_port_published_by_mistake_stays_closed_outside_with_a_standin_container(converged):
     ssh(converged.server, "docker run -d --rm --name oops -p 8999:9001 etherpad/etherpad:2.6.1")
     try:
-        inside = ssh(converged.server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8999/").stdout
+        inside = ssh(converged.server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8999/health").stdout
         assert inside == "200"  # the mistake is real: it listens
         outside = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{http_code}",
-                                  f"http://{converged.server.address}:8999/"], capture_output=True, text=True,
+                                  f"http://{converged.server.address}:8999/health"], capture_output=True, text=True,
                                  timeout=900)
         assert outside.stdout != "200"
     finally:
         ssh(converged.server, "docker rm -f oops", check=False)
 
 
-def test_every_compose_file_passes_compose_v2_validation_on_the_server(converged, catalog, tmp_path):
+def test_every_compose_file_passes_compose_v2_validation_on_the_server_with_standins(converged, catalog, tmp_path):
     """Each deployable compose tool rendered alone, then `docker compose config -q` on Debian 13."""
     from sovstack.render.bundle import render
     from sovstack.stack.secrets import ensure_secrets
@@ -166,7 +166,7 @@ DRIFTS = [
 
 
 @pytest.mark.parametrize("section,damage,repaired", DRIFTS, ids=[d[0] for d in DRIFTS])
-def test_a_drift_in_any_section_is_repaired_and_then_nothing_runs(converged, section, damage, repaired):
+def test_a_drift_in_any_section_is_repaired_and_then_nothing_runs_with_standins(converged, section, damage, repaired):
     from tests.servers import sovstack
 
     ssh(converged.server, damage)
@@ -176,3 +176,38 @@ def test_a_drift_in_any_section_is_repaired_and_then_nothing_runs(converged, sec
     assert ssh(converged.server, repaired, check=False).returncode == 0, section
     again = sovstack("deploy", "--engine", converged.engine, cwd=converged.work)
     assert changes(again.stdout) == 0, changed_tasks(again.stdout)
+
+
+def test_a_wrong_health_path_fails_the_deploy_naming_its_last_output_with_standin_etherpad(
+        converged, tmp_path, monkeypatch):
+    """The etherpad stand-in answers only the catalog's /health: a template polling another path makes
+    the deploy fail, and the failure quotes the health command's last output (curl's 404)."""
+    import shutil
+
+    from sovstack.paths import templates_dir
+    from tests.servers import sovstack
+
+    templates = tmp_path / "templates"
+    shutil.copytree(templates_dir(), templates)
+    compose = templates / "apps" / "etherpad" / "app" / "compose.yml.j2"
+    text = compose.read_text()
+    right = "curl --silent --fail http://localhost:9001/health | grep -qE 'pass|ok|up'"
+    assert right in text
+    # a wrong path, checked every 2 s from the start, so Docker says unhealthy within seconds
+    text = text.replace(right, "curl -fsS -o /dev/null http://localhost:9001/no-such-health")
+    timing = "      interval: 30s\n      timeout: 5s\n      retries: 5\n      start_period: 60s"
+    assert timing in text
+    text = text.replace(timing, "      interval: 2s\n      timeout: 5s\n      retries: 2\n      start_period: 0s", 1)
+    compose.write_text(text)
+    monkeypatch.setenv("SOVSTACK_TEMPLATES", str(templates))
+    try:
+        failed = sovstack("deploy", "--engine", converged.engine, cwd=converged.work, check=False)
+    finally:
+        monkeypatch.delenv("SOVSTACK_TEMPLATES")
+    out = failed.stdout + failed.stderr
+    assert failed.returncode != 0, out[-3000:]
+    assert "etherpad-etherpad-1 is unhealthy" in out, out[-3000:]
+    assert "returned error: 404" in out, out[-3000:]
+    # the right template again: the server converges back, healthy
+    again = sovstack("deploy", "--engine", converged.engine, cwd=converged.work)
+    assert "health: main: etherpad https://pad.voisins.test: ok" in again.stdout

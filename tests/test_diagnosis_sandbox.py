@@ -42,7 +42,7 @@ def problems(findings: list[dict]) -> list[str]:
     return [f"{f['severity']} {f['subject']}: {f['what']}" for f in findings if not f["ok"]]
 
 
-def test_a_converged_server_passes_the_checks_that_depend_on_sovstack(server):
+def test_a_converged_server_passes_the_checks_that_depend_on_sovstack_with_standins(server):
     code, found = check(server, "services", "health", "ports", "tls")
     # What the manifest set up is fine (a failed unit of its own is said apart, in the drill's output).
     assert not [p for p in problems(found) if ": systemd unit " not in p], problems(found)
@@ -57,7 +57,7 @@ def test_a_converged_server_passes_the_checks_that_depend_on_sovstack(server):
     assert {f["check"] for f in found} == {"disk", "memory", "updates", "reboot", "backup"}
 
 
-def test_a_stopped_service_is_named_with_its_fix(server):
+def test_a_stopped_service_is_named_with_its_fix_with_standins(server):
     try:
         ssh(server.server, "systemctl stop dovecot")
         code, found = check(server, "services", "ports")
@@ -83,7 +83,7 @@ def test_a_stopped_service_is_named_with_its_fix(server):
 # filesystem is this machine's own disk, which a test must not fill, and a threshold lowered for
 # the test would not prove the real one.
 @pytest.mark.parametrize("fill_kib,severity", [(8 * 1024, None), (14 * 1024, "warning"), (15 * 1024 + 512, "error")])
-def test_a_full_disk_is_named_with_its_fix(server, fill_kib, severity):
+def test_a_full_disk_is_named_with_its_fix_with_standins(server, fill_kib, severity):
     try:
         ssh(server.server, f"mkdir -p {DRILL_DISK} && mount -t tmpfs -o size=16m sovstack-drill {DRILL_DISK} && "
                            f"fallocate -l {fill_kib}K {DRILL_DISK}/filler")
@@ -115,7 +115,7 @@ HOUR = 3600
     (lambda now: str(int(now - 5 * 24 * HOUR)), "error", "5 days old"),
     (lambda now: "yesterday", "warning", "does not hold a time"),
 ], ids=["missing", "fresh epoch", "30 h ISO", "5 days", "garbage"])
-def test_the_age_of_the_last_backup(server, stamp, severity, words):
+def test_the_age_of_the_last_backup_with_standins(server, stamp, severity, words):
     kept = ssh(server.server, f"cat {STAMP} 2>/dev/null || echo MISSING", check=False).stdout
     try:
         if stamp is None:
@@ -143,7 +143,7 @@ def mailed(output: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def test_the_daily_timer_mails_only_what_changed(server):
+def test_the_daily_timer_mails_only_what_changed_with_standins(server):
     diagnose = "python3 /srv/sovstack/bin/sovstack-diagnose --mail --only services,ports --state /root/drill-state.json"
     inbox = "/srv/sovstack/data/postfix-dovecot/mail/voisins.test/admin"
     assert ssh(server.server, "systemctl is-enabled sovstack-diagnose.timer").stdout.strip() == "enabled"

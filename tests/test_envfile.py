@@ -1,7 +1,7 @@
 """Env files for Docker Compose keep every value as rendered (sovstack/envfile.py).
 
 The quoting forms are checked against the real Compose parser on a sandbox server in
-tests/test_update_sandbox.py (test_env_file_values_reach_compose_unchanged); here, every tool's
+tests/test_update_sandbox.py (test_env_file_values_reach_compose_unchanged_with_standin_etherpad); here, every tool's
 env files rendered with a hostile relay password and organisation name use only those forms and
 decode back to the values.
 """

@@ -119,12 +119,12 @@ def webmail_login(server, tls_root: Path, user: str, password: str) -> str:
 
 
 @pytest.mark.parametrize("login", ["alice", "alice@voisins.test"])
-def test_a_member_added_by_sovstack_logs_in_to_imap_by_name_or_address(server, tls, login):
+def test_a_member_added_by_sovstack_logs_in_to_imap_by_name_or_address_with_standins(server, tls, login):
     assert imap_login_ok(server, tls, login, PASSWORDS["alice"])
     assert not imap_login_ok(server, tls, login, "not-her-password")
 
 
-def test_the_same_member_logs_in_to_roundcube_with_the_same_password(server, tls):
+def test_the_same_member_logs_in_to_roundcube_with_the_same_password_with_standins(server, tls):
     root = server.work / "caddy-root.crt"
     inbox = webmail_login(server, root, "alice", PASSWORDS["alice"])
     assert "<title>" in inbox and '"task":"mail"' in inbox
@@ -132,7 +132,7 @@ def test_the_same_member_logs_in_to_roundcube_with_the_same_password(server, tls
     assert '"task":"mail"' not in refused and '"task":"login"' in refused
 
 
-def test_mail_sent_by_a_member_through_submission_arrives_with_a_valid_dkim_signature(server, tls):
+def test_mail_sent_by_a_member_through_submission_arrives_with_a_valid_dkim_signature_with_standins(server, tls):
     subject = f"rehearsal {time.time()}"
     message = f"From: Alice <alice@{DOMAIN}>\r\nTo: Bob <bob@{DOMAIN}>\r\nSubject: {subject}\r\n\r\nSee you at 8.\r\n"
     with submission(server, tls) as client:
@@ -146,7 +146,7 @@ def test_mail_sent_by_a_member_through_submission_arrives_with_a_valid_dkim_sign
     assert not dkim_valid(received, txt_value(new_private_key()).encode())
 
 
-def test_implicit_tls_submission_on_465_takes_a_members_mail(server, tls):
+def test_implicit_tls_submission_on_465_takes_a_members_mail_with_standins(server, tls):
     subject = f"on 465 {time.time()}"
     address = server.server.address
 
@@ -159,7 +159,7 @@ def test_implicit_tls_submission_on_465_takes_a_members_mail(server, tls):
     assert dkim_valid(wait_for_message(server, tls, "alice", subject), dkim_record(server))
 
 
-def test_the_welcome_mail_lists_every_tool_and_is_signed(server, tls):
+def test_the_welcome_mail_lists_every_tool_and_is_signed_with_standins(server, tls):
     welcome = wait_for_message(server, tls, "alice", "Welcome to Les Voisins")
     body = email.message_from_bytes(welcome).get_payload(decode=True).decode()
     assert f"https://webmail.{DOMAIN}" in body and f"https://pad.{DOMAIN}" in body
@@ -168,7 +168,7 @@ def test_the_welcome_mail_lists_every_tool_and_is_signed(server, tls):
     assert dkim_valid(welcome, dkim_record(server))
 
 
-def test_relaying_for_a_stranger_is_refused(server):
+def test_relaying_for_a_stranger_is_refused_with_standins(server):
     with smtplib.SMTP(server.server.address, 25, timeout=30) as client:
         client.ehlo("stranger.example")
         # The null sender passes the sender checks (whose DNS lookups a sandbox cannot make), so
@@ -178,7 +178,7 @@ def test_relaying_for_a_stranger_is_refused(server):
     assert code == 554 and b"Relay access denied" in reply
 
 
-def test_submission_refuses_strangers_and_members_posing_as_others(server, tls):
+def test_submission_refuses_strangers_and_members_posing_as_others_with_standins(server, tls):
     with submission(server, tls) as client:
         client.mail(f"alice@{DOMAIN}")
         code, _ = client.rcpt("victim@elsewhere.example")
@@ -223,7 +223,7 @@ def logins(server, tls, user: str) -> dict[str, bool]:
             "ldap bind": ldap_bind_ok(server, user, password)}
 
 
-def test_a_disabled_member_cannot_log_in_anywhere_until_enabled(server, tls):
+def test_a_disabled_member_cannot_log_in_anywhere_until_enabled_with_standins(server, tls):
     everywhere = {"imap": True, "submission 587": True, "submission 465": True, "roundcube": True, "ldap bind": True}
     assert logins(server, tls, "bob") == everywhere  # each probe can succeed, so a refusal below means something
     sovstack("members", "disable", "bob", cwd=server.work)
@@ -237,7 +237,7 @@ def test_a_disabled_member_cannot_log_in_anywhere_until_enabled(server, tls):
     assert logins(server, tls, "bob") == everywhere
 
 
-def test_imported_members_get_their_chosen_password_by_mail_and_can_log_in(server, tls):
+def test_imported_members_get_their_chosen_password_by_mail_and_can_log_in_with_standins(server, tls):
     csv = server.work / "new-members.csv"
     # The welcome mail (with the password sovstack chose) goes to each member's own address: here
     # Bob's mailbox, which the test can read.
@@ -264,7 +264,7 @@ def test_imported_members_get_their_chosen_password_by_mail_and_can_log_in(serve
     ("user,name,email\ndan,Dan,dan@example.org\n", "line 1"),
     ("username,name,email\ndan,Dan,dan@example.org\ndan,Dan,dan@example.org\n", "already on line 2"),
 ])
-def test_a_bad_csv_names_the_line_and_adds_nobody(server, csv_text, named):
+def test_a_bad_csv_names_the_line_and_adds_nobody_with_standins(server, csv_text, named):
     csv = server.work / "bad.csv"
     csv.write_text(csv_text)
     before = sovstack("members", "list", "--json", cwd=server.work).stdout
@@ -273,7 +273,7 @@ def test_a_bad_csv_names_the_line_and_adds_nobody(server, csv_text, named):
     assert sovstack("members", "list", "--json", cwd=server.work).stdout == before
 
 
-def test_adding_an_existing_member_changes_nothing(server):
+def test_adding_an_existing_member_changes_nothing_with_standins(server):
     result = sovstack("members", "add", "alice", "--name", "Another Alice", "--password-stdin", cwd=server.work,
                       stdin="whatever-password-123\n", check=False)
     assert result.returncode == 2 and "already members: alice" in result.stderr
@@ -281,7 +281,7 @@ def test_adding_an_existing_member_changes_nothing(server):
     assert [m["name"] for m in listed if m["username"] == "alice"] == ["Alice Martin"]
 
 
-def test_the_directory_tells_anonymous_clients_nothing_and_service_accounts_no_hashes(server):
+def test_the_directory_tells_anonymous_clients_nothing_and_service_accounts_no_hashes_with_standins(server):
     anonymous = ssh(server.server, "ldapsearch -x -LLL -H ldap://127.0.0.1 -b dc=voisins,dc=test uid", check=False)
     assert "uid:" not in anonymous.stdout
     secrets = yaml.safe_load((server.work / "secrets.yml").read_text())

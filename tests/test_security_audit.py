@@ -43,7 +43,7 @@ def open_ports(address: str) -> set[int]:
             for p in line.split("Ports:")[1].split(",") if "/open/" in p}
 
 
-def test_a_full_port_scan_from_outside_finds_only_the_intended_ports(server):
+def test_a_full_port_scan_from_outside_finds_only_the_intended_ports_with_standins(server):
     assert open_ports(server.server.address) == INTENDED
 
 
@@ -81,14 +81,14 @@ def assert_modern_tls_only(findings: dict[str, dict]) -> None:
     assert not bad
 
 
-def test_tls_on_443_is_tls12_and_13_only_with_hsts_and_no_high_finding(server, tmp_path):
+def test_tls_on_443_is_tls12_and_13_only_with_hsts_and_no_high_finding_with_standins(server, tmp_path):
     findings = run_testssl(server, tmp_path, "https://pad.voisins.test")
     assert_modern_tls_only(findings)
     assert "31536000" in findings["HSTS_time"]["finding"] or "365 days" in findings["HSTS_time"]["finding"]
 
 
 @pytest.mark.parametrize("port", [465, 993])
-def test_tls_of_the_mail_ports_is_tls12_and_13_only_with_no_high_finding(server, tmp_path, port):
+def test_tls_of_the_mail_ports_is_tls12_and_13_only_with_no_high_finding_with_standins(server, tmp_path, port):
     """Implicit TLS for submission (465) and IMAP (993), with the certificate Caddy got for mail.voisins.test."""
     findings = run_testssl(server, tmp_path, f"mail.voisins.test:{port}")
     assert_modern_tls_only(findings)
@@ -99,7 +99,7 @@ SPOOFED_HOSTS = ["localhost", "127.0.0.1", "127.0.0.1:2019", "admin.voisins.test
 
 
 @pytest.mark.parametrize("host", SPOOFED_HOSTS)
-def test_a_spoofed_host_header_reaches_no_tool(server, host):
+def test_a_spoofed_host_header_reaches_no_tool_with_standins(server, host):
     """What Caddy really answers a Host no site names. On port 80, its automatic-HTTPS catch-all route
     (caddyhttp/autohttps.go, appendCatchAll) redirects every plain-HTTP request, 308 to
     https://{http.request.host}{uri}, with no body; the Admin API's :2019 is not reached. On 443, with
@@ -150,7 +150,7 @@ def plain(request, tmp_path_factory):
     return sandbox.up("test-plain", state_dir=state)
 
 
-def test_lynis_index_of_a_provisioned_server_is_at_least_80(server, plain):
+def test_lynis_index_of_a_provisioned_server_is_at_least_80_with_standins(server, plain):
     plain_index, _ = lynis(plain)
     index, warnings = lynis(server.server)
     Path("test-artifacts").mkdir(exist_ok=True)
@@ -160,7 +160,7 @@ def test_lynis_index_of_a_provisioned_server_is_at_least_80(server, plain):
     assert set(warnings) <= ACCEPTED_WARNINGS, warnings
 
 
-def test_ssh_meets_the_hardened_debian_13_policy_and_refuses_passwords(server):
+def test_ssh_meets_the_hardened_debian_13_policy_and_refuses_passwords_with_standins(server):
     password = subprocess.run(["ssh", "-p", "22", "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no",
                                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                                "-o", "PreferredAuthentications=password,keyboard-interactive",

@@ -24,6 +24,7 @@ from tests.servers import (
     STANDIN_BASE,
     build_standins,
     published_container_ports,
+    standin_health,
     require_docker,
     sovstack,
     ssh,
@@ -41,11 +42,10 @@ RUNNING = "docker inspect -f '{{.Config.Image}} {{.Image}}' etherpad-etherpad-1"
 
 
 def build_failing_standin(image: str, port: int) -> None:
-    """A stand-in whose /health answers 503 (every other path 200): a new version that does not work."""
+    """A stand-in whose /health answers 503 (404 elsewhere): a new version that does not work."""
     dockerfile = (f"FROM {STANDIN_BASE}\nLABEL org.sovstack.standin=true\n"
-                  f"ENV STANDIN_PORTS=\"{port}\" STANDIN_IMAGE=\"{image}\"\n"
-                  "RUN sed -i 's/self.send_response(200)/self.send_response(503 if self.path.startswith(\"\\/health\")"
-                  " else 200)/' /standin.py && grep -q 503 /standin.py\n")
+                  f"ENV STANDIN_PORTS=\"{port}\" STANDIN_IMAGE=\"{image}\" STANDIN_HEALTH=\"/health\" "
+                  "STANDIN_HEALTH_STATUS=503\n")
     subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile.encode(), check=True,
                    capture_output=True, timeout=900)
 
@@ -67,7 +67,8 @@ def drill(tmp_path_factory):
             sovstack("render", cwd=work)
             compose = work / "build" / "main" / "files" / "srv" / "sovstack" / "apps" / "etherpad" / "compose.yml"
             ports = published_container_ports(compose.read_text())
-            images = build_standins({**ports, PAD_GOOD: ports[PAD_A]})
+            health = standin_health(work)
+            images = build_standins({**ports, PAD_GOOD: ports[PAD_A]}, {**health, PAD_GOOD: health[PAD_A]})
             build_failing_standin(PAD_BAD, ports[PAD_A][0])
             sandbox.load_images(server, [*images, PAD_BAD])
             sovstack("deploy", cwd=work)
@@ -92,7 +93,7 @@ def image_id(drill, image: str) -> str:
     return on_server(drill, f"docker image inspect -f '{{{{.Id}}}}' {image}")
 
 
-def test_a_stand_in_whose_health_check_fails_is_rolled_back_with_its_data(drill):
+def test_a_stand_in_whose_health_check_fails_is_rolled_back_with_its_data_with_standin_etherpad(drill):
     on_server(drill, f"install -d {MARKER.rsplit('/', 1)[0]} && echo 'written by version A' > {MARKER}")
     assert on_server(drill, CADDY) == "200"
     previous = on_server(drill, RUNNING)
@@ -133,7 +134,7 @@ def test_a_stand_in_whose_health_check_fails_is_rolled_back_with_its_data(drill)
     assert on_server(drill, CADDY) == "200"
 
 
-def test_a_pin_that_cannot_be_pulled_stops_nothing(drill):
+def test_a_pin_that_cannot_be_pulled_stops_nothing_with_standin_etherpad(drill):
     before = on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1")
     pin(drill, "etherpad/etherpad:0.0.0-missing")
     result = sovstack("update", "--skip-debian", cwd=drill["work"], check=False)
@@ -143,7 +144,7 @@ def test_a_pin_that_cannot_be_pulled_stops_nothing(drill):
     assert on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1") == before
 
 
-def test_a_good_update_succeeds_and_keeps_the_data(drill):
+def test_a_good_update_succeeds_and_keeps_the_data_with_standin_etherpad(drill):
     pin(drill, PAD_GOOD)
     # The other engine applies the same manifest: the update does not depend on which one converged the server.
     result = sovstack("update", "--server", "main", "--tool", "etherpad", "--skip-debian", "--wait", "60",
@@ -159,7 +160,7 @@ def test_a_good_update_succeeds_and_keeps_the_data(drill):
     assert "health: main: etherpad https://pad.voisins.test: ok" in again.stdout
 
 
-def test_a_failing_stand_in_rebuilt_under_the_same_name_gets_the_previous_image_back(drill):
+def test_a_failing_stand_in_rebuilt_under_the_same_name_gets_the_previous_image_back_with_standin_etherpad(drill):
     good = image_id(drill, PAD_GOOD)
     on_server(drill, f"docker tag {PAD_BAD} {PAD_GOOD}")  # as if the image had been rebuilt or re-pulled
     result = sovstack("update", "--skip-debian", "--wait", "30", cwd=drill["work"], check=False)
@@ -178,7 +179,7 @@ HOSTILE_ENV = ["pa$word", "${HOME}", "$$", "with # hash", "it's", "say \"hi\"", 
                "it's $HOME \\ \"q\"\\", "Les Amis d'Émile & Co", "inner  spaces", "a=b", "#start", "", "plain.value-1"]
 
 
-def test_env_file_values_reach_compose_unchanged(drill):
+def test_env_file_values_reach_compose_unchanged_with_standin_etherpad(drill):
     """sovstack/envfile.py against the real parser: Docker Compose 2 from Debian 13 on the sandbox."""
     text = envfile.literal("".join(f"V{i}={value}\n" for i, value in enumerate(HOSTILE_ENV)))
     compose = "services:\n  probe:\n    image: etherpad/etherpad:2.6.1\n    env_file: probe.env\n"

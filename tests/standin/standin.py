@@ -1,7 +1,8 @@
 """A stand-in for an upstream image that cannot be pulled here (tests only).
 
-It answers HTTP 200 on every path of the ports in STANDIN_PORTS and writes each request to
-/standin/requests.log, so tests exercise routing, health checks and volumes, and nothing more.
+It answers HTTP 200 (or STANDIN_HEALTH_STATUS) only on STANDIN_HEALTH, the catalog's health path for the tool (404 elsewhere, so
+a wrong health path in a template fails a test), on the ports in STANDIN_PORTS, and writes each request
+to /standin/requests.log: tests exercise routing, health checks and volumes, and nothing more.
 """
 
 import http.server
@@ -15,8 +16,12 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
-        body = f"stand-in for {os.environ.get('STANDIN_IMAGE', '?')}: {self.path}\n".encode()
-        self.send_response(200)
+        healthy = self.path == os.environ.get("STANDIN_HEALTH")
+        # the body the upstream health endpoints answer ({"status":"pass"}: what health commands grep)
+        body = (b'{"status":"pass"}\n' if healthy else
+                f"stand-in for {os.environ.get('STANDIN_IMAGE', '?')}: no {self.path}\n".encode())
+        # STANDIN_HEALTH_STATUS: a stand-in for a version that does not work answers 503 there
+        self.send_response(int(os.environ.get("STANDIN_HEALTH_STATUS", "200")) if healthy else 404)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
