@@ -34,7 +34,6 @@ PENDING: dict[str, str] = {
     "hedgedoc": "manage_users --pass on the command line",
     "keycloak": "kcadm/kc.sh --password on the command line",
     "limesurvey": "console.php install takes the admin password as an argument",
-    "matrix-synapse": "register_new_matrix_user -p",
     "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
 }
 PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
