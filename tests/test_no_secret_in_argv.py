@@ -30,8 +30,6 @@ EXAMPLES = sorted((ROOT / "examples" / "stacks").rglob("*.yml"))
 PENDING: dict[str, str] = {
     "docker-mailserver": "setup email add takes the postmaster password as an argument",
     "roundcube": "with docker-mailserver: setup email add takes the postmaster password as an argument",
-    "goatcounter": "db create site -user.password= on the command line",
-    "hedgedoc": "manage_users --pass on the command line",
     "keycloak": "kcadm/kc.sh --password on the command line",
     "limesurvey": "console.php install takes the admin password as an argument",
     "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
