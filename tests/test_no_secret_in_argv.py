@@ -28,8 +28,6 @@ BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_e
 EXAMPLES = sorted((ROOT / "examples" / "stacks").rglob("*.yml"))
 # Tools whose rendered commands still carry a secret, and why (strict: a fix shows).
 PENDING: dict[str, str] = {
-    "docker-mailserver": "setup email add takes the postmaster password as an argument",
-    "roundcube": "with docker-mailserver: setup email add takes the postmaster password as an argument",
     "keycloak": "kcadm/kc.sh --password on the command line",
     "limesurvey": "console.php install takes the admin password as an argument",
     "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
