@@ -29,7 +29,6 @@ EXAMPLES = sorted((ROOT / "examples" / "stacks").rglob("*.yml"))
 # Tools whose rendered commands still carry a secret, and why (strict: a fix shows).
 PENDING: dict[str, str] = {
     "keycloak": "kcadm/kc.sh --password on the command line",
-    "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
 }
 PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
 
