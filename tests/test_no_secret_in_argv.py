@@ -27,10 +27,8 @@ BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_e
         "mail_relay": {"host": "smtp.example.net", "port": 587, "username": "asso@example.net"}}
 EXAMPLES = sorted((ROOT / "examples" / "stacks").rglob("*.yml"))
 # Tools whose rendered commands still carry a secret, and why (strict: a fix shows).
-PENDING: dict[str, str] = {
-    "keycloak": "kcadm/kc.sh --password on the command line",
-}
-PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
+PENDING: dict[str, str] = {}
+PENDING_EXAMPLES: dict[str, str] = {}
 
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
@@ -113,8 +111,8 @@ def leaks(bundle, values: list[str]) -> list[str]:
 
 def render(stack, tmp_path: Path, server: str = "main"):
     wired = wire(stack, CATALOG)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     if stack.mail_relay:
-        (tmp_path / "secrets.yml").parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "secrets.yml").write_text("mail_relay:\n  password: relay-password-123456\n")
     secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wired.wanted_secrets())
     return render_server(wired, secrets, server, tmp_path / "build"), secrets
