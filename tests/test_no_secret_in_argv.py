@@ -124,17 +124,31 @@ def tool_cases():
         yield pytest.param(tool_id, id=tool_id, marks=marks)
 
 
-@pytest.mark.parametrize("tool_id", list(tool_cases()))
-def test_no_secret_reaches_a_process_argument(tool_id, tmp_path):
+def check_tool(tool_id, tmp_path, identity):
     tool = CATALOG.tools[tool_id]
-    # With what it needs, the host it plugs into, and a directory (its bind password is a secret too).
+    # With what it needs, the host it plugs into, and a directory (its bind password is a secret too)
+    # or an OpenID provider (the client secret is one).
     companions = tool.requires_tools + [b for b in tool.addon_for if deployable(CATALOG.tools[b])[0]][:1]
-    if "identity" not in tool.categories and "ldap" in tool.deploy.wires:
-        companions.append("openldap")
+    if "identity" not in tool.categories and identity["wire"] in tool.deploy.wires:
+        companions.append(identity["tool"])
     tools = {t: {"server": "main"} for t in [tool_id, *companions]}
     stack = parse_stack({**BASE, "tools": tools}, "sovstack.yml", CATALOG)
     bundle, secrets = render(stack, tmp_path)
     assert not leaks(bundle, secrets.values()), "\n".join(leaks(bundle, secrets.values()))
+
+
+@pytest.mark.parametrize("tool_id", list(tool_cases()))
+def test_no_secret_reaches_a_process_argument(tool_id, tmp_path):
+    check_tool(tool_id, tmp_path, {"wire": "ldap", "tool": "openldap"})
+
+
+OIDC_CLIENTS = [t for t in DEPLOYABLE if "oidc" in CATALOG.tools[t].deploy.wires
+                and "identity" not in CATALOG.tools[t].categories]
+
+
+@pytest.mark.parametrize("tool_id", OIDC_CLIENTS)
+def test_no_secret_reaches_a_process_argument_with_an_openid_provider(tool_id, tmp_path):
+    check_tool(tool_id, tmp_path, {"wire": "oidc", "tool": "keycloak"})
 
 
 def example_cases():
