@@ -27,17 +27,8 @@ BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_e
         "mail_relay": {"host": "smtp.example.net", "port": 587, "username": "asso@example.net"}}
 EXAMPLES = sorted((ROOT / "examples" / "stacks").rglob("*.yml"))
 # Tools whose rendered commands still carry a secret, and why (strict: a fix shows).
-PENDING: dict[str, str] = {
-    "docker-mailserver": "setup email add takes the postmaster password as an argument",
-    "roundcube": "with docker-mailserver: setup email add takes the postmaster password as an argument",
-    "goatcounter": "db create site -user.password= on the command line",
-    "hedgedoc": "manage_users --pass on the command line",
-    "keycloak": "kcadm/kc.sh --password on the command line",
-    "limesurvey": "console.php install takes the admin password as an argument",
-    "matrix-synapse": "register_new_matrix_user -p",
-    "nextcloud": "occ ldap:set-config takes the LDAP bind password as an argument",
-}
-PENDING_EXAMPLES = {"multi/sovstack.yml": "see PENDING", "single.yml": "see PENDING"}
+PENDING: dict[str, str] = {}
+PENDING_EXAMPLES: dict[str, str] = {}
 
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
@@ -120,8 +111,8 @@ def leaks(bundle, values: list[str]) -> list[str]:
 
 def render(stack, tmp_path: Path, server: str = "main"):
     wired = wire(stack, CATALOG)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     if stack.mail_relay:
-        (tmp_path / "secrets.yml").parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "secrets.yml").write_text("mail_relay:\n  password: relay-password-123456\n")
     secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wired.wanted_secrets())
     return render_server(wired, secrets, server, tmp_path / "build"), secrets
@@ -133,17 +124,31 @@ def tool_cases():
         yield pytest.param(tool_id, id=tool_id, marks=marks)
 
 
-@pytest.mark.parametrize("tool_id", list(tool_cases()))
-def test_no_secret_reaches_a_process_argument(tool_id, tmp_path):
+def check_tool(tool_id, tmp_path, identity):
     tool = CATALOG.tools[tool_id]
-    # With what it needs, the host it plugs into, and a directory (its bind password is a secret too).
+    # With what it needs, the host it plugs into, and a directory (its bind password is a secret too)
+    # or an OpenID provider (the client secret is one).
     companions = tool.requires_tools + [b for b in tool.addon_for if deployable(CATALOG.tools[b])[0]][:1]
-    if "identity" not in tool.categories and "ldap" in tool.deploy.wires:
-        companions.append("openldap")
+    if "identity" not in tool.categories and identity["wire"] in tool.deploy.wires:
+        companions.append(identity["tool"])
     tools = {t: {"server": "main"} for t in [tool_id, *companions]}
     stack = parse_stack({**BASE, "tools": tools}, "sovstack.yml", CATALOG)
     bundle, secrets = render(stack, tmp_path)
     assert not leaks(bundle, secrets.values()), "\n".join(leaks(bundle, secrets.values()))
+
+
+@pytest.mark.parametrize("tool_id", list(tool_cases()))
+def test_no_secret_reaches_a_process_argument(tool_id, tmp_path):
+    check_tool(tool_id, tmp_path, {"wire": "ldap", "tool": "openldap"})
+
+
+OIDC_CLIENTS = [t for t in DEPLOYABLE if "oidc" in CATALOG.tools[t].deploy.wires
+                and "identity" not in CATALOG.tools[t].categories]
+
+
+@pytest.mark.parametrize("tool_id", OIDC_CLIENTS)
+def test_no_secret_reaches_a_process_argument_with_an_openid_provider(tool_id, tmp_path):
+    check_tool(tool_id, tmp_path, {"wire": "oidc", "tool": "keycloak"})
 
 
 def example_cases():
