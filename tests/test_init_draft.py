@@ -114,7 +114,10 @@ def test_init_asks_no_server_when_nothing_is_self_hosted(tmp_path):
 # self-host the rest.
 NEXT_STEPS = [
     ("small-choir.yml", "en", ["Framaspace (https://frama.space)", "an account for each of your 25 members",
-                               "accounts for your 25 members for Forms and surveys"], ["sovstack init", "Video"]),
+                               "accounts for your 25 members for Forms and surveys",
+                               # video is at Entraide CHATONS (Framasoft's accounts are not shared, so no
+                               # same-hoster bonus): its rooms need no account, and the line says so
+                               "nothing: Video calls need no account"], ["sovstack init"]),
     ("small-choir.yml", "fr", ["Quoi leur demander", "un compte pour chacun de vos 25 membres"], ["sovstack init"]),
     ("neighbourhood-association.yml", "en",
      ["Disroot (https://disroot.org)", "whether the addresses can be on your association's own domain",

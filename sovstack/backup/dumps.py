@@ -37,6 +37,8 @@ def commands(dump: Dump, app_dir: str, base_dn: str, path: str | None = None) ->
         dump_sh = login % "mariadb-dump" + f" --single-transaction --routines --events --databases {databases}"
         return (f"{run} {shlex.quote(dump_sh)} > \"$DUMP\"",
                 f"{compose} up -d {service}\n"
+                # The password variable expands in the container, so it stays in single quotes here.
+                "# shellcheck disable=SC2016\n"
                 f"{WAIT} {shlex.quote(run + ' ' + shlex.quote(login % 'mariadb-admin' + ' ping'))}\n"
                 f"{run} {shlex.quote(login % 'mariadb')} < \"$DUMP\"")
     if dump.kind == "mongodb":
