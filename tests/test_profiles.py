@@ -20,14 +20,18 @@ PROFILES = [
      # runs Nextcloud (files 5) with Nextcloud Office; Framatalk (Jitsi) is free and link-based.
      # Video: Framasoft's services have separate accounts (single_account: false), so Framaforms earns
      # Framatalk no same-hoster bonus; the free Jitsi rooms of Entraide CHATONS and Framasoft tie, first by id.
+     # Forms: Framaforms runs Yakforms on Drupal 7, past its end of life since 2025-01-05 (yakforms.yml
+     # end_of_life), and Framaspace's Nextcloud Forms is eligible, so Framaspace.
      {"documents": ("hosted", "framaspace"), "files": ("hosted", "framaspace"),
-      "video": ("hosted", "entraide-chatons"), "forms": ("hosted", "framasoft")},
-     {"documents": [("nextcloud-office", "no_techie")]}),
+      "video": ("hosted", "entraide-chatons"), "forms": ("hosted", "framaspace")},
+     {"documents": [("nextcloud-office", "no_techie")], "forms": [("framasoft", "end_of_life_other")]}),
     ("same choir, not francophone",
      dict(members=25, francophone=False, techie="none", budget_eur_month=0, needs=["documents", "files", "video", "forms"]),
      # Framaspace is for francophone associations only: Disroot (free, Nextcloud, CryptPad) takes over.
      # Video: Disroot's one account (single_account: true) already holds documents and files, so its free
      # Jitsi earns the same-hoster bonus; Framasoft's accounts are separate, so Framaforms earns none.
+     # Forms: no techie rules out self-hosting, Framaspace is francophone-only and ARN stops at 10 accounts,
+     # so Framaforms (end of life: Drupal 7) is the only option left; it is taken and the outcome says so.
      {"documents": ("hosted", "disroot"), "files": ("hosted", "disroot"), "video": ("hosted", "disroot"),
       "forms": ("hosted", "framasoft")},
      {"files": [("framaspace", "francophone_only")]}),
@@ -48,9 +52,11 @@ PROFILES = [
       "video": [("bigbluebutton", "not_deployed")]}),
     ("tiny collective, volunteer techie, €5",
      dict(members=8, techie="some", budget_eur_month=5, needs=["documents", "chat", "forms"]),
-     # €5 buys the 4 GB server (€4.11): Etherpad (5/5/5/2) fits; Framateam and Framaforms are free.
-     {"documents": ("self-host", "etherpad"), "chat": ("hosted", "framasoft"), "forms": ("hosted", "framasoft")},
-     {"documents": [("onlyoffice", "over_budget_server")]}),
+     # €5 buys the 4 GB server (€4.11): Etherpad (5/5/5/2) fits; Framateam is free.
+     # Forms: Framaforms is end of life (Drupal 7); LimeSurvey (difficulty 3, within a volunteer's reach,
+     # 1.5 GB) fits beside Etherpad on the same 4 GB server (512 + 768 + 1536 MB).
+     {"documents": ("self-host", "etherpad"), "chat": ("hosted", "framasoft"), "forms": ("self-host", "limesurvey")},
+     {"documents": [("onlyoffice", "over_budget_server")], "forms": [("framasoft", "end_of_life_other")]}),
     ("activists needing end-to-end encryption, confident techie",
      dict(members=30, techie="confident", budget_eur_month=20, e2ee_required=True, needs=["documents", "chat", "video"]),
      # only E2EE tools pass: CryptPad (documents), Matrix/XMPP-OMEMO (chat), Jitsi (video); Disroot hosts
@@ -86,6 +92,8 @@ PROFILES = [
     ("existing 2 GB server, no money",
      dict(members=40, techie="confident", budget_eur_month=0, server_ram_mb=2048, needs=["documents", "forms", "analytics"]),
      # a server they have costs nothing more; Nextcloud-based tools need more than 2 GB with the base.
+     # Forms: LimeSurvey (1.5 GB) fits the 2 GB server alone but not beside GoatCounter (512 + 1536 + 256 MB),
+     # and no hoster offers analytics for free: end-of-life Framaforms is then the only option left, said so.
      {"documents": ("self-host", "etherpad"), "forms": ("hosted", "framasoft"), "analytics": ("self-host", "goatcounter")},
      {"documents": [("onlyoffice", "ram_server")]}),
     ("techie but zero budget and no server",
@@ -106,7 +114,9 @@ PROFILES = [
     ("prefers a trusted hoster, francophone",
      dict(members=30, techie="some", budget_eur_month=20, hosting_preference="trusted-hoster", francophone=True,
           needs=["files", "documents", "forms"]),
-     {"files": ("hosted", "framaspace"), "documents": ("hosted", "framaspace"), "forms": ("hosted", "framasoft")}, {}),
+     # Forms: Framaspace's Nextcloud Forms, not end-of-life Framaforms (Drupal 7).
+     {"files": ("hosted", "framaspace"), "documents": ("hosted", "framaspace"), "forms": ("hosted", "framaspace")},
+     {"forms": [("framasoft", "end_of_life_other")]}),
     ("chat for 300 members",
      dict(members=300, techie="confident", budget_eur_month=30, needs=["chat"]),
      # Mattermost self-hosted stops at 250 users; Framateam (hosted) has no such cap.
@@ -117,11 +127,15 @@ PROFILES = [
      # of its own, and 16 GB plus the base, far over a €20 budget).
      # Video: Framaforms earns Framatalk no same-hoster bonus (Framasoft's accounts are separate);
      # the free Jitsi rooms tie and Entraide CHATONS is first by id.
-     {"video": ("hosted", "entraide-chatons"), "forms": ("hosted", "framasoft")},
+     # Forms: Framaforms is end of life (Drupal 7) and Framaspace stops at 50 accounts; Nextcloud Forms
+     # (sovereignty 5, inside Nextcloud) fits with Nextcloud on the €8.03 8 GB server.
+     {"video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms")},
      {"video": [("bigbluebutton", "not_deployed")]}),
     ("features first, forms and analytics",
      dict(members=40, techie="confident", budget_eur_month=50, priority="features", needs=["forms", "analytics"]),
-     {"forms": ("hosted", "framasoft"), "analytics": ("self-host", "goatcounter")}, {}),
+     # Forms: Framaforms is end of life (Drupal 7); LimeSurvey (features 5: question logic, quotas) leads.
+     {"forms": ("self-host", "limesurvey"), "analytics": ("self-host", "goatcounter")},
+     {"forms": [("framasoft", "end_of_life_other")]}),
     ("no techie, email with own domain required but no budget",
      dict(members=60, techie="none", budget_eur_month=0, needs=["email"], e2ee_required=True),
      # E2EE mail hosted is only Proton (paid, price unknown) and no self-hosting without a techie.

@@ -306,6 +306,18 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "no longer maintained, so no more security fixes",
         "fr": "n'est plus maintenu, donc plus de correctifs de sécurité",
     },
+    # The catalog's end_of_life.note stays in the details: these sentences are whole in each language.
+    "end_of_life_other": {
+        "en": "runs {software}, past its end of life since {since} (no more security fixes); another option is available",
+        "fr": "tourne sous {software}, en fin de vie depuis le {since} (plus de correctifs de sécurité) ; "
+              "une autre option est possible",
+    },
+    "end_of_life_only": {
+        "en": "the only option left, but it runs {software}, past its end of life since {since} "
+              "(no more security fixes): plan to move off it",
+        "fr": "la seule option restante, mais elle tourne sous {software}, en fin de vie depuis le {since} "
+              "(plus de correctifs de sécurité) : prévoyez d'en changer",
+    },
     "no_techie": {
         "en": "nobody to run a server (you answered that no one can)",
         "fr": "personne pour gérer un serveur (vous avez répondu que personne ne le peut)",
