@@ -45,6 +45,7 @@ class Candidate:
     hosted_eur: float = 0.0  # the hoster's monthly price (0 when free or unknown)
     priced: bool = True
     end_of_life: EndOfLife | None = None  # runs end-of-life software: ranked after every other option
+    software: str | None = None  # a hosted offer's software when it is not a catalog tool (e.g. Disroot mail)
 
     @property
     def key(self) -> str:
@@ -188,6 +189,11 @@ class _Context:
     def preference_bonus(self, mode: str) -> tuple[float, list[Reason]]:
         wanted = {"own-server": SELF_HOST, "trusted-hoster": HOSTED}.get(self.preference)
         bonus = self.criteria.preference_bonus
+        if wanted is None and self.priority == "sovereignty" and mode == SELF_HOST:
+            # "Control over our data" with no say on where: the data under the group's control is on its own
+            # server (a hoster's sovereignty is at most 4, SCORING.md). A weight of 2 on that one point
+            # rarely outweighs a free hoster's cost and onboarding, so it counts as the own-server preference.
+            return bonus, [say("preference_sovereignty", where=say("where_own"), bonus=_num(bonus))]
         if wanted != mode:
             return 0.0, []
         where = say("where_own") if mode == SELF_HOST else say("where_hoster")
@@ -333,7 +339,7 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
                      total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes),
                      hosted_eur=price or 0.0, priced=price is not None,
-                     end_of_life=offer.end_of_life or (tool.end_of_life if tool else None))
+                     end_of_life=offer.end_of_life or (tool.end_of_life if tool else None), software=offer.software)
 
 
 def _rank_key(c: Candidate) -> tuple:
@@ -790,11 +796,13 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
             note = None
             if c.mode == SELF_HOST:
                 shared = [t for t in ctx.catalog.tools[c.tool].requires_tools if t in tools_elsewhere]
-                if shared:
+                if c.tool in tools_elsewhere:  # already on the server for another need (Nextcloud under its Forms)
+                    note = say("together_same", tool=c.tool, need=tools_elsewhere[c.tool], bonus=_num(bonus))
+                elif shared:
                     note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
             elif c.hoster in hosters_elsewhere:
                 other_need, _ = hosters_elsewhere[c.hoster]
-                note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool,
+                note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool or c.software,
                            need=other_need, bonus=_num(bonus))
             updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
         ranked[need] = sorted(updated, key=_rank_key)

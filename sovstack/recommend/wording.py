@@ -415,6 +415,10 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "matches your preference to keep data {where} (+{bonus})",
         "fr": "correspond à votre préférence de garder les données {where} (+{bonus})",
     },
+    "preference_sovereignty": {
+        "en": "control over your data comes first, and it is yours {where} (+{bonus})",
+        "fr": "la maîtrise de vos données passe d'abord, et elles sont à vous {where} (+{bonus})",
+    },
     "where_own": {"en": "on your own server", "fr": "sur votre propre serveur"},
     "where_hoster": {"en": "with a trusted hoster", "fr": "chez un hébergeur de confiance"},
     "priority": {
@@ -428,6 +432,10 @@ REASONS: dict[str, dict[str, str]] = {
     "office_convert": {
         "en": ".docx/.xlsx files are converted on import and export, not edited in place (-{penalty})",
         "fr": "les fichiers .docx/.xlsx sont convertis à l'import et à l'export, pas modifiés tels quels (-{penalty})",
+    },
+    "together_same": {
+        "en": "{tool} is already on your server for {need} (+{bonus})",
+        "fr": "{tool} est déjà sur votre serveur pour {need} (+{bonus})",
     },
     "together_tool": {
         "en": "runs with {tool}, already chosen for {need} (+{bonus})",
