@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import FrozenInstanceError, dataclass, field, fields
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -274,6 +275,15 @@ class Maintenance(Sourced):
 
 
 @strict
+class EndOfLife(Sourced):
+    """Software past its end of life: no more security fixes since `since`. The engine never picks it
+    while another option for the need is eligible (sovstack/recommend/decide.py)."""
+
+    since: date  # the day security fixes stopped (YAML: 2025-01-05)
+    note: Annotated[str, Field(min_length=8)]  # what reached its end of life, said for the group
+
+
+@strict
 class Build(Strict):
     """An image sovstack builds on the server from `templates/apps/<id>/<context>`."""
 
@@ -464,6 +474,7 @@ class Tool(Strict):
     identity_provides: list[Literal["ldap", "oidc", "saml"]] = empty_list()
     familiar_to: list[Literal["google", "microsoft"]] = empty_list()  # looks like what users of that suite know
     maintenance: Maintenance
+    end_of_life: EndOfLife | None = None  # required when maintenance.status is end-of-life
     admin_difficulty: AdminDifficulty
     scores: Scores
     deploy: Deploy | None = None  # self-hostable tools: how sovstack deploys it, or why it does not
@@ -473,6 +484,9 @@ class Tool(Strict):
     def __post_init__(self) -> None:
         if self.role == "addon" and not self.addon_for:
             raise ValueError("an addon needs 'addon_for' (the tools it is added to)")
+        if (self.maintenance.status == "end-of-life") != (self.end_of_life is not None):
+            raise ValueError("'end_of_life' (since, note, source) goes with maintenance.status: end-of-life, "
+                             "and that status needs it")
         if "identity" in self.categories and not self.identity_provides:
             raise ValueError("an identity tool needs 'identity_provides' (ldap, oidc, saml it offers)")
         if "documents" in self.categories and self.office_formats == "not-applicable":
@@ -538,6 +552,8 @@ class Offer(Strict):
     # offer must say it, even as null; the marker becomes None once checked.
     own_domain: bool | None = UNSAID  # type: ignore[assignment]
     smtp: SmtpSubmission | None = None  # email offers: the documented SMTP submission (None: not sourced, ask the hoster)
+    # the hoster runs end-of-life software for it (a tool's own end_of_life applies to its offers anyway)
+    end_of_life: EndOfLife | None = None
 
     def __post_init__(self) -> None:
         if not self.tool and not (self.software and self.features):

@@ -109,15 +109,16 @@ def test_init_asks_no_server_when_nothing_is_self_hosted(tmp_path):
 
 
 # The report's next steps, per profile: (example, lang, in the next steps, never in them). Facts: the
-# small choir hosts everything at Framaspace (one account) and Framasoft (separate accounts; Framatalk
-# needs none) and has no server; the neighbours host email at Disroot (own domain not known) and
-# self-host the rest.
+# small choir hosts everything at Framaspace (one account, forms included: Framaforms runs end-of-life
+# Drupal 7, so it is not picked) and its video rooms need no account, and it has no server; the neighbours
+# host email at Disroot (own domain not known) and self-host the rest.
 NEXT_STEPS = [
     ("small-choir.yml", "en", ["Framaspace (https://frama.space)", "an account for each of your 25 members",
-                               "accounts for your 25 members for Forms and surveys",
+                               "the one account opening Shared documents, Files, Forms and surveys",
                                # video is at Entraide CHATONS (Framasoft's accounts are not shared, so no
                                # same-hoster bonus): its rooms need no account, and the line says so
-                               "nothing: Video calls need no account"], ["sovstack init"]),
+                               "nothing: Video calls need no account"],
+     ["sovstack init", "Framasoft"]),
     ("small-choir.yml", "fr", ["Quoi leur demander", "un compte pour chacun de vos 25 membres"], ["sovstack init"]),
     ("neighbourhood-association.yml", "en",
      ["Disroot (https://disroot.org)", "whether the addresses can be on your association's own domain",

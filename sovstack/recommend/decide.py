@@ -16,6 +16,7 @@ from sovstack.catalog import (
     CRITERIA,
     NEEDS,
     Catalog,
+    EndOfLife,
     Hoster,
     Offer,
     Tool,
@@ -43,6 +44,8 @@ class Candidate:
     notes: tuple[Reason, ...] = ()  # caveats and bonuses that belong with this candidate
     hosted_eur: float = 0.0  # the hoster's monthly price (0 when free or unknown)
     priced: bool = True
+    end_of_life: EndOfLife | None = None  # runs end-of-life software: ranked after every other option
+    software: str | None = None  # a hosted offer's software when it is not a catalog tool (e.g. Disroot mail)
 
     @property
     def key(self) -> str:
@@ -185,10 +188,15 @@ class _Context:
 
     def preference_bonus(self, mode: str) -> tuple[float, list[Reason]]:
         wanted = {"own-server": SELF_HOST, "trusted-hoster": HOSTED}.get(self.preference)
+        bonus = self.criteria.preference_bonus
+        if wanted is None and self.priority == "sovereignty" and mode == SELF_HOST:
+            # "Control over our data" with no say on where: the data under the group's control is on its own
+            # server (a hoster's sovereignty is at most 4, SCORING.md). A weight of 2 on that one point
+            # rarely outweighs a free hoster's cost and onboarding, so it counts as the own-server preference.
+            return bonus, [say("preference_sovereignty", where=say("where_own"), bonus=_num(bonus))]
         if wanted != mode:
             return 0.0, []
         where = say("where_own") if mode == SELF_HOST else say("where_hoster")
-        bonus = self.criteria.preference_bonus
         return bonus, [say("preference", where=where, bonus=_num(bonus))]
 
     def familiarity_bonus(self, tool: Tool | None) -> tuple[float, list[Reason]]:
@@ -330,12 +338,21 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
     bonus, bonus_notes = ctx.bonuses(HOSTED, tool)
     return Candidate(mode=HOSTED, tool=offer.tool, hoster=hoster.id, scores=scores, score_reasons=reasons,
                      total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes),
-                     hosted_eur=price or 0.0, priced=price is not None)
+                     hosted_eur=price or 0.0, priced=price is not None,
+                     end_of_life=offer.end_of_life or (tool.end_of_life if tool else None), software=offer.software)
 
 
 def _rank_key(c: Candidate) -> tuple:
-    # Higher total first; ties go to sovereignty, then the cheaper, then self-hosting, then by name.
-    return (-c.total, -c.scores["sovereignty"], c.hosted_eur, c.mode != SELF_HOST, c.key)
+    # End-of-life software after every other option, whatever its scores: it is taken only when nothing
+    # else is left (on its own or in the fit of the whole stack), and the outcome then says so.
+    # Then higher total first; ties go to sovereignty, then the cheaper, then self-hosting, then by name.
+    return (c.end_of_life is not None, -c.total, -c.scores["sovereignty"], c.hosted_eur, c.mode != SELF_HOST, c.key)
+
+
+def _eol_values(c: Candidate, ctx: _Context) -> dict[str, str]:
+    eol = c.end_of_life  # its note (catalog English) is shown with the facts, not in these sentences
+    software = ctx.catalog.tools[c.tool].name if c.tool else c.hoster
+    return {"software": software, "since": eol.since.isoformat()}
 
 
 def candidates_for(ctx: _Context, need: str) -> tuple[list[Candidate], list[Exclusion]]:
@@ -635,7 +652,10 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
             nxt = options[index + 1] if index + 1 < len(options) else None
             trial = _State({**state.picks, need: nxt}, state.identity_rank)
             after = _overshoot(ctx, _stack_totals(ctx, trial))
-            moves.append((before - after, current.total - (nxt.total if nxt else 0.0), order, need, nxt))
+            loss = current.total - (nxt.total if nxt else 0.0)
+            if nxt is not None and nxt.end_of_life is not None and current.end_of_life is None:
+                loss = max(loss, current.total)  # onto end-of-life software: as bad as losing the option
+            moves.append((before - after, loss, order, need, nxt))
         if identity is not None:
             trial = _State(dict(state.picks), state.identity_rank + 1)
             t_tools, _, t_identity = _assemble(ctx, trial)
@@ -685,8 +705,16 @@ def decide(answers: Answers, catalog: Catalog) -> Recommendation:
                         for c, why in lost]
         gone = {c.key for c, _ in lost}
         feasible = [c for c in ranked[need] if c.key not in gone]
+        eol_excluded = []
+        if pick is not None and pick.end_of_life is None:  # another option was eligible: end of life is out
+            eol_excluded = [Exclusion(c.tool, c.hoster, c.mode, say("end_of_life_other", **_eol_values(c, ctx)))
+                            for c in feasible if c.end_of_life is not None]
+            feasible = [c for c in feasible if c.end_of_life is None]
+        elif pick is not None:  # nothing else was left: taken, and said
+            pick = replace(pick, notes=(say("end_of_life_only", **_eol_values(pick, ctx)),) + pick.notes)
+            feasible = [pick if c.key == pick.key else c for c in feasible]
         outcome = Outcome(need=need, mode=pick.mode if pick else KEEP, pick=pick, ranked=feasible,
-                          excluded=fit_excluded + excluded[need], companions=companions.get(need, []))
+                          excluded=eol_excluded + fit_excluded + excluded[need], companions=companions.get(need, []))
         outcome.reasons = _explain(ctx, outcome, covered, lost)
         outcomes[need] = outcome
     return Recommendation(answers=answers, outcomes=outcomes, identity=identity, totals=totals,
@@ -768,11 +796,13 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
             note = None
             if c.mode == SELF_HOST:
                 shared = [t for t in ctx.catalog.tools[c.tool].requires_tools if t in tools_elsewhere]
-                if shared:
+                if c.tool in tools_elsewhere:  # already on the server for another need (Nextcloud under its Forms)
+                    note = say("together_same", tool=c.tool, need=tools_elsewhere[c.tool], bonus=_num(bonus))
+                elif shared:
                     note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
             elif c.hoster in hosters_elsewhere:
                 other_need, _ = hosters_elsewhere[c.hoster]
-                note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool,
+                note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool or c.software,
                            need=other_need, bonus=_num(bonus))
             updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
         ranked[need] = sorted(updated, key=_rank_key)

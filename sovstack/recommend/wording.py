@@ -318,6 +318,18 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "no longer maintained, so no more security fixes",
         "fr": "n'est plus maintenu, donc plus de correctifs de sécurité",
     },
+    # The catalog's end_of_life.note stays in the details: these sentences are whole in each language.
+    "end_of_life_other": {
+        "en": "runs {software}, past its end of life since {since} (no more security fixes); another option is available",
+        "fr": "tourne sous {software}, en fin de vie depuis le {since} (plus de correctifs de sécurité) ; "
+              "une autre option est possible",
+    },
+    "end_of_life_only": {
+        "en": "the only option left, but it runs {software}, past its end of life since {since} "
+              "(no more security fixes): plan to move off it",
+        "fr": "la seule option restante, mais elle tourne sous {software}, en fin de vie depuis le {since} "
+              "(plus de correctifs de sécurité) : prévoyez d'en changer",
+    },
     "no_techie": {
         "en": "nobody to run a server (you answered that no one can)",
         "fr": "personne pour gérer un serveur (vous avez répondu que personne ne le peut)",
@@ -415,6 +427,10 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "matches your preference to keep data {where} (+{bonus})",
         "fr": "correspond à votre préférence de garder les données {where} (+{bonus})",
     },
+    "preference_sovereignty": {
+        "en": "control over your data comes first, and it is yours {where} (+{bonus})",
+        "fr": "la maîtrise de vos données passe d'abord, et elles sont à vous {where} (+{bonus})",
+    },
     "where_own": {"en": "on your own server", "fr": "sur votre propre serveur"},
     "where_hoster": {"en": "with a trusted hoster", "fr": "chez un hébergeur de confiance"},
     "priority": {
@@ -428,6 +444,10 @@ REASONS: dict[str, dict[str, str]] = {
     "office_convert": {
         "en": ".docx/.xlsx files are converted on import and export, not edited in place (-{penalty})",
         "fr": "les fichiers .docx/.xlsx sont convertis à l'import et à l'export, pas modifiés tels quels (-{penalty})",
+    },
+    "together_same": {
+        "en": "{tool} is already on your server for {need} (+{bonus})",
+        "fr": "{tool} est déjà sur votre serveur pour {need} (+{bonus})",
     },
     "together_tool": {
         "en": "runs with {tool}, already chosen for {need} (+{bonus})",
