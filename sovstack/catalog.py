@@ -885,8 +885,8 @@ def _load_catalog(root: Path) -> Catalog:
     for path in sorted(tools_dir.glob("*.yml")):
         try:
             tool = validate(Tool, load_yaml(path, error=CatalogError), path)
-        except CatalogError as exc:
-            problems.append(exc.message)
+        except CatalogError as exc:  # a YAML refusal carries its fix as a hint; validate's has it inline
+            problems.append(f"{exc.message}; fix: {exc.hint}" if exc.hint else exc.message)
             continue
         if tool.id != path.stem:
             problems.append(f"{path}: key 'id' = {tool.id!r}: does not match the file name; "

@@ -20,7 +20,8 @@ PACKAGE = REPO / "sovstack"
 # Bottom to top. A name covers the module and everything under it; the longest name wins, so
 # `sovstack.check.findings` sits low while the rest of `sovstack.check` sits high.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("shared", ("sovstack.errors", "sovstack.paths", "sovstack.layout", "sovstack.needs", "sovstack.yamlio")),
+    ("shared", ("sovstack.errors", "sovstack.paths", "sovstack.layout", "sovstack.needs", "sovstack.yamlio",
+                "sovstack.patterns")),
     ("catalog", ("sovstack.catalog",)),
     ("recommend", ("sovstack.recommend",)),
     ("stack", ("sovstack.stack",)),

@@ -21,6 +21,7 @@ from sovstack.members.accounts import (
     parse_ldif,
     read_csv,
 )
+from tests.conftest import REPO
 
 HEADER = "username,name,email\n"
 
@@ -139,3 +140,27 @@ def test_members_commands_refuse_bad_input_before_connecting(tmp_path, args, wor
         assert word in result.stderr
     assert "Traceback" not in result.stderr
 
+
+
+# Addresses that would reach a shell, LDIF, SQL or a mail header: refused like the stack file's
+# admin_email (one pattern, sovstack/patterns.py), before the stack file or any server is touched.
+HOSTILE_ADDRESSES = ["a$b@example.net", "a`id`@example.net", "$(reboot)@example.net", "a;b@example.net",
+                     "a|b@example.net", "a{b}@example.net", "a!b@example.net", "a b@example.net",
+                     'a"b@example.net', "a\n@example.net", "a@example.net\nBcc: x@example.net", "a@b",
+                     "a@exa$mple.net", "a..b@example.net", "x" * 65 + "@example.net"]
+
+
+@pytest.mark.parametrize("address", HOSTILE_ADDRESSES)
+def test_members_add_refuses_a_hostile_address_and_changes_nothing(tmp_path, address):
+    stack = tmp_path / "sovstack.yml"
+    stack.write_text((REPO / "examples" / "stacks" / "single.yml").read_text())
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    result = run("members", "add", "alice", "--name", "Alice", "--email", address, "--stack", str(stack),
+                 cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "is not a mail address" in result.stderr and "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_an_apostrophe_address_gets_past_the_address_check():
+    assert check_member("obrien", "O'Brien", "o'brien@example.net", "members add:").contact == "o'brien@example.net"

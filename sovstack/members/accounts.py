@@ -13,10 +13,11 @@ import secrets as random
 from dataclasses import dataclass
 from pathlib import Path
 
+from sovstack import patterns
 from sovstack.errors import UserError
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
-EMAIL = re.compile(r"^[^@\s,;<>\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+EMAIL = re.compile(patterns.EMAIL, re.IGNORECASE)  # the stack file's admin_email takes the same
 MIN_PASSWORD = 10
 CSV_COLUMNS = ("username", "name", "email")
 USERNAME_FIX = "use 1 to 32 lowercase letters, digits, dots, hyphens or underscores, starting with a letter"
@@ -44,7 +45,7 @@ def check_member(username: str, name: str, contact: str | None, where: str) -> M
     if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
         raise UserError(f"{where} name: {name!r} is not a name", "give the member's full name (1 to 200 characters)")
     contact = (contact or "").strip() or None
-    if contact and not EMAIL.match(contact):
+    if contact and not EMAIL.fullmatch(contact):
         raise UserError(f"{where} email: {contact!r} is not a mail address", "give an address like alice@example.org")
     return Member(username, name, contact)
 

@@ -15,16 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sovstack.catalog import Catalog, deployable, describe_validation_error
 from sovstack.errors import UserError
 from sovstack.layout import ROOT
+from sovstack.patterns import EMAIL, LABEL
 from sovstack.yamlio import load_yaml
 
-LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 DOMAIN = rf"^({LABEL}\.)+[a-z]{{2,63}}$"
 NAME = r"^[a-z][a-z0-9-]{0,30}$"
-# An address a shell, SQL, PHP and a mail header all take: RFC 5321's dot-atom local part, narrowed to
-# letters, digits and . _ % + - ' (the apostrophe of o'brien@ stays legal; $ ` ( ) ; | { } ! do not),
-# and a domain of DNS labels. Templates still quote it for their language.
-EMAIL_LOCAL = r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*"
-EMAIL = rf"^(?=.{{1,254}}$)(?=[^@]{{1,64}}@){EMAIL_LOCAL}@({LABEL}\.)+[a-z]{{2,63}}$"
 ORGANISATION_MAX = 100
 
 

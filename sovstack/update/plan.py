@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import yaml
-
+from sovstack.errors import CatalogError
 from sovstack.layout import BIN, ROOT
+from sovstack.yamlio import load_yaml_text
 
 # The outcome of one tool's update, in report order.
 UP_TO_DATE, NEW, UPDATED, ROLLED_BACK, ROLLBACK_FAILED, FAILED = (
@@ -54,7 +54,9 @@ class ToolImages:
 
 def compose_images(compose_text: str) -> list[str]:
     """The image references of a rendered compose file, in order, without repeats."""
-    services = (yaml.safe_load(compose_text) or {}).get("services") or {}
+    # Rendered by sovstack, so aliases are allowed (compose files share a logging block by one).
+    data = load_yaml_text(compose_text, "compose.yml", error=CatalogError, allow_aliases=True)
+    services = (data or {}).get("services") or {}
     return list(dict.fromkeys(s["image"] for s in services.values() if isinstance(s, dict) and s.get("image")))
 
 
