@@ -57,7 +57,7 @@ def firewall_udp_ports(server) -> set[int]:
     return {int(p) for p in found.group(1).split(",") if p.strip()} if found else set()
 
 
-def test_the_firewall_is_one_inet_table_covering_ipv4_and_ipv6_with_standins(server):
+def test_the_firewall_is_one_inet_table_covering_ipv4_and_ipv6(server):
     rules = (server.work / "build" / "main" / "files" / "srv" / "sovstack" / "firewall.nft").read_text()
     families = set(re.findall(r"^table (\w+) ", rules, re.M))
     assert families == {"inet"}, families
@@ -73,7 +73,7 @@ def test_a_full_port_scan_from_outside_finds_only_the_intended_ports_with_standi
 UDP_PROBES = {53, 67, 69, 111, 123, 137, 161, 500, 1900, 3478, 4500, 5353, 10000, 11211, 51820}
 
 
-def test_udp_reaches_the_server_only_on_the_ports_the_firewall_opens_with_standins(server):
+def test_udp_reaches_the_server_only_on_the_ports_the_firewall_opens(server):
     """With policy drop, a UDP probe the firewall drops gets no answer (nmap: open|filtered); one it
     lets through gets either a service's answer (open) or the kernel's port-unreachable (closed).
     So 'open' or 'closed' outside the opened set means a packet got past the firewall."""
@@ -117,7 +117,7 @@ def ipv6_address(server):
         network.disconnect(server.server.container, force=True)
 
 
-def test_ipv6_finds_the_same_open_ports_as_ipv4_with_standins(server, ipv6_address):
+def test_ipv6_finds_the_same_open_ports_as_ipv4(server, ipv6_address):
     assert open_ports(ipv6_address) == INTENDED
 
 
