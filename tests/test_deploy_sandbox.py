@@ -99,8 +99,10 @@ def test_secrets_and_env_files_are_private_and_never_in_the_output_with_standins
     for run in converged.runs.values():
         for value in values:
             assert value not in run.stdout and value not in run.stderr
-    modes = ssh(converged.server, "stat -c '%a %n' /srv/sovstack/apps/*/*.env /etc/sovstack/openldap/slapd.debconf "
-                                  "/etc/sovstack/openldap/services.ldif").stdout
+    # the files that hold a secret or its hash (slapd.debconf holds none since the admin password is set
+    # as a hash through rootpw.ldif)
+    modes = ssh(converged.server, "stat -c '%a %n' /srv/sovstack/apps/*/*.env /etc/sovstack/openldap/rootpw.ldif "
+                                  "/etc/sovstack/openldap/rootpw.expected /etc/sovstack/openldap/services.ldif").stdout
     assert modes.strip()
     for line in modes.splitlines():
         assert line.startswith("600 "), line
