@@ -606,6 +606,10 @@ class Hoster(Strict):
     eligibility: Eligibility
     scores: Scores  # features here is the hoster's own; offers take the tool's
 
+    def offer_for(self, need: str, tool: str | None) -> Offer | None:
+        """The offer behind a hosted pick of this hoster (its need and catalog tool, None for own software)."""
+        return next((o for o in self.offers if o.need == need and o.tool == tool), None)
+
 
 @strict
 class ServerSize(Strict):

@@ -216,7 +216,7 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
         return {"name": f"{short(tool.name)}, {t['on_your_server']}", "what": tool.description.get(lang),
                 "obtain": t["get_self"], "cost": t["cost_self"], "notice": notice, "why": why}
     hoster = catalog.hosters[pick.hoster]
-    offer = next((o for o in hoster.offers if o.need == need and o.tool == pick.tool), None)
+    offer = hoster.offer_for(need, pick.tool)
     service = (offer.name if offer and offer.name else short(tool.name) if tool
                else short(offer.software or "") if offer else "") or short(hoster.name)
     host = short(hoster.name)
@@ -250,7 +250,7 @@ def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[s
         if outcome.mode != "hosted" or not outcome.pick or outcome.pick.hoster not in catalog.hosters:
             continue
         hoster = catalog.hosters[outcome.pick.hoster]
-        offer = next((o for o in hoster.offers if o.need == need and o.tool == outcome.pick.tool), None)
+        offer = hoster.offer_for(need, outcome.pick.tool)
         entry = found.setdefault(hoster.id, {"hoster": short(hoster.name), "url": hoster.url, "needs": [],
                                               "open": [], "asks": []})
         label = catalog.criteria.needs[need].label.get(lang)

@@ -45,7 +45,7 @@ def hosted_email(rec: Recommendation, catalog: Catalog) -> tuple[str | None, Smt
     if not outcome or outcome.mode != "hosted" or not outcome.pick or not outcome.pick.hoster:
         return None, None
     hoster = catalog.hosters[outcome.pick.hoster]
-    offer = next((o for o in hoster.offers if o.need == "email" and o.tool == outcome.pick.tool), None)
+    offer = hoster.offer_for("email", outcome.pick.tool)
     return hoster.id, (offer.smtp if offer else None)
 
 
