@@ -39,17 +39,12 @@ def _short(value: Any) -> str:
 class _Loader(_Base):  # type: ignore[misc,valid-type]
     """SafeLoader that makes a duplicate key or a merge key an error (checked while constructing)."""
 
-    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
         for key_node, _ in node.value:
             if key_node.tag == _MERGE:
                 raise _Refused(_line(key_node.start_mark), "merge key '<<' refused",
                                "write the keys out in full (merge keys are not supported)")
-        super().flatten_mapping(node)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        self.flatten_mapping(node)
-        seen: set = set()
-        for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen
@@ -103,8 +98,9 @@ def load_yaml_text(text: str, path: Path | str, *, error: type[Exception] = User
 
 def load_yaml(path: Path, *, error: type[Exception] = UserError) -> Any:
     try:
-        if Path(path).stat().st_size > MAX_BYTES:  # before reading: never hold a huge file in memory
-            raise error(f"{path}: too large ({Path(path).stat().st_size} bytes, at most {MAX_BYTES})",
+        size = Path(path).stat().st_size
+        if size > MAX_BYTES:  # before reading: never hold a huge file in memory
+            raise error(f"{path}: too large ({size} bytes, at most {MAX_BYTES})",
                         "give the real file; it is far smaller than that")
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -18,7 +18,7 @@ from sovstack.errors import UserError
 from sovstack.layout import ROOT
 from sovstack.render.bundle import Bundle
 from sovstack.stack.stackfile import Stack, parse_stack
-from sovstack.yamlio import load_yaml, load_yaml_text
+from sovstack.yamlio import load_yaml_text
 
 
 @dataclass
@@ -66,8 +66,9 @@ def without_tool(text: str, tool: str) -> str:
 
 def smaller_stack(stack_path: Path, catalog: Catalog, tool: str) -> tuple[str, Stack]:
     """The stack file's text without the tool, and that stack validated like any stack file."""
-    load_yaml(stack_path)  # a mistake in the file is reported at its own line, not the edited text's
-    text = without_tool(stack_path.read_text(encoding="utf-8"), tool)
+    original = stack_path.read_text(encoding="utf-8")
+    load_yaml_text(original, stack_path)  # a mistake in the file is reported at its own line, not the edited text's
+    text = without_tool(original, tool)
     smaller = parse_stack(load_yaml_text(text, stack_path), stack_path, catalog)
     if tool in smaller.tools:
         raise UserError(f"{stack_path}: could not take {tool} out of 'tools' (unusual layout)",

@@ -789,7 +789,7 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
                 for tid in ctx.with_requirements([c.tool]):
                     tools_elsewhere.setdefault(tid, n)
         # Only a hoster whose services share one account saves the members a second account.
-        hosters_elsewhere = {c.hoster: (n, c.tool) for n, c in others.items()
+        hosters_elsewhere = {c.hoster: n for n, c in others.items()
                              if c.mode == HOSTED and ctx.catalog.hosters[c.hoster].single_account}
         updated = []
         for c in ranked[need]:
@@ -801,9 +801,8 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
                 elif shared:
                     note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
             elif c.hoster in hosters_elsewhere:
-                other_need, _ = hosters_elsewhere[c.hoster]
                 note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool or c.software,
-                           need=other_need, bonus=_num(bonus))
+                           need=hosters_elsewhere[c.hoster], bonus=_num(bonus))
             updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
         ranked[need] = sorted(updated, key=_rank_key)
 
