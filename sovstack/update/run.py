@@ -143,7 +143,7 @@ def _health(loaded: Loaded, bundle: Bundle, tool: str, wait: float) -> tuple[boo
     directory = next(c["dir"] for c in bundle.manifest["compose"] if c["name"] == tool)
     result = loaded.target(bundle.server).run(f"{ROOT}/bin/sovstack-compose status {shlex.quote(directory)}",
                                               as_root=True)
-    return result.returncode == 0, "" if result.returncode == 0 else "its containers do not all run", []
+    return result.returncode == 0, "" if result.returncode == 0 else "its containers are not all running and healthy", []
 
 
 def _roll_back(loaded: Loaded, bundle: Bundle, plan: ToolImages, why: str, wait: float) -> Outcome:
@@ -181,7 +181,9 @@ def update_server(loaded: Loaded, bundle: Bundle, plans: list[ToolImages], engin
     except UserError as exc:
         deploy_error = f"the deploy failed ({exc.message})"
     for plan in saved:
-        ok, why, _ = (False, deploy_error, []) if deploy_error else _health(loaded, bundle, plan.tool, wait)
+        ok, why, _ = _health(loaded, bundle, plan.tool, wait)
+        if ok and deploy_error:  # the tool itself answers, but the deploy around it did not finish
+            ok, why = False, deploy_error
         outcomes.append(Outcome(server, plan.tool, UPDATED, plan) if ok
                         else _roll_back(loaded, bundle, plan, why, wait))
     for plan in (p for p in plans if p.is_new):
