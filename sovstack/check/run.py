@@ -31,7 +31,10 @@ def wiring_findings(given: CheckInput) -> list[Finding]:
     w = wiring_of(given)
     catalog, provider = w.catalog, w.provider
     found: list[Finding] = []
-    if provider is None:
+    if not w.stack.tools:
+        found.append(Finding("wiring", "identity", True, "info", "nothing is self-hosted: members get their accounts "
+                             "from the hosters"))
+    elif provider is None:
         found.append(Finding("wiring", "identity", False, "info", "the stack has no identity tool: every tool "
                              "keeps its own accounts", "members get one account and password per tool",
                              "add an identity tool (e.g. openldap) to 'tools' in the stack file to give each member "

@@ -44,6 +44,12 @@ def dns_cmd(ctx: click.Context, stack_path: Path | None, fmt: str, as_json: bool
     if fmt == "zone":
         click.echo(zone_text(loaded.stack.domain, found, remarks, str(loaded.path)), nl=False)
         return
+    if not found:  # every need hosted: the hosters say which records their services need
+        click.echo(f"no DNS records for {loaded.stack.domain}: nothing is self-hosted; each hoster says which "
+                   "records its services need (e.g. MX for hosted email on your domain)")
+        for remark in remarks:
+            click.echo(f"note: {remark}")
+        return
     from rich.table import Table
 
     table = Table(title=f"DNS records for {loaded.stack.domain}")
@@ -112,7 +118,9 @@ def _note_unexamined(given, only: tuple[str, ...]) -> None:
     from sovstack.check.run import CHECKS
     from sovstack.check.servers import servers_to_examine
 
-    if any(name not in ("dns", "wiring") for name in (only or CHECKS)) and not servers_to_examine(given):
+    if not given.stack.servers:
+        click.echo("note: no server to examine: nothing is self-hosted (every need is at a hoster)", err=True)
+    elif any(name not in ("dns", "wiring") for name in (only or CHECKS)) and not servers_to_examine(given):
         click.echo("note: no server was examined: this stack has not been deployed from here (no build/<server>/); "
                    "run `sovstack deploy`, or name one with --server", err=True)
 

@@ -44,6 +44,8 @@ class Loaded:
         return self.path.parent / "build"
 
     def servers(self, only: tuple[str, ...] = ()) -> list[str]:
+        if not self.stack.servers:
+            raise no_server(self.path)
         for name in only:
             if name not in self.stack.servers:
                 raise UserError(f"--server {name!r}: no such server in {self.path}",
@@ -52,6 +54,13 @@ class Loaded:
 
     def target(self, name: str) -> Target:
         return Target(name, self.stack.servers[name])
+
+
+def no_server(path: Path) -> UserError:
+    """init writes no server when every need is hosted: a command that acts on servers has nothing to do."""
+    return UserError(f"{path}: key 'servers' is empty: nothing to deploy, back up or update",
+                     "every need is hosted, so the hosters keep it running; to self-host a tool, add a server "
+                     "under 'servers' and the tool under 'tools'")
 
 
 def load(stack_path: Path, generate_secrets: bool = False, relay_password_later: bool = False) -> Loaded:
@@ -67,10 +76,8 @@ def load(stack_path: Path, generate_secrets: bool = False, relay_password_later:
 
 
 def render_all(loaded: Loaded) -> list[Bundle]:
-    if not loaded.stack.servers:  # init writes none when every need is hosted
-        raise UserError(f"{loaded.path}: key 'servers' is empty: nothing to deploy",
-                        "every need is hosted; to self-host a tool, add a server under 'servers' and the tool "
-                        "under 'tools'")
+    if not loaded.stack.servers:
+        raise no_server(loaded.path)
     return render(loaded.wiring, loaded.secrets, loaded.build)
 
 

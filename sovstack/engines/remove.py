@@ -33,7 +33,9 @@ class Removal:
 
 def check_removable(stack: Stack, catalog: Catalog, tool: str, path: Path) -> None:
     if tool not in stack.tools:
-        raise UserError(f"{path}: no tool {tool!r} under 'tools'", f"use one of {', '.join(sorted(stack.tools))}")
+        raise UserError(f"{path}: no tool {tool!r} under 'tools'",
+                        f"use one of {', '.join(sorted(stack.tools))}" if stack.tools else
+                        "the stack self-hosts nothing, so there is nothing to remove")
     needing = [t for t in stack.tools if t != tool and (tool in catalog.tools[t].addon_for
                                                          or tool in catalog.tools[t].requires_tools)]
     if needing:

@@ -106,6 +106,10 @@ class Directory:
 def open_directory(w: Wiring, target_for) -> Directory:
     """The stack's directory, or a UserError saying why `sovstack members` cannot manage it."""
     stack, catalog, provider = w.stack, w.catalog, w.provider
+    if not stack.tools:
+        raise UserError("nothing is self-hosted, so sovstack holds no member accounts",
+                        "every need is hosted: ask each hoster for your members' accounts (the report's next "
+                        "steps say what to ask)")
     if provider is None:
         raise UserError("the stack has no identity tool to hold the members",
                         "add openldap to 'tools' in sovstack.yml, deploy, then run again")
