@@ -554,6 +554,9 @@ class Offer(Strict):
     smtp: SmtpSubmission | None = None  # email offers: the documented SMTP submission (None: not sourced, ask the hoster)
     # the hoster runs end-of-life software for it (a tool's own end_of_life applies to its offers anyway)
     end_of_life: EndOfLife | None = None
+    # the hoster's instance is not bound by the tool's user cap (e.g. Framateam runs a fork of Mattermost
+    # without it): a group past the cap can still use this software there, and the decision says so
+    cap_lifted: Sourced | None = None
 
     def __post_init__(self) -> None:
         if not self.tool and not (self.software and self.features):
@@ -962,5 +965,8 @@ def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hos
             elif offer.tool and offer.need not in tools[offer.tool].categories:
                 problems.append(f"{root / 'hosters.yml'}: key '{hoster.id}.offers.{index}.need' = {offer.need!r}: "
                                 f"tool {offer.tool!r} does not serve it; fix: pick a tool of that category")
+            elif offer.cap_lifted and (not offer.tool or tools[offer.tool].limits.user_cap is None):
+                problems.append(f"{root / 'hosters.yml'}: key '{hoster.id}.offers.{index}.cap_lifted': the offer's "
+                                f"tool {offer.tool!r} has no user cap (limits.user_cap); fix: remove 'cap_lifted'")
     return problems
 

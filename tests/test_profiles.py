@@ -47,7 +47,7 @@ PROFILES = [
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
       "video": ("hosted", "entraide-chatons")},
-     {"chat": [("mattermost", "user_cap"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
+     {"chat": [("mattermost", "user_cap_hosted"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
       "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
       "video": [("bigbluebutton", "not_deployed")]}),
     ("tiny collective, volunteer techie, €5",
@@ -119,8 +119,9 @@ PROFILES = [
      {"forms": [("framasoft", "end_of_life_other")]}),
     ("chat for 300 members",
      dict(members=300, techie="confident", budget_eur_month=30, needs=["chat"]),
-     # Mattermost self-hosted stops at 250 users; Framateam (hosted) has no such cap.
-     {"chat": ("hosted", "framasoft")}, {"chat": [("mattermost", "user_cap")]}),
+     # Mattermost self-hosted stops at 250 users, and the exclusion says Framateam runs the same software
+     # without that cap (hosters.yml framasoft cap_lifted: Mostlymatter, Framasoft's fork); Framateam is the pick.
+     {"chat": ("hosted", "framasoft")}, {"chat": [("mattermost", "user_cap_hosted")]}),
     ("parents' association, 200 members, video and forms",
      dict(members=200, techie="confident", budget_eur_month=20, needs=["video", "forms"]),
      # BigBlueButton is not deployed by sovstack (deploy.how: refused: it wants a dedicated Ubuntu server
@@ -151,7 +152,7 @@ PROFILES = [
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms"),
       "analytics": ("self-host", "goatcounter")},
-     {"files": [("framaspace", "max_accounts")], "chat": [("mattermost", "user_cap"), ("framasoft", "no_shared_account")],
+     {"files": [("framaspace", "max_accounts")], "chat": [("mattermost", "user_cap_hosted"), ("framasoft", "no_shared_account")],
       "email": [("mailu", "no_free_sso")], "forms": [("framasoft", "no_shared_account")]}),
     ("francophone collective of 15, nobody technical",
      dict(members=15, francophone=True, techie="none", budget_eur_month=0,

@@ -29,6 +29,7 @@ from sovstack.catalog import (
 )
 from sovstack.recommend.answers import Answers
 from sovstack.recommend.messages import Reason, say
+from sovstack.recommend.wording import REASONS
 
 SELF_HOST, HOSTED, KEEP = "self-host", "hosted", "keep"
 
@@ -261,7 +262,10 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
         return out(refused)
     if tool.admin_difficulty.value > ctx.capacity:
         return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
+    uncapped = _uncapped_hosts(ctx, tool.id)
     if tool.limits.user_cap is not None and ctx.members > tool.limits.user_cap:
+        if uncapped:  # the same software is still within reach, and the group should hear where
+            return out(say("user_cap_hosted", cap=tool.limits.user_cap, members=ctx.members, **uncapped[0]))
         return out(say("user_cap", cap=tool.limits.user_cap, members=ctx.members))
     if a.sso_required and info.sso_applies and not tool.sso.free():
         return out(say("no_free_sso", detail=_sso_detail(tool)))
@@ -282,12 +286,20 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     if len(stack) > 1:
         notes.append(say("needs_tools", tools=", ".join(stack[1:])))
     if tool.limits.user_cap is not None:
-        notes.append(say("limit_note", note=f"{tool.limits.user_cap} users at most"))
+        room = tool.limits.user_cap - ctx.members
+        notes.append(say("user_cap_room_hosted", cap=tool.limits.user_cap, room=room, **uncapped[0]) if uncapped
+                     else say("user_cap_room", cap=tool.limits.user_cap, room=room))
     scores = tool.scores.values()
     bonus, bonus_notes = ctx.bonuses(SELF_HOST, tool)
     return Candidate(mode=SELF_HOST, tool=tool.id, hoster=None, scores=scores,
                      score_reasons={c: getattr(tool.scores, c).reason for c in CRITERIA},
                      total=round(ctx.weighted(scores) + bonus - penalty, 2), notes=tuple(bonus_notes + notes))
+
+
+def _uncapped_hosts(ctx: _Context, tool_id: str) -> list[dict[str, str]]:
+    """Where this tool runs without its user cap (hosters.yml cap_lifted): the service and its hoster."""
+    return [{"service": o.name or h.name, "hoster": h.id} for h in ctx.catalog.hosters.values()
+            for o in h.offers if o.tool == tool_id and o.cap_lifted]
 
 
 def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Candidate | Exclusion:
@@ -329,6 +341,8 @@ def judge_hosted(ctx: _Context, hoster: Hoster, offer: Offer, need: str) -> Cand
         notes.append(say("not_libre"))
     if hoster.eligibility.non_commercial_only:
         notes.append(say("non_commercial", note=hoster.eligibility.note or ""))
+    if offer.cap_lifted and tool is not None:
+        notes.append(say("cap_lifted", tool=tool.id, cap=tool.limits.user_cap))
     feature = offer.features or (tool.scores.features if tool else hoster.scores.features)
     onboarding = offer.onboarding or hoster.scores.onboarding  # the offer's own when its accounts differ
     scores = {"sovereignty": hoster.scores.sovereignty.value, "cost": hoster.scores.cost.value,
@@ -880,4 +894,32 @@ def _explain(ctx: _Context, outcome: Outcome, covered: set[str], lost: list) -> 
     reasons.extend(pick.notes)
     for companion in outcome.companions:
         reasons.append(say("companion", tool=companion, server=pick.tool))
+    conflict = _preference_conflict(ctx, outcome)
+    if conflict:
+        reasons.append(conflict)
     return reasons
+
+
+def _preference_conflict(ctx: _Context, outcome: Outcome) -> Reason | None:
+    """A stated hosting preference the pick does not follow, and why: the best option that follows it
+    scored lower even with the preference's bonus, or was excluded (its reason), or there is none."""
+    wanted = {"own-server": SELF_HOST, "trusted-hoster": HOSTED}.get(ctx.preference)
+    pick = outcome.pick
+    if wanted is None or pick is None or pick.mode == wanted:
+        return None
+    where = say("where_own") if wanted == SELF_HOST else say("where_hoster")
+    behind = [c for c in outcome.alternatives if c.mode == wanted]
+    if behind:
+        return say("preference_outscored", where=where, runner_up=_label(behind[0]),
+                   runner_total=_num(behind[0].total), total=_num(pick.total),
+                   bonus=_num(ctx.criteria.preference_bonus))
+    out = [e for e in outcome.excluded if e.mode == wanted]
+    if not out:
+        return say("preference_none", where=where)
+    why = out[0].why
+    if f"{why.key}_brief" in REASONS:  # shown in the main text: without the catalog's English
+        why = say(f"{why.key}_brief", **why.values)
+    first = say("preference_excluded", where=where, runner_up=out[0].hoster or out[0].tool, why=why)
+    if len(out) == 1:
+        return first
+    return say("preference_excluded_more", first=first, more=len(out) - 1)

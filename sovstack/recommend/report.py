@@ -13,7 +13,7 @@ from sovstack.recommend.messages import Names, say
 
 # Reasons that quote the catalog's English justifications or show score arithmetic and ids: they
 # belong in the details section, never in the plain-words recommendation.
-DETAIL_ONLY = frozenset({"pick_best", "pick_over", "limit_note", "hosted_free", "hosted_price"})
+DETAIL_ONLY = frozenset({"pick_best", "pick_over", "hosted_free", "hosted_price"})
 BONUS = re.compile(r" \([+-]\d+(\.\d+)?\)")
 
 

@@ -338,9 +338,25 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "needs a confident server admin (difficulty {difficulty}/5: {why})",
         "fr": "demande un administrateur aguerri (difficulté {difficulty}/5 : {why})",
     },
+    # The same reasons without the catalog's English ({why}), for the main text; the details keep it whole.
+    "too_hard_brief": {
+        "en": "needs a confident server admin (difficulty {difficulty}/5)",
+        "fr": "demande un administrateur aguerri (difficulté {difficulty}/5)",
+    },
+    "not_deployed_brief": {"en": "sovstack does not deploy it", "fr": "sovstack ne le déploie pas"},
+    "not_deployed_needs_brief": {
+        "en": "needs {tool}, which sovstack does not deploy",
+        "fr": "demande {tool}, que sovstack ne déploie pas",
+    },
     "user_cap": {
         "en": "the free edition stops at {cap} users and you have {members}",
         "fr": "l'édition gratuite s'arrête à {cap} utilisateurs et vous êtes {members}",
+    },
+    "user_cap_hosted": {
+        "en": "the free edition stops at {cap} users and you have {members}; {service}, by {hoster}, runs the "
+              "same software without that cap",
+        "fr": "l'édition gratuite s'arrête à {cap} utilisateurs et vous êtes {members} ; {service}, par {hoster}, "
+              "fait tourner le même logiciel sans cette limite",
     },
     "max_accounts": {
         "en": "takes at most {cap} accounts and you have {members}",
@@ -431,6 +447,24 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "control over your data comes first, and it is yours {where} (+{bonus})",
         "fr": "la maîtrise de vos données passe d'abord, et elles sont à vous {where} (+{bonus})",
     },
+    "preference_outscored": {
+        "en": "you would rather keep data {where}: {runner_up} had that preference's bonus (+{bonus}) and still "
+              "scored {runner_total} against {total}",
+        "fr": "vous préférez garder les données {where} : {runner_up} a reçu le bonus de cette préférence (+{bonus}) "
+              "et reste à {runner_total} contre {total}",
+    },
+    "preference_excluded": {
+        "en": "you would rather keep data {where}, but {runner_up} could not be used: {why}",
+        "fr": "vous préférez garder les données {where}, mais {runner_up} ne convenait pas : {why}",
+    },
+    "preference_excluded_more": {
+        "en": "{first} (and {more} more such option(s), each excluded: see the details)",
+        "fr": "{first} (et {more} autre(s) option(s) de ce type, chacune exclue : voir le détail)",
+    },
+    "preference_none": {
+        "en": "you would rather keep data {where}, but the catalog has no such option for this need",
+        "fr": "vous préférez garder les données {where}, mais le catalogue n'a pas d'option de ce type pour ce besoin",
+    },
     "where_own": {"en": "on your own server", "fr": "sur votre propre serveur"},
     "where_hoster": {"en": "with a trusted hoster", "fr": "chez un hébergeur de confiance"},
     "priority": {
@@ -468,7 +502,21 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "for non-commercial use only",
         "fr": "pour un usage non commercial seulement",
     },
-    "limit_note": {"en": "limit: {note}", "fr": "limite : {note}"},
+    "user_cap_room": {
+        "en": "its free edition takes {cap} users at most: room for {room} more members",
+        "fr": "son édition gratuite accepte au plus {cap} utilisateurs : de la place pour {room} membres de plus",
+    },
+    "user_cap_room_hosted": {
+        "en": "its free edition takes {cap} users at most: room for {room} more members; should you outgrow it, "
+              "{service}, by {hoster}, runs the same software without that cap",
+        "fr": "son édition gratuite accepte au plus {cap} utilisateurs : de la place pour {room} membres de plus ; "
+              "si vous la dépassez, {service}, par {hoster}, fait tourner le même logiciel sans cette limite",
+    },
+    "cap_lifted": {
+        "en": "the same software as {tool} on a server of your own, without its free edition's {cap}-user cap",
+        "fr": "le même logiciel que {tool} sur votre propre serveur, sans la limite de {cap} utilisateurs "
+              "de son édition gratuite",
+    },
     "needs_tools": {
         "en": "runs together with {tools}",
         "fr": "fonctionne avec {tools}",
