@@ -537,6 +537,9 @@ class SmtpSubmission(Sourced):
     host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
     port: Annotated[int, Field(ge=1, le=65535)]
     security: Literal["starttls", "tls"]  # none is never drafted: the password would cross in clear
+    # Which From addresses the hoster accepts: only the login's own ("login"), or any on the association's
+    # domain ("any"). None: not documented, so init drafts the one always accepted, the login's.
+    sender: Literal["login", "any"] | None = None
 
 
 @strict

@@ -59,7 +59,7 @@ def compose(w: Wiring, member: Member, mail: str, password: str | None) -> Email
 
 def sender(stack: Stack) -> str:
     if stack.mail_relay:
-        return f"postmaster@{stack.mail_relay.from_domain or stack.domain}"
+        return stack.mail_relay.address("postmaster", stack.domain)
     return f"postmaster@{stack.domain}"  # aliased to the admin, so replies reach a person
 
 

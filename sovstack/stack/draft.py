@@ -52,7 +52,9 @@ def hosted_email(rec: Recommendation, catalog: Catalog) -> tuple[str | None, Smt
 def mail_relay(smtp: SmtpSubmission, username: str) -> dict[str, Any]:
     """sovstack.yml's mail_relay from a hoster's documented SMTP submission. The password is never
     here: init asks for it into secrets.yml, or leaves it to be added there."""
-    return {"host": smtp.host, "port": smtp.port, "username": username, "security": smtp.security}
+    # Tools send as the login unless the hoster documents that any address on the domain is accepted.
+    return {"host": smtp.host, "port": smtp.port, "username": username, "security": smtp.security,
+            "sender": "per-tool" if smtp.sender == "any" else "login"}
 
 
 def sandbox_server(name: str, state_dir: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sovstack.catalog import Catalog, deployable, describe_validation_error
 from sovstack.errors import UserError
@@ -103,7 +103,29 @@ class MailRelay(Strict):
     username: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f]+$")  # no space, no control
     security: Literal["starttls", "tls", "none"] = "starttls"
     from_domain: str | None = Field(default=None, pattern=DOMAIN, max_length=200)  # defaults to the stack's domain
+    # Who tools send as: "per-tool" (<tool>@from_domain, for a relay that takes any sender on the domain) or
+    # "login" (the username, an address: hosters that accept only the mailbox's own address).
+    sender: Literal["per-tool", "login"] = "per-tool"
     # The password is in secrets.yml under mail_relay.password.
+
+    @model_validator(mode="after")
+    def _login_sender(self) -> MailRelay:
+        if self.sender == "login":
+            if not re.fullmatch(EMAIL, self.username, re.IGNORECASE):
+                raise ValueError(f"sender: login sends as the username, so 'username' must be an address "
+                                 f"(name@example.org), not {self.username!r}")
+            if self.from_domain is not None:
+                raise ValueError("from_domain has no use with sender: login (mail goes out as the username); "
+                                 "remove one of them")
+        return self
+
+    def address(self, local_part: str, domain: str) -> str:
+        """The From address for a sender (a tool, a server, postmaster) on this relay."""
+        return self.username if self.sender == "login" else f"{local_part}@{self.from_domain or domain}"
+
+    def sender_domain(self, domain: str) -> str:
+        """The domain the relayed mail comes from: its SPF, DKIM and DMARC live there."""
+        return self.username.rsplit("@", 1)[1] if self.sender == "login" else self.from_domain or domain
 
 
 class Portal(Strict):

@@ -154,7 +154,7 @@ def notes(w: Wiring) -> list[str]:
     route = w.mail_route
     if route == "relay":
         relay = stack.mail_relay
-        sender = relay.from_domain or stack.domain
+        sender = relay.sender_domain(stack.domain)
         said.append(f"Mail goes through {relay.host}: add the MX, SPF and DKIM records its provider documents for "
                     f"{sender} (only the provider knows its servers and keys; sovstack prints none). Once mail "
                     f"passes SPF and DKIM, add DMARC: _dmarc.{sender}. TXT \"v=DMARC1; p=quarantine; "

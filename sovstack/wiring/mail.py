@@ -75,7 +75,7 @@ def context(w: Wiring, tool_id: str, secrets: dict[str, str], relay_password: st
         relay = stack.mail_relay
         return {"route": "relay", "host": relay.host, "port": relay.port, "username": relay.username,
                 "password": relay_password, "security": relay.security,
-                "from_address": f"{tool_id}@{relay.from_domain or stack.domain}", "extra_host": None}
+                "from_address": relay.address(tool_id, stack.domain), "extra_host": None}
     if w.mail_route == "self-hosted" and w.tools[tool_id].sends_mail:
         home = stack.tools[w.mail_server].server
         address = f"{tool_id}@{stack.domain}"
@@ -117,7 +117,7 @@ def server_context(w: Wiring, server_secrets: dict[str, dict[str, str]], relay_p
         relay = stack.mail_relay
         return {"route": "relay", "relayhost": f"[{relay.host}]:{relay.port}", "tls_match": relay.host,
                 "wrapper": relay.security == "tls", "username": relay.username, "password": relay_password,
-                "from_address": f"sovstack-{server_name}@{relay.from_domain or stack.domain}", "verify": True}
+                "from_address": relay.address(f"sovstack-{server_name}", stack.domain), "verify": True}
     ip = server_ip(stack, stack.tools[w.mail_server].server)
     sender = server_sender(stack, server_name)
     return {"route": "self-hosted", "relayhost": f"[{ip or w.mail_host}]:587", "tls_match": w.mail_host,
