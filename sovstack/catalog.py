@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -419,6 +420,7 @@ class Deploy(Sourced):
     private_address: bool = False  # its address is secret (e.g. a report under a secret path): no link on the portal
     dns_note: Annotated[str, Field(min_length=20)] | None = None  # said by `sovstack dns` when deployed; {fqdn}: its name
     certificates: Certificates | None = None  # Caddy's certificate copied for the tool's own TLS
+    major_steps: MajorSteps | None = None  # upgrades one major at a time: the images `sovstack update` passes
 
     def __post_init__(self) -> None:
         if self.how == "refused":
@@ -443,6 +445,41 @@ class Deploy(Sourced):
                 raise ValueError(f"image {image!r} must be pinned to a version tag")
         if self.certificates and self.subdomain is None:
             raise ValueError("'certificates' copies Caddy's certificate for the tool's name: it needs a subdomain")
+        if self.major_steps:
+            self._check_major_steps(self.major_steps.images)
+
+    def _check_major_steps(self, steps: list[str]) -> None:
+        pinned = {image_repository(i): image_major(i) for i in self.images}
+        repositories = {image_repository(s) for s in steps}
+        if len(repositories) != 1 or next(iter(repositories)) not in pinned:
+            raise ValueError(f"major_steps.images {steps} must all be earlier versions of one image in 'images'")
+        majors = [image_major(s) for s in steps]
+        final = pinned[next(iter(repositories))]
+        if None in majors or final is None or majors != sorted(set(majors)) or majors[-1] >= final:
+            raise ValueError(f"major_steps.images {steps}: one image per major version, in order, each below the "
+                             f"pinned one ({final})")
+        if majors != list(range(majors[0], final)):
+            raise ValueError(f"major_steps.images {steps}: a step for every major from {majors[0]} to {final - 1} "
+                             "(none may be skipped)")
+
+
+def image_major(ref: str) -> int | None:
+    """The major version of an image reference's tag (nextcloud:31.0.14-apache -> 31), or None."""
+    match = re.match(r"(\d+)", ref.rsplit("/", 1)[-1].partition(":")[2])
+    return int(match.group(1)) if match else None
+
+
+def image_repository(ref: str) -> str:
+    return ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
+
+
+@strict
+class MajorSteps(Sourced):
+    """A tool whose data upgrades one major version at a time (its image refuses to skip one): the last
+    image of each major between an old one a server may run and the pinned one. `sovstack update` starts
+    each in turn, checking its health, before the pinned image; one that fails rolls the tool back."""
+
+    images: Annotated[list[str], Field(min_length=1)]
 
 
 @strict

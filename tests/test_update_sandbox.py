@@ -5,6 +5,9 @@ pins "new versions": B (2.6.2), a stand-in whose /health answers 503, which `sov
 roll back to A with its data intact while the pad keeps serving through Caddy; a pin that cannot be
 pulled, which must stop nothing; B' (2.6.3), a good stand-in, which must update; then a failing image
 rebuilt under B''s own name, which must be rolled back to the previous image under that same name.
+Then, as for a tool whose data upgrades one major at a time (deploy.major_steps, as Nextcloud's): a
+deploy that would skip a major is refused, a failing step (3.0.9) rolls back to B', and a good step
+(3.0.0) leads to 4.0.0, each major started in turn.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from sovstack.engines import sandbox
 from sovstack.render import envfile
@@ -34,6 +38,7 @@ from tests.servers import (
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 NAME = "test-update"
 PAD_A, PAD_BAD, PAD_GOOD = "etherpad/etherpad:2.6.1", "etherpad/etherpad:2.6.2", "etherpad/etherpad:2.6.3"
+PAD_STEP, PAD_STEP_BAD, PAD_NEXT = "etherpad/etherpad:3.0.0", "etherpad/etherpad:3.0.9", "etherpad/etherpad:4.0.0"
 MARKER = "/srv/sovstack/data/etherpad/uploads/before-update.txt"
 CADDY = ("curl -sk -o /dev/null -w '%{http_code}' --max-time 10 --resolve pad.voisins.test:443:127.0.0.1 "
          "https://pad.voisins.test/health")
@@ -68,9 +73,12 @@ def drill(tmp_path_factory):
             compose = work / "build" / "main" / "files" / "srv" / "sovstack" / "apps" / "etherpad" / "compose.yml"
             ports = published_container_ports(compose.read_text())
             health = standin_health(work)
-            images = build_standins({**ports, PAD_GOOD: ports[PAD_A]}, {**health, PAD_GOOD: health[PAD_A]})
+            more = (PAD_GOOD, PAD_STEP, PAD_NEXT)
+            images = build_standins({**ports, **{i: ports[PAD_A] for i in more}},
+                                    {**health, **{i: health[PAD_A] for i in more}})
             build_failing_standin(PAD_BAD, ports[PAD_A][0])
-            sandbox.load_images(server, [*images, PAD_BAD])
+            build_failing_standin(PAD_STEP_BAD, ports[PAD_A][0])
+            sandbox.load_images(server, [*images, PAD_BAD, PAD_STEP_BAD])
             sovstack("deploy", cwd=work)
             yield {"server": server, "work": work, "tree": tree}
         finally:
@@ -83,6 +91,16 @@ def pin(drill, image: str) -> None:
     text = path.read_text()
     current = next(line.split("- ", 1)[1].strip() for line in text.splitlines() if "- etherpad/etherpad:" in line)
     path.write_text(text.replace(current, image))
+
+
+def pin_with_steps(drill, image: str, steps: list[str]) -> None:
+    """Pin `image` and declare the earlier majors to go through (the catalog copy's deploy.major_steps)."""
+    path = drill["tree"] / "tools" / "etherpad.yml"
+    data = yaml.safe_load(path.read_text())
+    data["deploy"]["images"] = [image if i.startswith("etherpad/etherpad:") else i for i in data["deploy"]["images"]]
+    data["deploy"]["major_steps"] = {"images": steps, "note": "the test's stand-ins, one per major",
+                                     "source": "https://github.com/nextcloud/docker/blob/master/README.md"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def on_server(drill, command: str) -> str:
@@ -172,6 +190,45 @@ def test_a_failing_stand_in_rebuilt_under_the_same_name_gets_the_previous_image_
     assert on_server(drill, f"cat {MARKER}") == "written by version A"
     # The same name was given back the previous image: nothing is held, a deploy goes through.
     assert on_server(drill, "test -e /srv/sovstack/update/etherpad/held || echo none") == "none"
+
+
+def test_a_deploy_that_would_skip_a_major_is_refused_before_any_change_with_standin_etherpad(drill):
+    before = on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1")
+    pin_with_steps(drill, PAD_NEXT, [PAD_STEP])
+    deploy = sovstack("deploy", cwd=drill["work"], check=False)
+    assert deploy.returncode != 0
+    assert (f"server 'main': etherpad runs {PAD_GOOD}, postgres:17.6-trixie, and its data upgrades one major at a "
+            f"time: this deploy would skip {PAD_STEP}. Fix: run `sovstack update --tool etherpad`") in deploy.stderr, \
+        deploy.stderr
+    assert "nothing was changed" in deploy.stderr
+    assert on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1") == before
+
+
+def test_a_failing_major_step_rolls_back_with_the_data_with_standin_etherpad(drill):
+    pin_with_steps(drill, PAD_NEXT, [PAD_STEP_BAD])
+    result = sovstack("update", "--skip-debian", "--wait", "30", cwd=drill["work"], check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"etherpad: upgrading its data through {PAD_STEP_BAD} (one major at a time)" in result.stdout
+    assert (f"rolled back etherpad from {PAD_NEXT} to {PAD_GOOD}: the step through {PAD_STEP_BAD} failed ("
+            in result.stdout), result.stdout
+    assert PAD_STEP_BAD in on_server(drill, "cat /srv/sovstack/update/etherpad/steps")
+    assert on_server(drill, RUNNING) == f"{PAD_GOOD} {image_id(drill, PAD_GOOD)}"
+    assert on_server(drill, f"cat {MARKER}") == "written by version A"
+    assert on_server(drill, CADDY) == "200"
+
+
+def test_an_update_goes_through_each_major_in_turn_and_keeps_the_data_with_standin_etherpad(drill):
+    pin_with_steps(drill, PAD_NEXT, [PAD_STEP])
+    result = sovstack("update", "--skip-debian", "--wait", "60", cwd=drill["work"])
+    assert (f"updated etherpad from {PAD_GOOD} to {PAD_NEXT} through {PAD_STEP} (one major at a time): health check "
+            "ok") in result.stdout, result.stdout
+    # The step ran on the server before the pinned image: its own record, in order.
+    assert on_server(drill, "cut -d' ' -f2 /srv/sovstack/update/etherpad/steps") == PAD_STEP
+    assert on_server(drill, RUNNING) == f"{PAD_NEXT} {image_id(drill, PAD_NEXT)}"
+    assert on_server(drill, f"cat {MARKER}") == "written by version A"
+    assert on_server(drill, CADDY) == "200"
+    again = sovstack("update", "--skip-debian", cwd=drill["work"])
+    assert f"etherpad: up to date ({PAD_NEXT}, postgres:17.6-trixie)" in again.stdout
 
 
 # Values that Compose would alter if written plainly into an env file (interpolation, comments, quotes).

@@ -17,7 +17,7 @@ from sovstack.render.bundle import Bundle, render
 from sovstack.render.diagnose import health_probe
 from sovstack.stack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stack.stackfile import Stack, load_stack
-from sovstack.update.plan import held_back
+from sovstack.update.plan import Running, ToolImages, compose_images, held_back, major_steps
 from sovstack.wiring.model import Wiring
 from sovstack.wiring.wire import wire
 
@@ -88,8 +88,10 @@ def check_servers(loaded: Loaded, bundles: list[Bundle], servers: list[str], hel
     for bundle in bundles:
         if bundle.server in servers:
             found = preflight(loaded.target(bundle.server), bundle.manifest)
-            if not held_ok and not found:  # reached and root: its hold files can be read
-                found = [f"server {bundle.server!r}: {p}" for p in held_images(loaded.target(bundle.server), bundle)]
+            if not held_ok and not found:  # reached and root: its hold files and containers can be read
+                target = loaded.target(bundle.server)
+                found = [f"server {bundle.server!r}: {p}"
+                         for p in held_images(target, bundle) + skipped_majors(target, bundle, loaded.catalog)]
             problems += found
     if problems:
         raise UserError("the servers are not ready; nothing was changed:\n" + "\n".join(problems),
@@ -114,6 +116,34 @@ def held_images(target: Target, bundle: Bundle) -> list[str]:
             refusal = held_back(found[entry["name"]], entry["name"], bundle.files[f"{entry['dir']}/compose.yml"].decode())
             if refusal:
                 problems.append(refusal)
+    return problems
+
+
+def skipped_majors(target: Target, bundle: Bundle, catalog: Catalog) -> list[str]:
+    """Tools that upgrade one major at a time whose pinned image is more than one major ahead of what
+    runs: a deploy would start it on data it refuses; `sovstack update` goes through each major."""
+    tools = [e for e in bundle.manifest["compose"] if catalog.tools[e["name"]].deploy.major_steps]
+    if not tools:
+        return []
+    script = "".join(f"docker ps -a -q --filter label=com.docker.compose.project={shlex.quote(e['name'])} | "
+                     f"xargs -r docker inspect -f '{e['name']} {{{{.Config.Image}}}}'; " for e in tools)
+    running: dict[str, list[Running]] = {}
+    for line in target.run(script + "true", as_root=True).stdout.splitlines():
+        name, _, image = line.partition(" ")
+        running.setdefault(name, []).append(Running("", image.strip(), ""))
+    problems = []
+    for entry in tools:
+        wanted = compose_images(bundle.files[f"{entry['dir']}/compose.yml"].decode())
+        plan = ToolImages(bundle.server, entry["name"], wanted, running.get(entry["name"], []))
+        try:
+            steps = major_steps(plan, catalog.tools[entry["name"]].deploy.major_steps.images)
+        except UserError as err:
+            problems.append(err.message)
+            continue
+        if steps:
+            problems.append(f"{entry['name']} runs {', '.join(plan.previous)}, and its data upgrades one major at a "
+                            f"time: this deploy would skip {', '.join(steps)}. Fix: run `sovstack update --tool "
+                            f"{entry['name']}`, which goes through them with a snapshot to roll back to")
     return problems
 
 

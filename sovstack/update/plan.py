@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sovstack.errors import CatalogError
+from sovstack.catalog import image_major, image_repository
+from sovstack.errors import CatalogError, UserError
 from sovstack.layout import BIN, ROOT
 from sovstack.yamlio import load_yaml_text
 
@@ -30,6 +31,7 @@ class ToolImages:
     wanted: list[str]
     running: list[Running] = field(default_factory=list)
     have: dict[str, str] = field(default_factory=dict)  # reference -> image id on the server ("-": missing)
+    steps: list[str] = field(default_factory=list)  # earlier majors to start in turn first (major_steps)
 
     @property
     def previous(self) -> list[str]:
@@ -87,6 +89,36 @@ def held_back(output: str, tool: str, compose_text: str) -> str | None:
             f"--tool {tool}` to try this version again with a snapshot to roll back to")
 
 
+def major_steps(plan: ToolImages, steps: list[str]) -> list[str]:
+    """The images of the majors between the one running and the pinned one, for a tool whose data
+    upgrades one major at a time (catalog deploy.major_steps); [] when it is one major or less away.
+
+    Raises when the server runs a newer major (no downgrade) or a major the catalog has no step for."""
+    if not steps or plan.is_new:
+        return []
+    name = image_repository(steps[0])
+    wanted = next((ref for ref in plan.wanted if image_repository(ref) == name), None)
+    running = sorted({r.image for r in plan.running if image_repository(r.image) == name})
+    have = [m for m in (image_major(r) for r in running) if m is not None]
+    final = image_major(wanted) if wanted else None
+    if not have or final is None:
+        return []
+    oldest, newest = min(have), max(have)
+    if newest > final:
+        raise UserError(f"{plan.tool} on {plan.server!r} runs {', '.join(running)}, a newer major than the pinned "
+                        f"{wanted}: its data cannot be downgraded; nothing was changed",
+                        f"pin {name} at major {newest} or later in the catalog (deploy.images)")
+    by_major = {image_major(s): s for s in steps}
+    missing = [m for m in range(oldest + 1, final) if m not in by_major]
+    if missing:
+        raise UserError(f"{plan.tool} on {plan.server!r} runs {', '.join(running)}; {wanted} upgrades its data only "
+                        f"from major {final - 1}, and deploy.major_steps has no image for major "
+                        f"{', '.join(map(str, missing))}; nothing was changed",
+                        f"add the last release of each missing major to deploy.major_steps.images in "
+                        f"tools/{plan.tool}.yml, or upgrade it by hand one major at a time")
+    return [by_major[m] for m in range(oldest + 1, final)]
+
+
 def others_changed(plans: list[ToolImages], only: tuple[str, ...]) -> list[str]:
     """With --tool, the other tools a deploy would update or start too (the engine applies a whole server)."""
     if not only:
@@ -131,7 +163,8 @@ class Outcome:
         if self.status == NEW:
             return where + f"{self.tool}: deployed for the first time ({', '.join(self.plan.wanted)})"
         if self.status == UPDATED:
-            return where + f"updated {self.tool} {change_text(self.plan)}: health check ok"
+            through = f" through {', '.join(self.plan.steps)} (one major at a time)" if self.plan.steps else ""
+            return where + f"updated {self.tool} {change_text(self.plan)}{through}: health check ok"
         if self.status == ROLLED_BACK:
             return (where + f"rolled back {self.tool} {rolled_back_text(self.plan)}: {self.why}; its data is as it "
                     f"was before the update and it serves again (the failed version's files are in "

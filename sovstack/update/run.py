@@ -35,6 +35,7 @@ from sovstack.update.plan import (
     Outcome,
     ToolImages,
     compose_images,
+    major_steps,
     others_changed,
     parse_images,
 )
@@ -99,7 +100,10 @@ def inspect(loaded: Loaded, bundle: Bundle) -> list[ToolImages]:
             raise UserError(f"server {bundle.server!r}: cannot list the images of {entry['name']}: {_tail(result)}",
                             "check that Docker runs there: systemctl status docker")
         running, have = parse_images(result.stdout)
-        plans.append(ToolImages(bundle.server, entry["name"], wanted, running, have))
+        plan = ToolImages(bundle.server, entry["name"], wanted, running, have)
+        steps = loaded.catalog.tools[plan.tool].deploy.major_steps
+        plan.steps = major_steps(plan, steps.images) if steps else []  # raises before anything changes
+        plans.append(plan)
     return plans
 
 
@@ -120,10 +124,12 @@ def _pull(loaded: Loaded, bundle: Bundle, plans: list[ToolImages]) -> None:
     built = {b["image"] for b in bundle.manifest["builds"]}
     target = loaded.target(bundle.server)
     for plan in plans:
-        for ref in plan.missing():
+        for ref in plan.missing() + plan.steps:
             if ref in built:
                 continue
-            result = target.run(f"docker pull -q {shlex.quote(ref)}", timeout=TIMEOUT, as_root=True)
+            quoted = shlex.quote(ref)
+            result = target.run(f"docker image inspect {quoted} >/dev/null 2>&1 || docker pull -q {quoted}",
+                                timeout=TIMEOUT, as_root=True)
             if result.returncode != 0:
                 raise UserError(f"server {bundle.server!r}: cannot pull {ref} for {plan.tool}: {_tail(result)}; "
                                 "no tool was stopped", f"check the pin of {plan.tool} in its catalog file "
@@ -157,6 +163,26 @@ def _roll_back(loaded: Loaded, bundle: Bundle, plan: ToolImages, why: str, wait:
     return Outcome(bundle.server, plan.tool, ROLLED_BACK, plan, why)
 
 
+def _step(loaded: Loaded, bundle: Bundle, saved: list[ToolImages], echo: Callable[[str], None],
+          wait: float) -> list[Outcome] | None:
+    """Start each earlier major of the tools that upgrade one major at a time, each checked healthy; None
+    when all went through, else the outcomes of rolling every snapshotted tool back (nothing deployed)."""
+    target = loaded.target(bundle.server)
+    for plan in saved:
+        for ref in plan.steps:
+            echo(f"update: {bundle.server}: {plan.tool}: upgrading its data through {ref} (one major at a time)")
+            result = _call(target, bundle, f"step {shlex.quote(plan.tool)} {shlex.quote(ref)}")
+            ok, why, _ = _health(loaded, bundle, plan.tool, wait) if result.returncode == 0 else \
+                (False, _tail(result), [])
+            if ok:
+                continue
+            failed = f"the step through {ref} failed ({why})"
+            return [_roll_back(loaded, bundle, p, failed if p is plan else
+                               f"not updated: {plan.tool}'s {failed}, so the server was not deployed", wait)
+                    for p in saved]
+    return None
+
+
 def update_server(loaded: Loaded, bundle: Bundle, plans: list[ToolImages], engine: str,
                   echo: Callable[[str], None], wait: float) -> list[Outcome]:
     """Snapshot the changed tools, deploy, check their health, roll back those that fail."""
@@ -175,6 +201,9 @@ def update_server(loaded: Loaded, bundle: Bundle, plans: list[ToolImages], engin
                             "nothing was updated" + (f", but {', '.join(stuck)} did not start again" if stuck else ""),
                             "free disk space under /srv/sovstack, then run again")
         saved.append(plan)
+    stopped = _step(loaded, bundle, saved, echo, wait)
+    if stopped is not None:  # a major step failed: no deploy, every snapshotted tool goes back as it was
+        return outcomes + stopped
     try:
         provision.apply(loaded, engine, [server], echo)
         deploy_error = ""
