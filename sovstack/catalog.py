@@ -690,6 +690,7 @@ class Criteria(Strict):
     preference_bonus: Annotated[float, Field(ge=0)]
     familiarity_bonus: Annotated[float, Field(ge=0)]
     together_bonus: Annotated[float, Field(ge=0)]
+    one_account_bonus: Annotated[float, Field(ge=0)]
     office_convert_penalty: Annotated[float, Field(ge=0)]
     techie_capacity: dict[Literal["none", "some", "confident"], int]
     base: Resources  # what the server itself needs: Debian, Docker, Caddy, backups

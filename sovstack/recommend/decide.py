@@ -794,7 +794,7 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
     beside Nextcloud), and a second service from the same hoster adds no new account or contract.
     """
     first = {n: ranked[n][0] for n in needs if ranked[n]}
-    bonus = ctx.criteria.together_bonus
+    bonus, one_account = ctx.criteria.together_bonus, ctx.criteria.one_account_bonus
     for need in needs:
         others = {n: c for n, c in first.items() if n != need}
         tools_elsewhere = {}
@@ -803,8 +803,10 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
                 for tid in ctx.with_requirements([c.tool]):
                     tools_elsewhere.setdefault(tid, n)
         # Only a hoster whose services share one account saves the members a second account.
-        hosters_elsewhere = {c.hoster: n for n, c in others.items()
-                             if c.mode == HOSTED and ctx.catalog.hosters[c.hoster].single_account}
+        hosters_elsewhere: dict[str, list[str]] = {}
+        for n, c in others.items():
+            if c.mode == HOSTED and ctx.catalog.hosters[c.hoster].single_account:
+                hosters_elsewhere.setdefault(c.hoster, []).append(n)
         updated = []
         for c in ranked[need]:
             note = None
@@ -815,9 +817,15 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
                 elif shared:
                     note = say("together_tool", tool=shared[0], need=tools_elsewhere[shared[0]], bonus=_num(bonus))
             elif c.hoster in hosters_elsewhere:
-                note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name, tool=c.tool or c.software,
-                           need=hosters_elsewhere[c.hoster], bonus=_num(bonus))
-            updated.append(replace(c, total=round(c.total + bonus, 2), notes=c.notes + (note,)) if note else c)
+                served = hosters_elsewhere[c.hoster]
+                if len(served) >= 2:  # one account already holds several needs: a second sign-up costs more
+                    note = say("together_one_account", hoster=ctx.catalog.hosters[c.hoster].name,
+                               tool=c.tool or c.software, needs=", ".join(served), bonus=_num(one_account))
+                else:
+                    note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name,
+                               tool=c.tool or c.software, need=served[0], bonus=_num(bonus))
+            gain = one_account if note is not None and note.key == "together_one_account" else bonus
+            updated.append(replace(c, total=round(c.total + gain, 2), notes=c.notes + (note,)) if note else c)
         ranked[need] = sorted(updated, key=_rank_key)
 
 

@@ -491,6 +491,10 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "{tool} at {hoster}: the same account as for {need} there (+{bonus})",
         "fr": "{tool} chez {hoster} : le même compte que pour {need} (+{bonus})",
     },
+    "together_one_account": {
+        "en": "{tool} at {hoster}: the one account members already use there for {needs} (+{bonus})",
+        "fr": "{tool} chez {hoster} : le compte unique que les membres y ont déjà pour {needs} (+{bonus})",
+    },
     "hosted_free": {"en": "free of charge", "fr": "gratuit"},
     "hosted_price": {"en": "about {price}/month", "fr": "environ {price}/mois"},
     "hosted_unpriced": {"en": "price on request", "fr": "prix sur demande"},
