@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.servers import sovstack, ssh
+from sovstack.backup.dumps import commands
+from sovstack.catalog import load_catalog
+from sovstack.engines import sandbox
+from tests.servers import build_standins, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 BASE = "dc=voisins,dc=test"
@@ -139,3 +143,46 @@ def test_one_tool_is_restored_alone_from_a_chosen_snapshot_with_standin_etherpad
     assert state(server) == known
     bad = sovstack("restore", "--tool", "nosuchtool", cwd=server.work, check=False)
     assert bad.returncode == 2 and "--tool 'nosuchtool'" in bad.stderr
+
+
+MARIADB_DRILL = "/srv/mariadb-drill"
+
+
+def test_limesurvey_s_mariadb_dump_and_load_bring_back_every_row_with_standin_mariadb(server):
+    """The mariadb commands of sovstack/backup/dumps.py for LimeSurvey's catalog dump, run as the backup and
+    restore scripts run them (docker compose exec, sovstack-restore's own wait helper), against the MariaDB
+    stand-in: Debian's mariadb-server under LimeSurvey's pinned tag, with the image's MARIADB_* contract."""
+    tool = load_catalog().tools["limesurvey"]
+    image = next(i for i in tool.deploy.images if i.startswith("mariadb:"))
+    [dump] = [d for d in tool.deploy.backup.dumps if d.kind == "mariadb"]
+    sandbox.load_images(server.server, build_standins({image: []}))
+    save, load = commands(dump, MARIADB_DRILL, BASE)
+    environment = {"MARIADB_ROOT_PASSWORD": "drill-root-0123456789", "MARIADB_USER": "limesurvey",
+                   "MARIADB_PASSWORD": "drill-db-0123456789", "MARIADB_DATABASE": dump.database}
+    compose = yaml.safe_dump({"services": {dump.service: {"image": image, "environment": environment}}})
+    exec_sql = (f"docker compose -f {MARIADB_DRILL}/compose.yml exec -T {dump.service} sh -c "
+                + shlex.quote(f'MYSQL_PWD="$MARIADB_PASSWORD" exec mariadb -u"$MARIADB_USER" -N {dump.database}'))
+
+    def sql(statement: str) -> str:
+        return run(server, f"printf '%s\\n' {shlex.quote(statement)} | {exec_sql}").strip()
+
+    # The restore script's helper, taken from the script the deploy installed.
+    helper = "eval \"$(sed -n '/^sovstack_wait()/,/^}/p' /srv/sovstack/bin/sovstack-restore)\"; "
+    try:
+        run(server, f"install -d -m 0700 {MARIADB_DRILL} && printf %s {shlex.quote(compose)} > "
+                    f"{MARIADB_DRILL}/compose.yml && docker compose -f {MARIADB_DRILL}/compose.yml up -d")
+        wait = next(line for line in load.splitlines() if line.startswith("sovstack_wait "))
+        run(server, helper + wait)  # until it answers
+        sql(f"CREATE TABLE drill (n INT PRIMARY KEY, note VARCHAR(40)); INSERT INTO drill WITH RECURSIVE s(n) AS "
+            f"(SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {ROWS}) SELECT n, MD5(n) FROM s;")
+        checksum = ("SET SESSION group_concat_max_len = 1048576; "
+                    "SELECT COUNT(*), MD5(GROUP_CONCAT(n, note ORDER BY n)) FROM drill;")
+        before = sql(checksum)
+        assert before.split()[0] == str(ROWS)
+        run(server, f"export DUMP={MARIADB_DRILL}/dump\n{save}")
+        assert "CREATE TABLE `drill`" in run(server, f"cat {MARIADB_DRILL}/dump")
+        sql("DROP TABLE drill;")
+        run(server, helper + f"export DUMP={MARIADB_DRILL}/dump\n{load}")
+        assert sql(checksum) == before
+    finally:
+        run(server, f"docker compose -f {MARIADB_DRILL}/compose.yml down -v >/dev/null 2>&1; rm -rf {MARIADB_DRILL}")
