@@ -203,7 +203,9 @@ def update_server(loaded: Loaded, bundle: Bundle, plans: list[ToolImages], engin
         saved.append(plan)
     stopped = _step(loaded, bundle, saved, echo, wait)
     if stopped is not None:  # a major step failed: no deploy, every snapshotted tool goes back as it was
-        return outcomes + stopped
+        return outcomes + stopped + [Outcome(server, p.tool, FAILED, p, "not deployed: a major step of another "
+                                             "tool failed, so the server was not deployed")
+                                     for p in plans if p.is_new]
     try:
         provision.apply(loaded, engine, [server], echo)
         deploy_error = ""
