@@ -12,12 +12,12 @@ from sovstack.catalog import Catalog, load_catalog
 from sovstack.engines import runner
 from sovstack.engines.remote import Target, preflight
 from sovstack.errors import UserError
-from sovstack.layout import ROOT
+from sovstack.layout import BIN, ROOT
 from sovstack.render.bundle import Bundle, render
 from sovstack.render.diagnose import health_probe
 from sovstack.stack.secrets import Secrets, ensure_secrets, secrets_path
 from sovstack.stack.stackfile import Stack, load_stack
-from sovstack.update.plan import Running, ToolImages, compose_images, held_back, major_steps
+from sovstack.update.plan import ToolImages, compose_images, held_back, major_steps, parse_images
 from sovstack.wiring.model import Wiring
 from sovstack.wiring.wire import wire
 
@@ -123,18 +123,14 @@ def skipped_majors(target: Target, bundle: Bundle, catalog: Catalog) -> list[str
     """Tools that upgrade one major at a time whose pinned image is more than one major ahead of what
     runs: a deploy would start it on data it refuses; `sovstack update` goes through each major."""
     tools = [e for e in bundle.manifest["compose"] if catalog.tools[e["name"]].deploy.major_steps]
-    if not tools:
-        return []
-    script = "".join(f"docker ps -a -q --filter label=com.docker.compose.project={shlex.quote(e['name'])} | "
-                     f"xargs -r docker inspect -f '{e['name']} {{{{.Config.Image}}}}'; " for e in tools)
-    running: dict[str, list[Running]] = {}
-    for line in target.run(script + "true", as_root=True).stdout.splitlines():
-        name, _, image = line.partition(" ")
-        running.setdefault(name, []).append(Running("", image.strip(), ""))
+    script = bundle.files[f"{BIN}/sovstack-update"].decode() if tools else ""
     problems = []
     for entry in tools:
+        # What runs, as `sovstack update` reads it: the server script's `images`, parsed by parse_images.
+        listed = target.run(f"sh -s -- images {shlex.quote(entry['name'])}", stdin=script, as_root=True)
+        running, _ = parse_images(listed.stdout)
         wanted = compose_images(bundle.files[f"{entry['dir']}/compose.yml"].decode())
-        plan = ToolImages(bundle.server, entry["name"], wanted, running.get(entry["name"], []))
+        plan = ToolImages(bundle.server, entry["name"], wanted, running)
         try:
             steps = major_steps(plan, catalog.tools[entry["name"]].deploy.major_steps.images)
         except UserError as err:

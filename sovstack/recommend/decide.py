@@ -809,7 +809,7 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
                 hosters_elsewhere.setdefault(c.hoster, []).append(n)
         updated = []
         for c in ranked[need]:
-            note = None
+            note, gain = None, bonus
             if c.mode == SELF_HOST:
                 shared = [t for t in ctx.catalog.tools[c.tool].requires_tools if t in tools_elsewhere]
                 if c.tool in tools_elsewhere:  # already on the server for another need (Nextcloud under its Forms)
@@ -819,12 +819,12 @@ def _rank_together(ctx: _Context, needs: list[str], ranked: dict[str, list[Candi
             elif c.hoster in hosters_elsewhere:
                 served = hosters_elsewhere[c.hoster]
                 if len(served) >= 2:  # one account already holds several needs: a second sign-up costs more
+                    gain = one_account
                     note = say("together_one_account", hoster=ctx.catalog.hosters[c.hoster].name,
                                tool=c.tool or c.software, needs=", ".join(served), bonus=_num(one_account))
                 else:
                     note = say("together_hoster", hoster=ctx.catalog.hosters[c.hoster].name,
                                tool=c.tool or c.software, need=served[0], bonus=_num(bonus))
-            gain = one_account if note is not None and note.key == "together_one_account" else bonus
             updated.append(replace(c, total=round(c.total + gain, 2), notes=c.notes + (note,)) if note else c)
         ranked[need] = sorted(updated, key=_rank_key)
 
