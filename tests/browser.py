@@ -30,7 +30,7 @@ def missing(why: str):
 
 
 @contextmanager
-def chromium_browser() -> Iterator:
+def chromium_browser(*extra_args: str) -> Iterator:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -38,7 +38,7 @@ def chromium_browser() -> Iterator:
     if not shutil.which(CHROMIUM):
         missing(f"{CHROMIUM} is missing (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True)
         try:
             yield browser
         finally:

@@ -101,7 +101,18 @@ def build_standins(images: dict[str, list[int]], health: dict[str, str] | None =
 
 
 DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
-                "goaccess": {"server": "main"}, "roundcube": {"server": "main"}}
+                "goaccess": {"server": "main"}, "roundcube": {"server": "main"}, "prosody": {"server": "main"}}
+# The test host reaches npm's and PyPI's registries through an inspecting HTTPS proxy that only it trusts.
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def trust_test_host_ca(server) -> None:
+    """Tests only, never on a real server: the sandbox trusts what this machine trusts, so a deploy's
+    download from a registry (converse.js from npm) passes the proxy's certificate check."""
+    bundle = HOST_CA_BUNDLE.read_text()
+    subprocess.run([*server.ssh_command(), "cat > /usr/local/share/ca-certificates/sovstack-test-host.crt && "
+                    "update-ca-certificates >/dev/null"], input=bundle, text=True, check=True,
+                   capture_output=True, timeout=300)
 STANDIN_TOOLS = {"etherpad": {"server": "main"}}
 
 
@@ -154,6 +165,7 @@ def converge_sample(engine: str, tmp_path_factory, finalizers: list) -> Converge
     work = tmp_path_factory.mktemp(f"stack-{engine}")
     result = Converged(engine, server, work)
 
+    trust_test_host_ca(server)
     write_stack(work, server, DEBIAN_TOOLS)
     verbose = "-vvvv" if engine == "ansible" else "-vvv"
     result.runs["fresh"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)

@@ -16,12 +16,11 @@ BASE = dict(organisation="Les Amis du Quartier", members=40, francophone=True, t
             office_formats=True, sso_required=True)
 
 CASES = {
-    # The demo: Disroot mail (no hosted mail joins the server's account), Nextcloud with Office and Forms
-    # (apps with sso.via: nextcloud, one Nextcloud account), Prosody; no identity tool connects two logins
-    # (OpenLDAP would connect Nextcloud only: Prosody's LDAP is not wired, GoatCounter has none).
+    # The demo: Disroot mail (no hosted mail joins the server's account); OpenLDAP connects the two logins
+    # of the server, Nextcloud (with Office and Forms, apps with sso.via: nextcloud) and Prosody (its LDAP
+    # login is wired since it comes from Debian with lua-ldap). GoatCounter has no members' login.
     "demo": [(["email"], "split_hoster", "disroot"),
-             (["documents", "files", "forms"], "split_no_identity", "nextcloud"),
-             (["chat"], "split_no_identity", "prosody")],
+             (["documents", "files", "chat", "forms"], "split_identity", "openldap")],
     # Not asked for: nothing to report.
     "no sso asked": ({"sso_required": False}, None),
     # Everything at Framaspace, whose services share one account (single_account): kept.

@@ -35,11 +35,11 @@ CASES = [
      [f"docker compose -f {APPS}/kanidm/compose.yml restart kanidm"], "hourly", 0, 0),
     ("mailu", "mail", "mailu-certs.sh", f"{DATA}/mailu/certs", "cert.pem", "key.pem", ("755", "644", "600"), None,
      [], "hourly", 0, 0),
-    ("prosody", "xmpp", "prosody-certs.sh", f"{DATA}/prosody/caddy-import", "xmpp.voisins.example.org.crt",
-     "xmpp.voisins.example.org.key", ("700", "600", "600"), f"{DATA}/prosody/certs/xmpp.voisins.example.org.crt",
-     [f"docker compose -f {APPS}/prosody/compose.yml exec -T -u root prosody prosodyctl --root cert import "
-      "xmpp.voisins.example.org /caddy-import", f"docker compose -f {APPS}/prosody/compose.yml kill -s HUP prosody"],
-     "daily", 0, 0),
+    ("prosody", "xmpp", "prosody-certs.sh", "/etc/sovstack/prosody/certs", "xmpp.voisins.example.org.crt",
+     "xmpp.voisins.example.org.key", ("700", "600", "600"), "/etc/prosody/certs/xmpp.voisins.example.org.crt",
+     ["prosodyctl --root cert import xmpp.voisins.example.org /etc/sovstack/prosody/certs",
+      "systemctl is-active -q prosody", "systemctl reload prosody"],
+     "daily", 120, 0),
 ]
 
 
@@ -78,12 +78,13 @@ def test_the_certificate_reaches_the_tool_as_before(catalog, tmp_path, case):
     (root / "srv" / "sovstack" / "apps" / tool).mkdir(parents=True)
     (root / "srv" / "sovstack" / "apps" / tool / "compose.yml").write_text("")
     (root / "bin").mkdir()
-    for command in ("docker", "systemctl"):
+    for command in ("docker", "systemctl", "prosodyctl"):
         (root / "bin" / command).write_text(f'#!/bin/sh\necho "{command} $*" >> {root}/calls\n')
         (root / "bin" / command).chmod(0o755)
     script = files[f"/usr/local/lib/sovstack/{name}"].decode()
     script = (script.replace("/var/lib/caddy/.local/share/caddy", str(caddy))
-              .replace("/srv/sovstack", f"{root}/srv/sovstack").replace("/etc/ssl", f"{root}/etc/ssl"))
+              .replace("/srv/sovstack", f"{root}/srv/sovstack").replace("/etc/ssl", f"{root}/etc/ssl")
+              .replace("/etc/sovstack", f"{root}/etc/sovstack").replace("/etc/prosody", f"{root}/etc/prosody"))
     where = root / dest.lstrip("/")
 
     first = run(script, root)

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from sovstack.wiring.dkim import txt_value
+from tests import xmpp
 from tests.servers import sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
@@ -214,17 +215,19 @@ def ldap_bind_ok(server, user: str, password: str) -> bool:
 
 
 def logins(server, tls, user: str) -> dict[str, bool]:
-    """Every way a member logs in on this stack: IMAP, SMTP submission (587 and 465), Roundcube, LDAP."""
+    """Every way a member logs in on this stack: IMAP, SMTP submission (587 and 465), Roundcube, chat, LDAP."""
     password = PASSWORDS[user]
     return {"imap": imap_login_ok(server, tls, user, password),
             "submission 587": smtp_login_ok(server, tls, user, password, 587),
             "submission 465": smtp_login_ok(server, tls, user, password, 465),
             "roundcube": '"task":"mail"' in webmail_login(server, server.work / "caddy-root.crt", user, password),
+            "chat (xmpp)": xmpp.login_ok(server.server.address, f"{user}@xmpp.{DOMAIN}", password, tls),
             "ldap bind": ldap_bind_ok(server, user, password)}
 
 
 def test_a_disabled_member_cannot_log_in_anywhere_until_enabled_with_standins(server, tls):
-    everywhere = {"imap": True, "submission 587": True, "submission 465": True, "roundcube": True, "ldap bind": True}
+    everywhere = {"imap": True, "submission 587": True, "submission 465": True, "roundcube": True, "chat (xmpp)": True,
+                  "ldap bind": True}
     assert logins(server, tls, "bob") == everywhere  # each probe can succeed, so a refusal below means something
     sovstack("members", "disable", "bob", cwd=server.work)
     try:

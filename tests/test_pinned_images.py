@@ -29,9 +29,6 @@ TWO_PART_RELEASES = {
     # docker-zulip publishes its PostgreSQL image only by PostgreSQL major (docker-compose.yml of
     # github.com/zulip/docker-zulip uses zulip/zulip-postgresql:14); there is no finer tag.
     "zulip/zulip-postgresql:14": "only tag upstream publishes",
-    # Prosody's images are built from the Debian branch package prosody-13.0 (github.com/prosody/
-    # prosody-docker, Dockerfile: ARG PROSODY_PACKAGE=prosody-13.0) and tagged by branch only.
-    "prosody/prosody:13.0": "only tag upstream publishes for the 13.0 branch",
     # Built by sovstack from the commit of Galène's galene-1.1 tag (checked below); Galène numbers
     # its releases galene-1.0, galene-1.1 (github.com/jech/galene tags).
     "sovstack/galene:1.1": "Galène 1.1, built from a commit hash",

@@ -23,7 +23,7 @@ from tests.servers import ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 POLICY = Path(__file__).parent / "policies" / "sovstack-ssh.txt"
-INTENDED = {22, 80, 443, 25, 465, 587, 993}  # SSH, web, and the mail ports of Postfix + Dovecot
+INTENDED = {22, 80, 443, 25, 465, 587, 993, 5222, 5269}  # SSH, web, mail (Postfix + Dovecot), XMPP (Prosody)
 
 
 def tool(name: str) -> str:

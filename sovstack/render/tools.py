@@ -30,7 +30,8 @@ def add_tool(job: Job, tool_id: str) -> None:
         _site(job, tool_id, app, ctx)
     for port in deploy.public_ports:
         job.public_ports.append(port)
-        job.ports.append({"port": port, "owners": ["docker-proxy", "master", "smtpd", "dovecot", "imap-login", "slapd"]})
+        job.ports.append({"port": port, "owners": ["docker-proxy", "master", "smtpd", "dovecot", "imap-login", "slapd",
+                                                   *deploy.processes]})
 
 
 def tool_context(job: Job, tool_id: str, app: dict[str, Any]) -> dict[str, Any]:
@@ -89,4 +90,4 @@ def _site(job: Job, tool_id: str, app: dict[str, Any], ctx: dict[str, Any]) -> N
     job.health.append({"tool": tool_id, "fqdn": app["fqdn"], "path": deploy.health,
                        "url": f"http://127.0.0.1:{deploy.web_port}{deploy.health}" if deploy.web_port else None})
     if deploy.web_port:
-        job.ports.append({"port": deploy.web_port, "owners": ["docker-proxy", "caddy"]})
+        job.ports.append({"port": deploy.web_port, "owners": ["docker-proxy", "caddy", *deploy.processes]})
