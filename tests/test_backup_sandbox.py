@@ -29,6 +29,8 @@ MAILDIR = f"{DATA}/postfix-dovecot/mail/voisins.test/drill/Maildir/cur"
 COMPOSE = "docker compose -f /srv/sovstack/apps/etherpad/compose.yml"
 PSQL = f"{COMPOSE} exec -T postgres psql -q -tA -v ON_ERROR_STOP=1 -U etherpad -d etherpad -c"
 ROWS = 500
+PROSODY = "/var/lib/prosody"
+ROOM = "association@rooms.xmpp.voisins.test"
 PASSWORD = "drill-Pass-0123456789"
 
 
@@ -62,6 +64,8 @@ def state(server) -> dict[str, str]:
     found["roundcube:dump"] = run(server, f"sqlite3 {ROUNDCUBE_DB} '.dump users' | sha256sum")
     found["etherpad:rows"] = run(server, f"{PSQL} 'SELECT count(*) FROM drill'")
     found["etherpad:db"] = run(server, f"{PSQL} 'SELECT n, note FROM drill ORDER BY n' | sha256sum")
+    # The association's chat room as Prosody serves it: its members (the drill member among them).
+    found["prosody:room"] = run(server, f"prosodyctl shell \"muc:affiliations('{ROOM}')\" 2>/dev/null | sort || true")
     return found
 
 
@@ -77,6 +81,7 @@ def known(server):
     run(server, f"sqlite3 {ROUNDCUBE_DB} \"INSERT INTO users (username, mail_host, created, language) "
                 f"VALUES ('drill', 'localhost', datetime('now'), 'fr_FR')\"")
     run(server, f"install -d {DATA}/etherpad/uploads && head -c 1048576 /dev/urandom > {DATA}/etherpad/uploads/known.bin")
+    run(server, "systemctl start sovstack-prosody-room.service")  # the drill member joins the room
     run(server, f"{PSQL} \"DROP TABLE IF EXISTS drill; CREATE TABLE drill (n int PRIMARY KEY, note text); "
                 f"INSERT INTO drill SELECT n, md5(n::text) FROM generate_series(1, {ROWS}) AS n\"")
     before = state(server)
@@ -119,12 +124,15 @@ def test_restore_drill_brings_back_identical_data_with_standin_etherpad(server, 
     run(server, f"ldapdelete -Q -Y EXTERNAL -H ldapi:/// uid=drill,ou=people,{BASE}")
     run(server, f"rm -rf {DATA}/postfix-dovecot/mail/voisins.test/drill {DATA}/etherpad/uploads "
                 f"{DATA}/goaccess/html/*")
+    # Prosody keeps rooms in memory and saves them when it stops: stop it first, then remove them.
+    run(server, f"systemctl stop prosody && rm -rf {PROSODY}/rooms* && systemctl start prosody")
     run(server, f"sqlite3 {ROUNDCUBE_DB} \"DELETE FROM users WHERE username = 'drill'\"")
     run(server, f"{PSQL} 'DELETE FROM drill WHERE n > 10'")
     assert state(server) != known
 
     result = sovstack("restore", cwd=server.work)
-    assert "restore: main: etherpad, goaccess, openldap, postfix-dovecot, roundcube from snapshot" in result.stdout
+    assert ("restore: main: etherpad, goaccess, openldap, postfix-dovecot, prosody, roundcube from snapshot"
+            in result.stdout), result.stdout
     assert "FAILING" not in result.stdout
     after = state(server)
     assert after == known
@@ -132,6 +140,8 @@ def test_restore_drill_brings_back_identical_data_with_standin_etherpad(server, 
     assert int(after["etherpad:rows"]) == ROWS
     # The member logs in again with the same password (slapd serves the restored database).
     run(server, f"ldapwhoami -x -H ldap://127.0.0.1 -D uid=drill,ou=people,{BASE} -w {PASSWORD}")
+    # Prosody serves the restored room, the drill member still in it.
+    assert "drill@xmpp.voisins.test" in after["prosody:room"], after["prosody:room"]
 
 
 def test_one_tool_is_restored_alone_from_a_chosen_snapshot_with_standin_etherpad(server, known):
