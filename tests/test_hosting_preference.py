@@ -75,3 +75,15 @@ def test_no_option_of_the_preferred_kind_is_said_too(tree_copy, questionnaire):
                                                    hosting_preference="trusted-hoster", needs=["analytics"]))
     assert outcome.outcomes["analytics"].mode == "self-host"
     assert [r.key for r in outcome.outcomes["analytics"].reasons if r.key in CONFLICT_KEYS] == ["preference_none"]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_reason_a_preferred_option_was_left_out_is_brief_in_the_main_text_and_whole_elsewhere(lang):
+    """The conflict quotes the exclusion without the catalog's English (wording.BRIEF_PLACEHOLDERS); the
+    exclusion itself, listed in the details, keeps it."""
+    from sovstack.recommend.messages import say
+
+    why = say("too_hard", difficulty=4, why="Needs Kubernetes and three databases.")
+    assert "Kubernetes" in why.render(lang)
+    text = say("preference_excluded", where=say("where_own"), runner_up="Zulip", why=why).render(lang)
+    assert "4/5" in text and "Kubernetes" not in text, text

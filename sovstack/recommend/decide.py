@@ -29,7 +29,6 @@ from sovstack.catalog import (
 )
 from sovstack.recommend.answers import Answers
 from sovstack.recommend.messages import Reason, say
-from sovstack.recommend.wording import REASONS
 
 SELF_HOST, HOSTED, KEEP = "self-host", "hosted", "keep"
 
@@ -924,10 +923,8 @@ def _preference_conflict(ctx: _Context, outcome: Outcome) -> Reason | None:
     out = [e for e in outcome.excluded if e.mode == wanted]
     if not out:
         return say("preference_none", where=where)
-    why = out[0].why
-    if f"{why.key}_brief" in REASONS:  # shown in the main text: without the catalog's English
-        why = say(f"{why.key}_brief", **why.values)
-    first = say("preference_excluded", where=where, runner_up=out[0].hoster or out[0].tool, why=why)
+    # Shown in the main text, in its brief form (wording.BRIEF_PLACEHOLDERS): without the catalog's English.
+    first = say("preference_excluded", where=where, runner_up=out[0].hoster or out[0].tool, why=out[0].why)
     if len(out) == 1:
         return first
     return say("preference_excluded_more", first=first, more=len(out) - 1)

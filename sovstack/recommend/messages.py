@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sovstack.recommend.wording import REASONS, money
+from sovstack.recommend.wording import BRIEF_PLACEHOLDERS, REASONS, money
 
 # Values that are sums in euros: written as each language writes money ("€8.03", "8,03 €").
 MONEY = frozenset({"price", "budget", "cost"})
@@ -24,7 +24,10 @@ class Reason:
 
     def render(self, lang: str = "en", names: Names | None = None) -> str:
         values = {}
+        brief = BRIEF_PLACEHOLDERS.get(self.key, frozenset())
         for key, value in self.values.items():
+            if key in brief and isinstance(value, Reason) and f"{value.key}_brief" in REASONS:
+                value = Reason(f"{value.key}_brief", value.values)
             if isinstance(value, Reason) or _reasons(value):
                 value = _render(value, lang, names)
             elif key in MONEY:

@@ -636,6 +636,10 @@ def _pick(entries: dict[str, Any], lang: str) -> dict[str, Any]:
     return {key: value[lang] if set(value) == set(LANGS) else _pick(value, lang) for key, value in entries.items()}
 
 
+# Reasons that show a nested reason (placeholder) in its brief form, "<key>_brief", where one exists: the
+# main text stays short, the details keep the reason whole.
+BRIEF_PLACEHOLDERS: dict[str, frozenset[str]] = {"preference_excluded": frozenset({"why"})}
+
 REPORT_TEXT = by_lang(REPORT)
 WEB_TEXT = by_lang(WEB)
 ALLOWED_TEXT = by_lang(ALLOWED)
