@@ -284,3 +284,65 @@ def test_an_unreachable_server_is_said_once(rendered):
     [only] = run_checks(given, ["disk", "backup", "tls"])
     assert only.check == "tls"  # the first of them in CHECKS
     assert only.subject == "server main" and "cannot connect over SSH" in only.what and only.fix
+
+
+def _pem(tmp_path, name: str, days: tuple[int, int]) -> bytes:
+    """A self-signed certificate for xmpp.example.org valid from NOW+days[0] to NOW+days[1], as PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xmpp.example.org")])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW + days[0] * D).not_valid_after(NOW + days[1] * D).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+# (Caddy's certificate, the tool's copy: validity in days from NOW, or "same" / None for none) -> ok, severity, words
+COPIES = [
+    ((-30, 60), "same", True, "info", "certificate valid for 60 days"),
+    ((-1, 89), (-80, 10), False, "warning", "still serves the certificate that expires 2025-06-11; Caddy has renewed it"),
+    ((-1, 89), (-90, -1), False, "error", "still serves the certificate that expired 2025-05-31; Caddy has renewed it"),
+    ((-1, 89), None, False, "error", "no readable copy"),
+    # Nothing from Caddy to compare with: the copy's own dates count (the site's own check names Caddy's trouble).
+    (None, (-30, 60), True, "info", "certificate valid"),
+    (None, (-90, -1), False, "error", "expired"),
+]
+
+
+@pytest.mark.parametrize("caddy,copy,ok,severity,words", COPIES)
+def test_a_tools_copy_of_caddys_certificate_must_follow_its_renewals(tmp_path, caddy, copy, ok, severity, words):
+    root = tmp_path / "caddy"
+    fqdn = "xmpp.example.org"
+    if caddy:
+        (root / "local" / fqdn).mkdir(parents=True)
+        (root / "local" / fqdn / f"{fqdn}.crt").write_bytes(_pem(tmp_path, "caddy", caddy))
+    target = tmp_path / "prosody" / f"{fqdn}.crt"
+    target.parent.mkdir()
+    if copy == "same":
+        target.write_bytes((root / "local" / fqdn / f"{fqdn}.crt").read_bytes())
+    elif copy:
+        target.write_bytes(_pem(tmp_path, "copy", copy))
+    entry = {"tool": "prosody", "name": "Prosody (XMPP)", "fqdn": fqdn, "copy": str(target), "unit": "sovstack-prosody-certs"}
+    found = script.copy_finding(entry, NOW, str(root))
+    assert (found["ok"], found["severity"]) == (ok, severity), found
+    assert words in found["what"], found
+    assert found["subject"] == "xmpp.example.org (prosody's own TLS)"
+    if "Caddy has renewed" in words or copy is None:  # the copy is the trouble: make it again
+        assert "systemctl start sovstack-prosody-certs.service" in found["fix"]
+
+
+def test_the_diagnosis_watches_every_tools_copy_of_the_certificate(tmp_path):
+    stack = tmp_path / "sovstack.yml"
+    stack.write_text(yaml.safe_dump({
+        "organisation": "Les Voisins", "domain": "voisins.example.org", "admin_email": "admin@voisins.example.org",
+        "servers": {"main": {"address": "127.0.0.1", "ssh_port": 1}},
+        "tools": {t: {"server": "main"} for t in ("openldap", "postfix-dovecot", "prosody", "goaccess")}}))
+    render_all(load(stack, generate_secrets=True))
+    config = json.loads((tmp_path / "build" / "main" / "files" / "srv" / "sovstack" / "diagnose.json").read_text())
+    assert {c["tool"]: c["copy"] for c in config["cert_copies"]} == {
+        "postfix-dovecot": "/etc/ssl/sovstack/mail.crt",
+        "prosody": "/etc/prosody/certs/xmpp.voisins.example.org.crt"}

@@ -150,7 +150,8 @@ def test_chat_is_healthy_in_sovstacks_own_check_with_standins(server):
     result = sovstack("check", "--json", cwd=server.work, check=False)
     findings = json.loads(result.stdout)
     prosody = {f["check"]: f for f in findings if "prosody" in f["subject"]}
-    assert {"wiring", "services", "health"} <= set(prosody), findings  # LDAP wired, units active, it answers
+    # LDAP wired, units active, it answers, and the certificate it serves on 5222 is Caddy's current one
+    assert {"wiring", "services", "health", "tls"} <= set(prosody), findings
     assert all(f["ok"] for f in findings if "prosody" in f["subject"]), [f for f in findings if "prosody" in f["subject"]]
 
 

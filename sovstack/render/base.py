@@ -105,4 +105,5 @@ def add_diagnosis(job: Job) -> None:
     here = job.wiring.stack.tools_on(job.server)
     job.files.add(DIAGNOSE_CONFIG, server_config(
         job.server, job.wiring.stack.admin_email, BASE_SERVICES + [s["name"] for s in job.services],
-        [c["dir"] for c in job.compose], job.ports, job.health, {t: job.wiring.catalog.tools[t].name for t in here}), [])
+        [c["dir"] for c in job.compose], job.ports, job.health, {t: job.wiring.catalog.tools[t].name for t in here},
+        job.cert_copies), [])

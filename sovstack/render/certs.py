@@ -21,14 +21,32 @@ def unit_name(tool_id: str) -> str:
     return f"sovstack-{tool_id}-certs"
 
 
+def _values(tool_id: str, deploy: Deploy, ctx: dict[str, Any], env: jinja2.Environment) -> dict[str, Any]:
+    try:
+        return {name: env.from_string(value).render(ctx) if isinstance(value, str) else value
+                for name, value in as_data(deploy.certificates, defaults=True).items()}
+    except jinja2.TemplateError as exc:
+        raise CatalogError(f"catalog {tool_id}: deploy.certificates: cannot render ({exc})",
+                           "this is a catalog mistake: report it") from None
+
+
+def watched_copy(tool_id: str, deploy: Deploy, ctx: dict[str, Any], env: jinja2.Environment) -> dict[str, Any] | None:
+    """What the diagnosis compares with Caddy's certificate: the copy the tool serves (its own store's,
+    when it imports one), the name it is for, and the unit that makes it."""
+    if deploy.certificates is None:
+        return None
+    certs = _values(tool_id, deploy, ctx, env)
+    return {"tool": tool_id, "fqdn": ctx["app"]["fqdn"], "copy": certs["current"] or f"{certs['dest']}/{certs['cert']}",
+            "unit": unit_name(tool_id)}
+
+
 def sync_files(tool_id: str, deploy: Deploy, ctx: dict[str, Any], env: jinja2.Environment) -> dict[str, bytes]:
     """The tool's certificate-sync files (dest -> content); none unless the catalog asks for them."""
     if deploy.certificates is None:
         return {}
     unit, script = unit_name(tool_id), f"{SCRIPTS}/{tool_id}-certs.sh"
+    certs = _values(tool_id, deploy, ctx, env)
     try:
-        certs = {name: env.from_string(value).render(ctx) if isinstance(value, str) else value
-                 for name, value in as_data(deploy.certificates, defaults=True).items()}
         given = {**ctx, "certs": certs, "unit": unit, "script": script, "docker": deploy.how == "compose"}
         return {script: env.get_template("certs/sync.sh.j2").render(given).encode(),
                 f"{UNITS}/{unit}.service": env.get_template("certs/sync.service.j2").render(given).encode(),

@@ -23,7 +23,8 @@ def health_probe(entry: dict[str, Any]) -> str:
 
 
 def server_config(server: str, admin_email: str, services: list[str], compose: list[str],
-                  ports: list[dict[str, Any]], health: list[dict[str, Any]], names: dict[str, str]) -> bytes:
+                  ports: list[dict[str, Any]], health: list[dict[str, Any]], names: dict[str, str],
+                  cert_copies: list[dict[str, Any]] = ()) -> bytes:
     """diagnose.json: what the deploy set up on this server, as the script checks it."""
     config = {
         "server": server, "admin_email": admin_email, "services": services, "compose": compose,
@@ -31,5 +32,7 @@ def server_config(server: str, admin_email: str, services: list[str], compose: l
         "health": [{"tool": h["tool"], "name": names.get(h["tool"], h["tool"]), "fqdn": h["fqdn"],
                     "probe": health_probe(h)} for h in health],
         "sites": list(dict.fromkeys(h["fqdn"] for h in health)),
+        # Tools doing their own TLS (mail ports, XMPP) serve a copy of Caddy's certificate: it must follow renewals.
+        "cert_copies": [{**c, "name": names.get(c["tool"], c["tool"])} for c in cert_copies],
     }
     return (json.dumps(config, indent=1, ensure_ascii=False) + "\n").encode()

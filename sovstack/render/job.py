@@ -29,6 +29,7 @@ class Job:
     steps: list[dict[str, Any]] = field(default_factory=list)
     health: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
+    cert_copies: list[dict[str, Any]] = field(default_factory=list)  # Caddy's certificate copied for a tool's own TLS
 
     def add_packages(self, names: list[str]) -> None:
         for name in names:

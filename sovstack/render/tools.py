@@ -58,6 +58,8 @@ def _files(job: Job, tool_id: str, app: dict[str, Any], ctx: dict[str, Any]) -> 
     job.files.render_tree(tool_dir / "root", ctx, "/", unit_notify)
     for dest, content in certs.sync_files(tool_id, deploy, ctx, job.files.env).items():  # deploy.certificates
         job.files.add(dest, content, unit_notify)
+    if copy := certs.watched_copy(tool_id, deploy, ctx, job.files.env):
+        job.cert_copies.append(copy)
     for build in deploy.builds:
         context = f"{app['dir']}/{build.context}"
         job.files.render_tree(tool_dir / build.context, ctx, context, [f"build:{build.image}", f"compose:{tool_id}"])
