@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.servers import DEBIAN_TOOLS, SOVSTACK, require_docker, ssh, write_stack
+from tests.servers import DEBIAN_TOOLS, SOVSTACK, require_docker, ssh, trust_test_host_ca, write_stack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 
@@ -70,6 +70,7 @@ def test_no_secret_shows_in_any_process_argument_during_a_deploy(engine, tmp_pat
     server = sandbox.up(name, state_dir=state)
     try:
         work = tmp_path_factory.mktemp(f"argv-stack-{engine}")
+        trust_test_host_ca(server)  # Prosody's web client comes from npm, through this machine's proxy
         write_stack(work, server, DEBIAN_TOOLS)
         script = base64.b64encode(SAMPLER.encode()).decode()
         ssh(server, f"rm -f /run/sovstack-sampler.*; echo {script} | base64 -d > /run/sovstack-sampler.py && "
