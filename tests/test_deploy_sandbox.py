@@ -34,16 +34,17 @@ def test_fresh_server_converges_and_a_second_run_changes_nothing_incl_etherpad_s
     assert "plan: main: 0 change(s) would be made" in converged.runs["plan"].stdout
 
 
-def test_only_ssh_web_and_mail_ports_listen_outside_loopback_with_standins(converged):
+def test_only_ssh_web_mail_and_chat_ports_listen_outside_loopback_with_standins(converged):
     out = ssh(converged.server, "ss -Htln").stdout
     public = set()
     for line in out.splitlines():
         address, _, port = line.split()[3].rpartition(":")
         if not (address.startswith("127.") or address in ("[::1]", "::1")):
             public.add(int(port))
-    # 25/465/587/993: Postfix and Dovecot. 389: slapd, for containers through Docker's host gateway;
-    # the firewall closes it from outside (tests/test_security_audit.py scans for it).
-    assert public == {22, 80, 443, 25, 465, 587, 993, 389}
+    # 25/465/587/993: Postfix and Dovecot. 5222/5269: Prosody (clients, other XMPP servers).
+    # 389: slapd, for containers through Docker's host gateway; the firewall closes it from outside
+    # (tests/test_security_audit.py scans for it).
+    assert public == {22, 80, 443, 25, 465, 587, 993, 5222, 5269, 389}
 
 
 def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(converged):
