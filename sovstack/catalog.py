@@ -17,7 +17,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, fields
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from sovstack import __version__
 from sovstack.errors import CatalogError
@@ -484,6 +484,17 @@ class MajorSteps(Sourced):
     images: Annotated[list[str], Field(min_length=1)]
 
 
+# How far sovstack's own tests prove a deployable tool (tests/test_proof_levels.py derives both from the
+# tests' `proves` markers and fails when the catalog says otherwise). real: its own software converged on a
+# sandbox Debian 13 server and used there; stand-in: a stand-in image took its place (routing, health,
+# volumes); rendered: its configuration is only rendered and validated.
+ProofLevel = Literal["real", "stand-in", "rendered"]
+# What a test shows, in the words the report uses (recommend/wording.py PROOF).
+ProofAspect = Literal["deploy", "login", "disabled-refused", "mail", "chat", "file-sharing", "web-client", "reports",
+                      "tls", "health", "firewall", "backup", "restore", "update", "roll-back", "diagnosis"]
+PROOF_ASPECTS: tuple[str, ...] = get_args(ProofAspect)
+
+
 @strict
 class AdminDifficulty(Strict):
     value: Annotated[int, Field(ge=1, le=5)]
@@ -519,6 +530,8 @@ class Tool(Strict):
     deploy: Deploy | None = None  # self-hostable tools: how sovstack deploys it, or why it does not
     analytics: Analytics | None = None  # analytics tools: how they count pages and get sites
     tracking: Tracking | None = None  # web tools: a documented tracking/custom-head setting (None: not recorded)
+    proof: ProofLevel | None = None  # deployable tools: how far sovstack's tests prove it (see ProofLevel)
+    proven: list[ProofAspect] = empty_list()  # what those tests show, in the order of PROOF_ASPECTS
 
     def __post_init__(self) -> None:
         if self.role == "addon" and not self.addon_for:
@@ -540,9 +553,22 @@ class Tool(Strict):
             self._provider_facts_fit(self.deploy)
             if self.deploy.how == "compose" and not self.resources.limits:
                 raise ValueError("a compose tool needs 'resources.limits' (the mem_limit of each of its services)")
+        self._proof_fits()
         timer = f"sovstack-{self.id}-certs.timer"
         if self.deploy and self.deploy.certificates and timer not in self.deploy.services:
             raise ValueError(f"deploy.certificates needs {timer} in deploy.services (started and enabled there)")
+
+    def _proof_fits(self) -> None:
+        if (self.proof is None) != (not self.deployable):
+            raise ValueError("'proof' (real, stand-in or rendered) goes with a tool sovstack deploys, and only there")
+        if self.proof is not None and (self.proof == "rendered") != (not self.proven):
+            raise ValueError("'proven' lists what the tests show of a real or stand-in tool; a rendered one has none")
+        if self.proven != sorted(set(self.proven), key=PROOF_ASPECTS.index):
+            raise ValueError(f"'proven': each aspect once, in this order: {', '.join(PROOF_ASPECTS)}")
+
+    @property
+    def deployable(self) -> bool:
+        return self.deploy is not None and self.deploy.how != "refused"
 
     def _provider_facts_fit(self, deploy: Deploy) -> None:
         served = {"ldap": deploy.directory is not None, "oidc": deploy.oidc_provider is not None}
@@ -691,6 +717,7 @@ class Criteria(Strict):
     priority_bonus: Annotated[float, Field(ge=0)]
     preference_bonus: Annotated[float, Field(ge=0)]
     familiarity_bonus: Annotated[float, Field(ge=0)]
+    proof_bonus: Annotated[float, Field(ge=0)]
     together_bonus: Annotated[float, Field(ge=0)]
     one_account_bonus: Annotated[float, Field(ge=0)]
     office_convert_penalty: Annotated[float, Field(ge=0)]

@@ -102,6 +102,7 @@ def build_standins(images: dict[str, list[int]], health: dict[str, str] | None =
 
 DEBIAN_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"},
                 "goaccess": {"server": "main"}, "roundcube": {"server": "main"}, "prosody": {"server": "main"}}
+REAL_TOOLS = tuple(DEBIAN_TOOLS)  # what runs for real on the converged servers (`proves` markers name them)
 # The test host reaches npm's and PyPI's registries through an inspecting HTTPS proxy that only it trusts.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 

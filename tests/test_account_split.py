@@ -6,10 +6,15 @@ report (en and fr) names them. Each row: answers over a base profile, then the e
 
 from __future__ import annotations
 
-import pytest
+import shutil
 
+import pytest
+import yaml
+
+from sovstack.catalog import load_catalog
 from sovstack.recommend.report import render_markdown
 from sovstack.recommend.service import recommend
+from tests.conftest import DATA
 
 BASE = dict(organisation="Les Amis du Quartier", members=40, francophone=True, techie="some", budget_eur_month=15,
             needs=["email", "documents", "files", "chat", "forms", "analytics"], existing_suite="google",
@@ -29,21 +34,32 @@ CASES = {
     # forms: two hoster accounts.
     "two hosters": ({"techie": "none"}, [(["email", "documents", "files", "chat"], "split_hoster", "disroot"),
                                          (["forms"], "split_hoster", "framaspace")]),
-    # A confident techie with room: OpenLDAP connects Nextcloud (with its apps) and Synapse; the mail
-    # server's LDAP login is not wired by sovstack (docker-mailserver), so mail keeps its own accounts.
+    # A confident techie with room: the mail server proven by sovstack's tests (Postfix+Dovecot, whose LDAP
+    # login is wired) leads docker-mailserver by the proof bonus, so OpenLDAP connects mail too: one account.
+    "identity with the proven mail server": ({"techie": "confident", "budget_eur_month": 60}, None),
+    # Without that bonus (a catalog copy with proof_bonus 0), docker-mailserver leads; its LDAP login is not
+    # wired by sovstack, so mail keeps its own accounts.
     "identity but mail apart": ({"techie": "confident", "budget_eur_month": 60},
                                 [(["email"], "split_unconnected", "docker-mailserver"),
-                                 (["documents", "files", "chat", "forms"], "split_identity", "openldap")]),
+                                 (["documents", "files", "chat", "forms"], "split_identity", "openldap")],
+                                {"proof_bonus": 0.0}),
 }
 
 
 def _case(row):
-    return ({}, row) if isinstance(row, list) else row
+    return ({}, row, {}) if isinstance(row, list) else (*row, {}) if len(row) == 2 else row
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_the_split_is_named_in_the_decision_and_the_report(catalog, questionnaire, name):
-    over, expected = _case(CASES[name])
+def test_the_split_is_named_in_the_decision_and_the_report(catalog, questionnaire, name, tmp_path, monkeypatch):
+    over, expected, criteria = _case(CASES[name])
+    if criteria:  # a catalog copy with these criteria.yml values
+        tree = tmp_path / "decision_tree"
+        shutil.copytree(DATA / "decision_tree", tree)
+        path = tree / "criteria.yml"
+        path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **criteria}, allow_unicode=True))
+        monkeypatch.setenv("SOVSTACK_DECISION_TREE", str(tree))
+        catalog = load_catalog()
     rec = recommend({**BASE, **over}, source="test", catalog=catalog, questionnaire=questionnaire).recommendation
     if expected is None:
         assert rec.split is None

@@ -19,7 +19,7 @@ import yaml
 from sovstack.backup.dumps import commands
 from sovstack.catalog import load_catalog
 from sovstack.engines import sandbox
-from tests.servers import build_standins, sovstack, ssh
+from tests.servers import REAL_TOOLS, build_standins, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 BASE = "dc=voisins,dc=test"
@@ -120,6 +120,8 @@ def test_a_wrong_password_fails_clearly_and_changes_nothing_with_standin_etherpa
     assert state(server) == known
 
 
+@pytest.mark.proves(REAL_TOOLS, "backup", "restore")
+@pytest.mark.proves("etherpad", "backup", "restore", standin=True)
 def test_restore_drill_brings_back_identical_data_with_standin_etherpad(server, known):
     run(server, f"ldapdelete -Q -Y EXTERNAL -H ldapi:/// uid=drill,ou=people,{BASE}")
     run(server, f"rm -rf {DATA}/postfix-dovecot/mail/voisins.test/drill {DATA}/etherpad/uploads "
@@ -158,6 +160,7 @@ def test_one_tool_is_restored_alone_from_a_chosen_snapshot_with_standin_etherpad
 MARIADB_DRILL = "/srv/mariadb-drill"
 
 
+@pytest.mark.proves("limesurvey", "backup", "restore", standin=True)
 def test_limesurvey_s_mariadb_dump_and_load_bring_back_every_row_with_standin_mariadb(server):
     """The mariadb commands of sovstack/backup/dumps.py for LimeSurvey's catalog dump, run as the backup and
     restore scripts run them (docker compose exec, sovstack-restore's own wait helper), against the MariaDB

@@ -163,7 +163,7 @@ def test_ask_does_not_import_provisioning_libraries(catalog, tmp_path, out_dir):
         assert name in report and name in html, name
 
 
-def test_init_from_answers_writes_a_stack_and_private_secrets_then_render_works(tmp_path):
+def test_init_from_answers_writes_a_stack_and_private_secrets_then_render_works(tmp_path, catalog):
     answers = REPO / "examples" / "answers" / "neighbourhood-association.yml"
     result = run("init", "--answers", str(answers), "--domain", "voisins.example.org", "--admin-email",
                  "admin@voisins.example.org", "--server", "203.0.113.10", "--out", "sovstack.yml", cwd=tmp_path)
@@ -177,6 +177,12 @@ def test_init_from_answers_writes_a_stack_and_private_secrets_then_render_works(
     # Its email is hosted at Disroot, whose documented SMTP settings draft mail_relay; with no terminal
     # the password is left to secrets.yml, as init says, and the user adds it there.
     assert stack["mail_relay"]["host"] == "disroot.org" and "mail_relay.password" in result.stdout
+    # Each self-hosted tool with how far sovstack's tests prove it, in plain words.
+    for tool in stack["tools"]:
+        words = ("proven on a real Debian 13 server by sovstack's tests: installation" if catalog.tools[tool].proof == "real"
+                 else "configured from its documentation; not yet run by sovstack's tests"
+                 if catalog.tools[tool].proof == "rendered" else "with a stand-in in its place")
+        assert f"  {tool}: " in result.stdout and words in result.stdout.split(f"  {tool}: ", 1)[1].splitlines()[0], tool
     with (tmp_path / "secrets.yml").open("a") as secrets:
         secrets.write("mail_relay:\n  password: the-relay-password\n")
     rendered = run("render", cwd=tmp_path)

@@ -76,11 +76,14 @@ JSON = [
      and keys("name", "categories", "license", "scores", "resources", "obtain", "deploy")(d)),
     # init also says the mail relay it drafted (the neighbours' email is at Disroot, whose SMTP settings the
     # catalog sources; never its password) and, without such facts, which hoster to ask (ask_smtp_of).
-    (INIT + ["--json", "--out", "new/sovstack.yml"], lambda d: set(d) == {"stack", "secrets", "self_hosted", "hosted",
-                                                                        "not_deployed", "mail_relay", "ask_smtp_of",
-                                                                        "next"}
+    # It says how far sovstack's tests prove each self-hosted tool (the catalog's proof, checked by
+    # tests/test_proof_levels.py).
+    (INIT + ["--json", "--out", "new/sovstack.yml"], lambda d: set(d) == {"stack", "secrets", "self_hosted", "proof",
+                                                                        "hosted", "not_deployed", "mail_relay",
+                                                                        "ask_smtp_of", "next"}
      and d["mail_relay"]["host"] == "disroot.org" and "password" not in d["mail_relay"]
-     and d["stack"] == "new/sovstack.yml" and d["self_hosted"]
+     and d["stack"] == "new/sovstack.yml" and d["self_hosted"] and set(d["proof"]) == set(d["self_hosted"])
+     and all(p["level"] in ("real", "stand-in", "rendered") for p in d["proof"].values())
      and all(set(n) == {"tool", "why"} for n in d["not_deployed"])),
 ]
 

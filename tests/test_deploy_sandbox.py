@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.servers import Converged, changed_tasks, changes, ssh
+from tests.servers import REAL_TOOLS, Converged, changed_tasks, changes, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 
@@ -24,6 +24,8 @@ def converged(request, converged_server) -> Converged:
     return converged_server(request.param)
 
 
+@pytest.mark.proves(REAL_TOOLS, "deploy")
+@pytest.mark.proves("etherpad", "deploy", standin=True)
 def test_fresh_server_converges_and_a_second_run_changes_nothing_incl_etherpad_standin(converged):
     assert changes(converged.runs["fresh"].stdout) >= 5  # Ansible counts tasks, pyinfra operations
     assert changes(converged.runs["again"].stdout) == 0, changed_tasks(converged.runs["again"].stdout)
@@ -47,6 +49,8 @@ def test_only_ssh_web_mail_and_chat_ports_listen_outside_loopback_with_standins(
     assert public == {22, 80, 443, 25, 465, 587, 993, 5222, 5269, 389}
 
 
+@pytest.mark.proves(("goaccess", "postfix-dovecot", "roundcube"), "tls")
+@pytest.mark.proves("etherpad", "tls", standin=True)
 def test_caddy_answers_https_for_every_subdomain_goaccess_and_etherpad_standin(converged):
     root = converged.work / "caddy-root.crt"
     root.write_text(ssh(converged.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
@@ -71,11 +75,15 @@ def test_the_members_portal_lists_the_tools_under_a_strict_csp_with_standins(con
         assert f'<li id="{tool}"' in result.stdout
 
 
+@pytest.mark.proves(("goaccess", "postfix-dovecot", "roundcube", "prosody"), "health")
+@pytest.mark.proves("goaccess", "reports")
+@pytest.mark.proves("etherpad", "health", standin=True)
 def test_health_checks_pass_debian_tools_for_real_and_etherpad_standin(converged):
     out = converged.runs["tools-again"].stdout
     assert "health: main: etherpad https://pad.voisins.test: ok" in out
     for line in ("goaccess https://stats.voisins.test", "postfix-dovecot https://mail.voisins.test",
-                 "roundcube https://webmail.voisins.test", "portal https://apps.voisins.test"):
+                 "roundcube https://webmail.voisins.test", "prosody https://xmpp.voisins.test",
+                 "portal https://apps.voisins.test"):
         assert f"health: main: {line}: ok" in out
     active = ssh(converged.server, "systemctl is-active postfix dovecot rspamd slapd php8.4-fpm caddy fail2ban "
                                    "sovstack-firewall docker unattended-upgrades").stdout.split()

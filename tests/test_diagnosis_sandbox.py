@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.servers import sovstack, ssh
+from tests.servers import REAL_TOOLS, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 STAMP = "/srv/sovstack/backups/last-success"
@@ -42,6 +42,8 @@ def problems(findings: list[dict]) -> list[str]:
     return [f"{f['severity']} {f['subject']}: {f['what']}" for f in findings if not f["ok"]]
 
 
+@pytest.mark.proves(REAL_TOOLS, "diagnosis")
+@pytest.mark.proves("etherpad", "diagnosis", standin=True)
 def test_a_converged_server_passes_the_checks_that_depend_on_sovstack_with_standins(server):
     code, found = check(server, "services", "health", "ports", "tls")
     # What the manifest set up is fine (a failed unit of its own is said apart, in the drill's output).

@@ -120,11 +120,13 @@ def webmail_login(server, tls_root: Path, user: str, password: str) -> str:
 
 
 @pytest.mark.parametrize("login", ["alice", "alice@voisins.test"])
+@pytest.mark.proves(("postfix-dovecot", "openldap"), "login")
 def test_a_member_added_by_sovstack_logs_in_to_imap_by_name_or_address_with_standins(server, tls, login):
     assert imap_login_ok(server, tls, login, PASSWORDS["alice"])
     assert not imap_login_ok(server, tls, login, "not-her-password")
 
 
+@pytest.mark.proves("roundcube", "login")
 def test_the_same_member_logs_in_to_roundcube_with_the_same_password_with_standins(server, tls):
     root = server.work / "caddy-root.crt"
     inbox = webmail_login(server, root, "alice", PASSWORDS["alice"])
@@ -133,6 +135,7 @@ def test_the_same_member_logs_in_to_roundcube_with_the_same_password_with_standi
     assert '"task":"mail"' not in refused and '"task":"login"' in refused
 
 
+@pytest.mark.proves("postfix-dovecot", "mail")
 def test_mail_sent_by_a_member_through_submission_arrives_with_a_valid_dkim_signature_with_standins(server, tls):
     subject = f"rehearsal {time.time()}"
     message = f"From: Alice <alice@{DOMAIN}>\r\nTo: Bob <bob@{DOMAIN}>\r\nSubject: {subject}\r\n\r\nSee you at 8.\r\n"
@@ -225,6 +228,7 @@ def logins(server, tls, user: str) -> dict[str, bool]:
             "ldap bind": ldap_bind_ok(server, user, password)}
 
 
+@pytest.mark.proves(("postfix-dovecot", "roundcube", "prosody", "openldap"), "disabled-refused")
 def test_a_disabled_member_cannot_log_in_anywhere_until_enabled_with_standins(server, tls):
     everywhere = {"imap": True, "submission 587": True, "submission 465": True, "roundcube": True, "chat (xmpp)": True,
                   "ldap bind": True}

@@ -39,11 +39,12 @@ PROFILES = [
      dict(members=400, techie="confident", budget_eur_month=60, sso_required=True, needs=ALL),
      # 400 members exceed Framaspace (50), Mattermost TE (250) and Rocket.Chat Starter (50); with SSO the
      # self-hosted tools share one directory; Synapse has free OIDC/SAML; GoatCounter is the lightest analytics.
-     # mailcow is not deployed by sovstack (deploy.how: refused), so docker-mailserver (5/4/3/3, MIT, ahead of
-     # Postfix+Dovecot on sovereignty) takes email, with Roundcube as its webmail (webmail: false).
+     # mailcow is not deployed by sovstack (deploy.how: refused). docker-mailserver and Postfix+Dovecot tie
+     # at 15; Postfix+Dovecot, proven by sovstack's tests (+0.5), leads and takes email, with Roundcube as its
+     # webmail (webmail: false).
      # Video: the same-hoster bonus now comes after the one-account filter, which keeps email on your own
      # server, so Disroot's Jitsi no longer gets it; the free Jitsi rooms tie and Entraide CHATONS is first by id.
-     {"email": ("self-host", "docker-mailserver"), "documents": ("self-host", "etherpad"),
+     {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
       "video": ("hosted", "entraide-chatons")},
@@ -147,8 +148,9 @@ PROFILES = [
      # Starter (50). One account: Mailu's SSO is not free, Framasoft's services have separate accounts,
      # so the hosted chat and forms are out and the self-hosted tools share one directory. Nextcloud Forms
      # runs inside the Nextcloud chosen for files (+1 each way); Synapse (sovereignty 5, free OIDC/SAML).
-     # The whole stack (10 GB) takes the 16 GB server at €15.33, well within €100.
-     {"email": ("self-host", "docker-mailserver"), "documents": ("self-host", "etherpad"),
+     # Email: Postfix+Dovecot and docker-mailserver tie at 15; the proven one (+0.5) leads.
+     # The whole stack takes the 16 GB server, well within €100.
+     {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms"),
       "analytics": ("self-host", "goatcounter")},
@@ -167,14 +169,14 @@ PROFILES = [
      dict(members=30, techie="confident", budget_eur_month=0, server_ram_mb=8192, priority="sovereignty", needs=ALL),
      # "Control over our data" counts double and, with no say on where, as the own-server preference (+2):
      # a hoster's sovereignty is at most 4. So every need is self-hosted where the 8 GB allow:
-     # Mailu (webmail included), Etherpad, Nextcloud with its Forms, GoatCounter (7.75 GB with the base).
-     # Chat: Synapse (2.5 GB) no longer fits beside them; Prosody (256 MB, sovereignty 5) ties Framateam
-     # (22) and wins on sovereignty. Video: Jitsi needs 8 GB alone and Galène (1 GB) no longer fits, so a
-     # free Jitsi room; of the tie, Entraide CHATONS is first by id.
-     {"email": ("self-host", "mailu"), "documents": ("self-host", "etherpad"), "files": ("self-host", "nextcloud"),
-      "chat": ("self-host", "prosody"), "video": ("hosted", "entraide-chatons"),
+     # Postfix+Dovecot (proven by sovstack's tests, +0.5) with Roundcube, Etherpad, Nextcloud with its
+     # Forms, GoatCounter; Mailu no longer fits beside them. Chat: Synapse (2.5 GB) does not fit either;
+     # Prosody (256 MB, sovereignty 5, proven: 22.5) leads Framateam (22). Video: Jitsi needs 8 GB alone;
+     # Galène (1 GB) fits beside the lighter mail server.
+     {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
+      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("self-host", "galene"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter")},
-     {"chat": [("matrix-synapse", "stack_fit")], "video": [("jitsi-meet", "ram_server"), ("galene", "stack_fit")],
+     {"email": [("mailu", "stack_fit")], "chat": [("matrix-synapse", "stack_fit")], "video": [("jitsi-meet", "ram_server")],
       "forms": [("framasoft", "end_of_life_other")]}),
     ("sports club of 120 on €10, volunteer techie",
      dict(members=120, techie="some", budget_eur_month=10, needs=["email", "files", "chat", "forms"]),

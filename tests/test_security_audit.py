@@ -64,6 +64,7 @@ def test_the_firewall_is_one_inet_table_covering_ipv4_and_ipv6_with_standins(ser
     assert "policy drop" in rules
 
 
+@pytest.mark.proves(("postfix-dovecot", "prosody", "openldap"), "firewall")
 def test_a_full_port_scan_from_outside_finds_only_the_intended_ports_with_standins(server):
     assert open_ports(server.server.address) == INTENDED
 
@@ -127,6 +128,7 @@ def test_tls_on_443_is_tls12_and_13_only_with_hsts_and_no_high_finding_with_stan
 
 
 @pytest.mark.parametrize("port", [465, 993])
+@pytest.mark.proves("postfix-dovecot", "tls")
 def test_tls_of_the_mail_ports_is_tls12_and_13_only_with_no_high_finding_with_standins(server, tmp_path, port):
     """Implicit TLS for submission (465) and IMAP (993), with the certificate Caddy got for mail.voisins.test."""
     findings = run_testssl(server, tmp_path, f"mail.voisins.test:{port}")

@@ -111,6 +111,7 @@ def image_id(drill, image: str) -> str:
     return on_server(drill, f"docker image inspect -f '{{{{.Id}}}}' {image}")
 
 
+@pytest.mark.proves("etherpad", "roll-back", standin=True)
 def test_a_stand_in_whose_health_check_fails_is_rolled_back_with_its_data_with_standin_etherpad(drill):
     on_server(drill, f"install -d {MARKER.rsplit('/', 1)[0]} && echo 'written by version A' > {MARKER}")
     assert on_server(drill, CADDY) == "200"
@@ -162,6 +163,7 @@ def test_a_pin_that_cannot_be_pulled_stops_nothing_with_standin_etherpad(drill):
     assert on_server(drill, "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etherpad-etherpad-1") == before
 
 
+@pytest.mark.proves("etherpad", "update", standin=True)
 def test_a_good_update_succeeds_and_keeps_the_data_with_standin_etherpad(drill):
     pin(drill, PAD_GOOD)
     # The other engine applies the same manifest: the update does not depend on which one converged the server.

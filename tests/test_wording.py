@@ -8,7 +8,7 @@ import pytest
 
 from sovstack.recommend import wording
 
-GROUPS = ["REPORT", "WEB", "ALLOWED", "REASONS"]
+GROUPS = ["REPORT", "WEB", "ALLOWED", "REASONS", "PROOF"]
 
 
 def _leaves(group, path=()):

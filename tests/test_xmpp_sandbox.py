@@ -62,10 +62,13 @@ def login_ok(server, tls, name: str, password: str | None = None) -> bool:
     ("ada", "", False),
     ("nobody", "nobody-Pass-0123456789", False),  # not in the directory: no account of Prosody's own
 ])
+@pytest.mark.proves(("prosody", "openldap"), "login")
+@pytest.mark.proves("prosody", "tls")
 def test_a_member_logs_in_to_chat_with_the_directory_password_only_with_standins(server, tls, name, password, accepted):
     assert login_ok(server, tls, name, password) is accepted
 
 
+@pytest.mark.proves("prosody", "disabled-refused")
 def test_a_disabled_member_is_refused_by_chat_until_enabled_with_standins(server, tls):
     assert login_ok(server, tls, "cleo")  # the probe can succeed, so the refusal below means something
     sovstack("members", "disable", "cleo", cwd=server.work)
@@ -77,6 +80,7 @@ def test_a_disabled_member_is_refused_by_chat_until_enabled_with_standins(server
     assert login_ok(server, tls, "cleo")
 
 
+@pytest.mark.proves("prosody", "chat")
 def test_members_talk_in_the_associations_members_only_room_with_standins(server, tls):
     got = xmpp.room_exchange(server.server.address, member("ada"), member("ben"), ROOM, "Réunion jeudi à 19 h ?", tls)
     assert got["heard"] == "Réunion jeudi à 19 h ?"
@@ -103,6 +107,7 @@ def curl(server, ca_file, *args: str) -> subprocess.CompletedProcess:
                            f"{CHAT}:443:{server.server.address}", *args], capture_output=True, timeout=120)
 
 
+@pytest.mark.proves("prosody", "file-sharing")
 def test_a_file_shared_in_chat_goes_up_and_comes_back_through_caddy_with_standins(server, tls, ca_file, tmp_path):
     body = "Compte rendu de l'assemblée\n".encode()
     slot = xmpp.upload_slot(server.server.address, member("ada"), f"upload.{CHAT}", "cr.txt", len(body), tls)
@@ -146,6 +151,7 @@ def test_a_tampered_converse_download_is_refused_and_installs_nothing_with_stand
     assert "dist" not in result.stdout.split()
 
 
+@pytest.mark.proves("prosody", "health", "diagnosis")
 def test_chat_is_healthy_in_sovstacks_own_check_with_standins(server):
     result = sovstack("check", "--json", cwd=server.work, check=False)
     findings = json.loads(result.stdout)
@@ -155,6 +161,7 @@ def test_chat_is_healthy_in_sovstacks_own_check_with_standins(server):
     assert all(f["ok"] for f in findings if "prosody" in f["subject"]), [f for f in findings if "prosody" in f["subject"]]
 
 
+@pytest.mark.proves("prosody", "web-client")
 def test_converse_js_in_chromium_logs_a_member_in_and_opens_the_associations_room_with_standins(server):
     with chromium_browser(f"--host-resolver-rules=MAP {CHAT} {server.server.address}") as browser:
         # Caddy's local CA is not in Chromium's store; TLS itself is checked by the tests above.

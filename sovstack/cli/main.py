@@ -310,13 +310,15 @@ def catalog_list(need: str | None, as_json: bool) -> None:
     cat = load_catalog()
     tools = [t for t in sorted(cat.tools.values(), key=lambda t: t.id) if need is None or need in t.categories]
     rows = [{"id": t.id, "name": t.name, "categories": t.categories, "obtain": t.obtain.method,
-             "ram_mb": t.resources.ram_mb.recommended, **t.scores.values()} for t in tools]
+             "ram_mb": t.resources.ram_mb.recommended, **t.scores.values(), "proof": t.proof, "proven": t.proven}
+            for t in tools]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    print_table(["id", "categories", "obtain", "ram_mb", *CRITERIA],
-                [[r["id"], ",".join(r["categories"]), r["obtain"], str(int(r["ram_mb"])), *(str(r[c]) for c in CRITERIA)]
-                 for r in rows])
+    # proof: how far sovstack's tests prove its deployment ("-": sovstack does not deploy it)
+    print_table(["id", "categories", "obtain", "ram_mb", *CRITERIA, "proof"],
+                [[r["id"], ",".join(r["categories"]), r["obtain"], str(int(r["ram_mb"])), *(str(r[c]) for c in CRITERIA),
+                  r["proof"] or "-"] for r in rows])
 
 
 @catalog.command("show")
@@ -325,6 +327,8 @@ def catalog_list(need: str | None, as_json: bool) -> None:
 def catalog_show(tool_id: str, as_json: bool) -> None:
     """Show everything the catalog knows about one tool, with sources.
 
+    The first line says, in plain words, how far sovstack's tests prove its deployment.
+
     \b
     Examples:
       sovstack catalog show open-web-analytics
@@ -332,6 +336,7 @@ def catalog_show(tool_id: str, as_json: bool) -> None:
     """
     from sovstack.catalog import as_data, load_catalog
     from sovstack.errors import UserError
+    from sovstack.recommend.wording import proof_words
     from sovstack.yamlio import dump_yaml
 
     cat = load_catalog()
@@ -341,7 +346,9 @@ def catalog_show(tool_id: str, as_json: bool) -> None:
         # Defaults included, so a script finds the same keys for every tool.
         click.echo(json.dumps(as_data(cat.tools[tool_id], defaults=True), ensure_ascii=False, indent=2))
         return
-    click.echo(dump_yaml(as_data(cat.tools[tool_id])), nl=False)
+    tool = cat.tools[tool_id]
+    words = proof_words(tool.proof, tool.proven, "en") or "sovstack does not deploy it"
+    click.echo(f"# {words}\n" + dump_yaml(as_data(tool)), nl=False)
 
 
 def _require_terminal(message: str, hint: str) -> None:
@@ -439,7 +446,7 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
     password_later = made.relay is not None and not _relay_password(made, out_path, result.catalog)
     load(out_path, generate_secrets=True, relay_password_later=password_later)  # writes secrets.yml next to it
     if as_json:
-        click.echo(json.dumps(init_summary(out_path, made), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(init_summary(out_path, made, result.catalog), ensure_ascii=False, indent=2))
         return
     click.echo(f"wrote {out_path} and {out_path.parent / 'secrets.yml'} (0600)")
     for line in init_lines(out_path, made, result.catalog, password_later):
@@ -471,8 +478,13 @@ def _relay_password(made, out_path: Path, catalog) -> bool:
 
 
 def init_lines(out_path: Path, made, catalog, password_later: bool) -> list[str]:
-    """What init says after writing: what is self-hosted, hosted, refused, the mail relay, what next."""
+    """What init says after writing: what is self-hosted (and how far sovstack's tests prove each), hosted,
+    refused, the mail relay, what next."""
+    from sovstack.recommend.wording import proof_words
+
     lines = ["self-hosted: " + (", ".join(made.tools) or "nothing")]
+    lines += [f"  {tool}: {proof_words(catalog.tools[tool].proof, catalog.tools[tool].proven, 'en')}"
+              for tool in made.tools]
     lines += [f"hosted: {need} at {who}" for need, who in made.hosted.items()]
     lines += [f"not deployed: {tool}: {why}" for tool, why in made.refused]
     if made.relay:
@@ -492,9 +504,11 @@ def init_lines(out_path: Path, made, catalog, password_later: bool) -> list[str]
     return lines
 
 
-def init_summary(out_path: Path, made) -> dict:
+def init_summary(out_path: Path, made, catalog) -> dict:
     """init's summary for --json: the paths written and what was placed; secret values never."""
     return {"stack": str(out_path), "secrets": str(out_path.parent / "secrets.yml"), "self_hosted": list(made.tools),
+            "proof": {tool: {"level": catalog.tools[tool].proof, "proven": catalog.tools[tool].proven}
+                      for tool in made.tools},
             "hosted": dict(made.hosted), "not_deployed": [{"tool": tool, "why": why} for tool, why in made.refused],
             "mail_relay": made.relay, "ask_smtp_of": None if made.relay else made.relay_hoster,
             "next": f"sovstack plan --stack {out_path}" if made.tools else None}

@@ -206,9 +206,16 @@ class _Context:
         bonus = self.criteria.familiarity_bonus
         return bonus, [say("familiar", suite=suite.capitalize(), bonus=_num(bonus))]
 
+    def proof_bonus(self, mode: str, tool: Tool | None) -> tuple[float, list[Reason]]:
+        # Only on the group's own server does sovstack's deployment, which the tests prove, come into play.
+        if mode != SELF_HOST or tool is None or tool.proof != "real":
+            return 0.0, []
+        bonus = self.criteria.proof_bonus
+        return bonus, [say("proven", bonus=_num(bonus))]
+
     def bonuses(self, mode: str, tool: Tool | None) -> tuple[float, list[Reason]]:
-        (b1, n1), (b2, n2) = self.preference_bonus(mode), self.familiarity_bonus(tool)
-        return b1 + b2, n1 + n2
+        found = [self.preference_bonus(mode), self.familiarity_bonus(tool), self.proof_bonus(mode, tool)]
+        return sum(b for b, _ in found), [n for _, notes in found for n in notes]
 
 
 def _num(value: float) -> str:

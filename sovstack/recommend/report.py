@@ -140,7 +140,7 @@ def _environment():
 
 def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]:
     from sovstack.recommend.wording import REPORT_TEXT as TEXT
-    from sovstack.recommend.wording import money
+    from sovstack.recommend.wording import money, proof_words
 
     t = TEXT[lang]
     names = names_for(catalog)
@@ -163,6 +163,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
     identity = None
     if rec.identity:
         identity = {"name": short(rec.identity.tool.name),
+                    "proof": proof_words(rec.identity.tool.proof, rec.identity.tool.proven, lang),
                     "reasons": [r.render(lang, names) for r in rec.identity.reasons],
                     "unconnected": [(short(catalog.tools[tid].name), why.render(lang, names))
                                     for tid, why in rec.identity.unconnected]}
@@ -190,7 +191,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
 
 def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: Names) -> dict[str, Any]:
     """One need in plain words: what to use, how to get it, what it costs, what members will notice."""
-    from sovstack.recommend.wording import REPORT_TEXT, money
+    from sovstack.recommend.wording import REPORT_TEXT, money, proof_words
 
     t = REPORT_TEXT[lang]
     outcome = rec.outcomes[need]
@@ -199,7 +200,7 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
     why = [BONUS.sub("", r.render(lang, names)) for r in outcome.reasons if r.key not in DETAIL_ONLY]
     if pick is None:
         return {"name": t["mode"]["keep"], "what": "", "obtain": t["get_keep"], "cost": "", "notice": t["notice_keep"],
-                "why": why}
+                "why": why, "proof": None}
     tool = catalog.tools.get(pick.tool) if pick.tool else None
     if pick.mode == "self-host":
         identity = rec.identity
@@ -214,7 +215,8 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
         else:
             notice = t["notice_own_account"]
         return {"name": f"{short(tool.name)}, {t['on_your_server']}", "what": tool.description.get(lang),
-                "obtain": t["get_self"], "cost": t["cost_self"], "notice": notice, "why": why}
+                "obtain": t["get_self"], "cost": t["cost_self"], "notice": notice, "why": why,
+                "proof": proof_words(tool.proof, tool.proven, lang)}
     hoster = catalog.hosters[pick.hoster]
     offer = hoster.offer_for(need, pick.tool)
     service = (offer.name if offer and offer.name else short(tool.name) if tool
@@ -234,7 +236,8 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
         notice = t["notice_separate_hoster"].format(hoster=host)
     return {"name": f"{service}, {t['by']} {host}",
             "what": (tool.description if tool else hoster.description).get(lang),
-            "obtain": t["get_hosted"].format(hoster=host, url=hoster.url), "cost": cost, "notice": notice, "why": why}
+            "obtain": t["get_hosted"].format(hoster=host, url=hoster.url), "cost": cost, "notice": notice, "why": why,
+            "proof": None}  # the hoster runs it: sovstack's deployment does not come into it
 
 
 def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[str, Any]]:

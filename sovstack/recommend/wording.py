@@ -134,6 +134,7 @@ REPORT = {
     "on_your_server": {"en": "on your server", "fr": "sur votre serveur"},
     "what": {"en": "What it is", "fr": "Ce que c'est"},
     "obtain": {"en": "How to get it", "fr": "Comment l'obtenir"},
+    "proof": {"en": "How far it is proven", "fr": "Jusqu'où il est éprouvé"},
     "colon": {"en": ": ", "fr": " : "},
     "mb": {"en": "MB", "fr": "Mo"},
     "gb": {"en": "GB", "fr": "Go"},
@@ -412,6 +413,10 @@ REASONS: dict[str, dict[str, str]] = {
     },
     "account_self": {"en": "on your server", "fr": "sur votre serveur"},
     "account_hoster": {"en": "at {hoster}", "fr": "chez {hoster}"},
+    "proven": {
+        "en": "proven on a real Debian 13 server by sovstack's tests (+{bonus})",
+        "fr": "éprouvé sur un vrai serveur Debian 13 par les tests de sovstack (+{bonus})",
+    },
     "familiar": {
         "en": "looks like the {suite} tools your members use today (+{bonus})",
         "fr": "ressemble aux outils {suite} que vos membres utilisent aujourd'hui (+{bonus})",
@@ -618,6 +623,51 @@ REASONS: dict[str, dict[str, str]] = {
     "none_at_all": {"en": "none at all", "fr": "aucune"},
     "and": {"en": " and ", "fr": " et "},
 }
+
+
+# How far sovstack's tests prove a deployable tool (catalog `proof` and `proven`; tests/test_proof_levels.py
+# checks both against the tests' markers), said to the group and the techie.
+PROOF = {
+    "real": {
+        "en": "proven on a real Debian 13 server by sovstack's tests: {aspects}",
+        "fr": "éprouvé sur un vrai serveur Debian 13 par les tests de sovstack : {aspects}",
+    },
+    "stand-in": {
+        "en": "run by sovstack's tests with a stand-in in its place ({aspects}); its own software is not yet",
+        "fr": "lancé par les tests de sovstack avec un remplaçant à sa place ({aspects}) ; son propre logiciel "
+              "ne l'est pas encore",
+    },
+    "rendered": {
+        "en": "configured from its documentation; not yet run by sovstack's tests",
+        "fr": "configuré d'après sa documentation ; pas encore lancé par les tests de sovstack",
+    },
+    "aspects": {
+        "deploy": {"en": "installation", "fr": "installation"},
+        "login": {"en": "login with the directory password", "fr": "connexion avec le mot de passe de l'annuaire"},
+        "disabled-refused": {"en": "a disabled member refused", "fr": "membre désactivé refusé"},
+        "mail": {"en": "mail sent, signed and received", "fr": "courriel envoyé, signé et reçu"},
+        "chat": {"en": "group chat", "fr": "discussion de groupe"},
+        "file-sharing": {"en": "file sharing", "fr": "partage de fichiers"},
+        "web-client": {"en": "web client in a browser", "fr": "client web dans un navigateur"},
+        "reports": {"en": "reports", "fr": "rapports"},
+        "tls": {"en": "encryption (TLS)", "fr": "chiffrement (TLS)"},
+        "health": {"en": "health check", "fr": "contrôle de santé"},
+        "firewall": {"en": "firewall", "fr": "pare-feu"},
+        "backup": {"en": "backup", "fr": "sauvegarde"},
+        "restore": {"en": "restore", "fr": "restauration"},
+        "update": {"en": "update", "fr": "mise à jour"},
+        "roll-back": {"en": "roll-back of a failed update", "fr": "retour en arrière d'une mise à jour ratée"},
+        "diagnosis": {"en": "diagnosis", "fr": "diagnostic"},
+    },
+}
+
+
+def proof_words(proof: str | None, proven: list[str], lang: str) -> str | None:
+    """A deployable tool's proof level in plain words (None for a tool sovstack does not deploy)."""
+    if proof is None:
+        return None
+    aspects = ", ".join(PROOF["aspects"][a][lang] for a in proven)
+    return PROOF[proof][lang].format(aspects=aspects)
 
 
 def money(amount: float | int | str, lang: str) -> str:
