@@ -240,8 +240,9 @@ class Analytics(Sourced):
 
     collects: Literal["script", "logs"]  # script: a snippet in the pages; logs: reads Caddy's access log
     # How the snippet names the site: the tracker's own host (one site, pages prefixed with their host),
-    # a UUID sovstack picks, the page's host, or the number the tool gives in creation order.
-    site_id: Literal["tracker-host", "uuid", "page-host", "number"] | None = None
+    # a UUID sovstack picks, the page's host, the number the tool gives in creation order, or the MD5 of
+    # the page's URL (https://<host>), as the tool computes it itself.
+    site_id: Literal["tracker-host", "uuid", "page-host", "number", "md5-url"] | None = None
     site_setup: SiteSetup
 
     def __post_init__(self) -> None:
@@ -285,6 +286,16 @@ class EndOfLife(Sourced):
 
 
 @strict
+class GitSource(Strict):
+    """A source tree the Dockerfile checks out from git, pinned by its full commit id: the checkout is what the
+    commit names (git verifies every object against it), which no published checksum of a tarball may vouch for."""
+
+    url: Url
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+    tag: Annotated[str, Field(min_length=1)]  # the release the commit is, for people (never what is fetched)
+
+
+@strict
 class Build(Strict):
     """An image sovstack builds on the server from `templates/apps/<id>/<context>`."""
 
@@ -292,6 +303,11 @@ class Build(Strict):
     context: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
     download: Url | None = None  # the release the Dockerfile fetches (templates see app.builds.<context>)
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None  # required to build a download
+    git: GitSource | None = None  # or: the source tree it checks out, pinned by commit
+
+    def __post_init__(self) -> None:
+        if self.download and self.git:
+            raise ValueError("a build fetches a download (with sha256) or a git commit, not both")
 
 
 @strict
@@ -559,7 +575,7 @@ class Tool(Strict):
             raise ValueError(f"deploy.certificates needs {timer} in deploy.services (started and enabled there)")
 
     def _proof_fits(self) -> None:
-        if (self.proof is None) != (not self.deployable):
+        if (self.proof is None) != (not self.sovstack_deploys):
             raise ValueError("'proof' (real, stand-in or rendered) goes with a tool sovstack deploys, and only there")
         if self.proof is not None and (self.proof == "rendered") != (not self.proven):
             raise ValueError("'proven' lists what the tests show of a real or stand-in tool; a rendered one has none")
@@ -567,7 +583,8 @@ class Tool(Strict):
             raise ValueError(f"'proven': each aspect once, in this order: {', '.join(PROOF_ASPECTS)}")
 
     @property
-    def deployable(self) -> bool:
+    def sovstack_deploys(self) -> bool:
+        """sovstack has a way to deploy it (compose or debian; init may still refuse it, see deployable())."""
         return self.deploy is not None and self.deploy.how != "refused"
 
     def _provider_facts_fit(self, deploy: Deploy) -> None:

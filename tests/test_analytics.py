@@ -32,7 +32,7 @@ BASE = {"organisation": "Les Voisins", "domain": DOMAIN, "admin_email": f"admin@
         "servers": {"main": {"address": "203.0.113.10"}}, "tools": {}}
 PAGE = "/srv/sovstack/portal/index.html"
 PORTAL_URL = f"https://apps.{DOMAIN}/"
-SCRIPT_TRACKERS = ["goatcounter", "matomo", "plausible", "umami"]
+SCRIPT_TRACKERS = ["goatcounter", "matomo", "open-web-analytics", "plausible", "umami"]
 
 
 def placements(tools):
@@ -69,11 +69,17 @@ def expected_code(catalog, tracker):
         "plausible": [f'data-domain="apps.{DOMAIN}"', f'src="{url}/js/script.js"'],
         # plugins/Morpheus/templates/javascriptCode.twig: the portal is Matomo's first site
         "matomo": [f'var u="{url}/"', "u+'matomo.php'", "'setSiteId', \"1\"", "u+'matomo.js'"],
+        # modules/Base/templates/js_log_tag.php at the pinned commit; the site id is what OWA's SiteManager
+        # makes of the URL the install step gives it: md5("https://apps.<domain>")
+        "open-web-analytics": [f'var owa_baseUrl = "{url}/"',
+                               f"'setSiteId', \"{hashlib.md5(f'https://apps.{DOMAIN}'.encode()).hexdigest()}\"",
+                               "['trackPageView']", "['trackClicks']", "'public/base/dist/owa.tracker.js'"],
     }[tracker]
 
 
 # A word only each tracker's code contains, to prove the page carries no other tool's code.
-MARKER = {"goatcounter": "data-goatcounter", "umami": "data-website-id", "plausible": "data-domain", "matomo": "_paq"}
+MARKER = {"goatcounter": "data-goatcounter", "umami": "data-website-id", "plausible": "data-domain", "matomo": "_paq",
+          "open-web-analytics": "owa_cmds"}
 
 
 def inline_scripts(html):
@@ -223,6 +229,31 @@ def test_umami_gets_a_website_per_counted_page_from_a_guarded_step(catalog, tmp_
     assert secrets.get("tools.umami.admin_password") in create
     modes = {e["dest"]: e["mode"] for e in manifest["files"]}
     assert all(modes[s["script"]] == "0600" for s in manifest["steps"] if s["tool"] == "umami")
+
+
+
+def test_open_web_analytics_gets_a_site_per_counted_page_named_as_owa_names_it(tree_copy, tmp_path):
+    """The install step makes the portal OWA's first site, add-site the others (here HedgeDoc's pages, through
+    a custom head setting written into a catalog copy); each site id is the MD5 OWA makes of the URL given."""
+    path = tree_copy / "tools" / "hedgedoc.yml"
+    data = yaml.safe_load(path.read_text())
+    data["tracking"] = CUSTOM_HEAD
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    catalog = load_catalog(tree_copy)
+    bundles, _, secrets = build(catalog, tmp_path, ["open-web-analytics", "hedgedoc"])
+    manifest = bundles["main"].manifest
+    steps = [bundles["main"].files[s["script"]].decode() for s in manifest["steps"] if s["tool"] == "open-web-analytics"]
+    install, add = steps
+    portal_url, pad_url = f"https://apps.{DOMAIN}", f"https://{fqdn(catalog, 'hedgedoc')}"
+    md5 = {url: hashlib.md5(url.encode()).hexdigest() for url in (portal_url, pad_url)}
+    assert f"cmd=install user_id=admin email_address=admin@{DOMAIN} domain={portal_url}" in install
+    assert f"cmd=add-site domain={pad_url} name=" in add
+    assert f'site_id = \\"{md5[pad_url]}\\"' in add  # the guard: that site exists
+    portal_html = bundles["main"].files[PAGE].decode()
+    assert f"'setSiteId', \"{md5[portal_url]}\"" in portal_html
+    # The admin's first password is the database password, which no step puts on a command line.
+    assert not any(secrets.get(f"tools.open-web-analytics.{key}") in text for text in steps
+                   for key in ("db_password", "auth_key", "auth_salt", "nonce_key", "nonce_salt"))
 
 
 def links_of(stack, catalog, aspect="analytics"):
@@ -400,6 +431,8 @@ def test_caddy_serves_the_portal_and_chromium_runs_only_the_tracker_under_its_cs
             assert page.evaluate("window._paq.map(c => c[0])")[:2] == ["trackPageView", "enableLinkTracking"]
         if tracker == "goatcounter":
             assert page.evaluate("typeof window.goatcounter.path") == "function"
+        if tracker == "open-web-analytics":  # its inline code ran and queued the site, the view and the clicks
+            assert page.evaluate("window.owa_cmds.map(c => c[0])") == ["setSiteId", "trackPageView", "trackClicks"]
         page.close()
     finally:
         server.terminate()

@@ -17,7 +17,7 @@ from sovstack.recommend.wording import PROOF, proof_words
 from tests.conftest import REPO as ROOT
 
 CATALOG = load_catalog()
-DEPLOYABLE = sorted(t.id for t in CATALOG.tools.values() if t.deployable)
+DEPLOYABLE = sorted(t.id for t in CATALOG.tools.values() if t.sovstack_deploys)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_the_catalog_states_the_proof_the_tests_show(markers, tool):
 
 def test_a_tool_sovstack_does_not_deploy_states_no_proof():
     for tool in CATALOG.tools.values():
-        if not tool.deployable:
+        if not tool.sovstack_deploys:
             assert tool.proof is None and not tool.proven, tool.id
 
 

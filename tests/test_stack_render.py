@@ -42,8 +42,6 @@ BAD_STACKS = [
     ("two mail servers on one server", {"tools": {"mailu": {"server": "main"}, "postfix-dovecot": {"server": "main"}}},
      ["public port 25", "already taken by"]),
     ("refused tool", {"tools": {"mailcow": {"server": "main"}}}, ["does not deploy mailcow"]),
-    ("build without a pinned checksum", {"tools": {"open-web-analytics": {"server": "main"}}},
-     ["does not deploy Open Web Analytics", "no verified SHA-256", "unverified downloads"]),
     ("hosted need unknown", {"hosted": {"coffee": "disroot"}}, ["hosted.coffee", "not a need"]),
 ]
 
@@ -168,17 +166,29 @@ def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_che
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_build_gets_its_release_and_checksum_from_the_catalog(tree_copy, tmp_path):
-    """OWA is refused while its checksum is unknown; pinned, it renders a Dockerfile that verifies it."""
+def test_a_build_from_git_checks_out_the_pinned_commit_and_refuses_any_other(catalog, tmp_path):
+    """OWA is built from the commit the catalog pins (no published checksum of its tarball exists)."""
+    stack = parse_stack({**BASE, "tools": {"open-web-analytics": {"server": "main"}}}, "sovstack.yml", catalog)
+    wiring = wire(stack, catalog)
+    [bundle] = render(wiring, ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets()), tmp_path / "build")
+    dockerfile = bundle.files["/srv/sovstack/apps/open-web-analytics/image/Dockerfile"].decode()
+    commit = "7cd0fb9a4ce9383dca0b3ad3132055c5b1b60d9e"
+    assert f"ARG OWA_COMMIT={commit}" in dockerfile
+    assert "ARG OWA_GIT=https://github.com/Open-Web-Analytics/Open-Web-Analytics.git" in dockerfile
+    assert 'test "$(git rev-parse HEAD)" = "${OWA_COMMIT}"' in dockerfile
+    assert "composer install --no-dev" in dockerfile and "npm ci" in dockerfile and "curl -fsSL" not in dockerfile
+    assert bundle.manifest["builds"] == [{"tool": "open-web-analytics", "image": "sovstack/open-web-analytics:1.12.0",
+                                          "context": "/srv/sovstack/apps/open-web-analytics/image"}]
+
+
+def test_a_build_of_a_download_without_a_pinned_checksum_is_refused(tree_copy):
     from sovstack.catalog import load_catalog
 
-    path = tree_copy / "tools" / "open-web-analytics.yml"
-    digest = "ab" * 32
-    path.write_text(path.read_text().replace("      # sha256: not pinned", f"      sha256: {digest}\n      # was"))
-    catalog = load_catalog(tree_copy)
-    stack = parse_stack({**BASE, "tools": {"open-web-analytics": {"server": "main"}}}, "sovstack.yml", catalog)
-    [bundle] = render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
-    dockerfile = bundle.files["/srv/sovstack/apps/open-web-analytics/image/Dockerfile"].decode()
-    assert f"ARG OWA_SHA256={digest}" in dockerfile and "sha256sum -c" in dockerfile
-    assert bundle.manifest["builds"] == [{"tool": "open-web-analytics", "image": "sovstack/open-web-analytics:1.8.1",
-                                          "context": "/srv/sovstack/apps/open-web-analytics/image"}]
+    path = tree_copy / "tools" / "limesurvey.yml"
+    text = path.read_text()
+    pinned = next(line for line in text.splitlines() if line.strip().startswith("sha256:"))
+    path.write_text(text.replace(pinned + "\n", ""))
+    with pytest.raises(UserError) as caught:
+        parse_stack({**BASE, "tools": {"limesurvey": {"server": "main"}}}, "sovstack.yml", load_catalog(tree_copy))
+    for words in ("does not deploy LimeSurvey", "no verified SHA-256", "unverified downloads"):
+        assert words in str(caught.value)

@@ -8,6 +8,7 @@ Links `sovstack check` and render report (wiring/links.py gathers them with the 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -70,7 +71,9 @@ def properties(stack: Stack, catalog: Catalog, tracker_id: str | None) -> list[P
     for number, (key, name, fqdn, server) in enumerate(pages, start=1):
         site_id = {"tracker-host": tracker_fqdn, "page-host": fqdn, "number": str(number),
                    # Stable across renders and machines, so the site the deploy step creates keeps its data.
-                   "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://{fqdn}/"))}[scheme]
+                   "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://{fqdn}/")),
+                   # What the tracker itself makes of the site's URL (Open Web Analytics: md5 of it).
+                   "md5-url": hashlib.md5(f"https://{fqdn}".encode(), usedforsecurity=False).hexdigest()}[scheme]
         found.append(Property(key, name, fqdn, server, site_id))
     return found
 
