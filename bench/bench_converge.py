@@ -1,7 +1,8 @@
 """Fresh and no-op converge time per engine, on sandbox servers (Debian 13 in Docker, over SSH).
 
-The stack is the Debian-package tools (Postfix + Dovecot + Rspamd, OpenLDAP, Roundcube, GoAccess,
-the members' portal) on the base layer (Docker, Caddy, firewall, fail2ban, unattended upgrades).
+The stack is the Debian-first tools (Postfix + Dovecot + Rspamd, OpenLDAP, Roundcube, GoAccess, Prosody
+with converse.js from npm, the members' portal) on the base layer (Docker, Caddy, firewall, fail2ban,
+unattended upgrades): the tools the suite runs for real (tests/servers.py DEBIAN_TOOLS).
 Each engine gets its own fresh sandbox; the no-op time is the median of several runs of `sovstack deploy` (render, checks, engine,
 health), so it is what a techie waits for.
 
@@ -26,9 +27,10 @@ import rows  # noqa: E402  (bench/rows.py, next to this file)
 from stacks import write_stack  # noqa: E402
 
 from sovstack.engines import sandbox  # noqa: E402
+from tests.servers import DEBIAN_TOOLS, trust_test_host_ca  # noqa: E402
 
 TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
-TOOLS = {tool: {"server": "main"} for tool in ("postfix-dovecot", "openldap", "roundcube", "goaccess")}
+TOOLS = dict(DEBIAN_TOOLS)
 
 
 def deploy(work: Path, engine: str) -> float:
@@ -42,6 +44,7 @@ def bench(engine: str, noop_runs: int, state: Path) -> dict:
     name = f"bench-{engine}"
     server = sandbox.up(name, state_dir=state)
     try:
+        trust_test_host_ca(server)  # converse.js comes from npm through this machine's inspecting proxy
         work = state / f"stack-{engine}"
         write_stack(work, server, TOOLS)
         fresh = deploy(work, engine)

@@ -1,7 +1,7 @@
 """RAM actually used by each deployed tool on a sandbox server, against the catalog's estimate.
 
 The stack is the tools that really run here (Debian packages: Postfix + Dovecot + Rspamd + Redis,
-OpenLDAP, Roundcube on PHP-FPM, GoAccess), converged with pyinfra on a fresh sandbox, one member
+OpenLDAP, Roundcube on PHP-FPM, GoAccess, Prosody), converged with pyinfra on a fresh sandbox, one member
 added, a minute left to settle. A tool's RAM is the sum of its systemd units' cgroup memory
 (MemoryCurrent: resident memory and page cache charged to the service), read once after settling.
 Upstream images cannot be pulled here, so compose tools are not measured (stand-ins would say
@@ -28,8 +28,9 @@ from stacks import write_stack  # noqa: E402
 
 from sovstack.catalog import load_catalog  # noqa: E402
 from sovstack.engines import sandbox  # noqa: E402
+from tests.servers import DEBIAN_TOOLS, trust_test_host_ca  # noqa: E402
 
-TOOLS = ["postfix-dovecot", "openldap", "roundcube", "goaccess"]
+TOOLS = list(DEBIAN_TOOLS)
 # Units a tool's packages start besides the ones it restarts on change (deploy.services):
 # measured with it because they run only for it.
 ALSO_RUNS = {"postfix-dovecot": ["redis-server"]}
@@ -62,6 +63,7 @@ def main() -> int:
         state = Path(tmp)
         server = sandbox.up("bench-ram", state_dir=state)
         try:
+            trust_test_host_ca(server)  # converse.js comes from npm through this machine's inspecting proxy
             work = state / "stack"
             write_stack(work, server, {t: {"server": "main"} for t in TOOLS})
             sovstack = [sys.executable, "-m", "sovstack"]

@@ -99,6 +99,9 @@ def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
                     assert text.startswith("127.0.0.1:") or host_port in public, (tool_id, text)
                 assert "mem_limit" in service or "deploy" in service, (tool_id, "no memory limit")
                 assert "healthcheck" in service, (owner, "no health check")
+                # checked every few seconds while it starts, so a deploy hears "healthy" soon after it is
+                timing = service["healthcheck"]
+                assert "start_period" not in timing or timing.get("start_interval") == "5s", (owner, timing)
                 assert service.get("restart") == "unless-stopped", (owner, "no restart policy")
             for value in secrets.values():
                 assert value.encode() not in content, f"{tool_id}: a secret in compose.yml"
