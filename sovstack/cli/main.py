@@ -393,8 +393,9 @@ def init(answers_file: Path, domain, admin_email, organisation, address, ssh_use
          sandbox_name, tls, out_path: Path, force: bool, smtp_user, as_json: bool) -> None:
     """Turn a recommendation into a stack file (sovstack.yml) and its secrets.
 
-    Asks for what is missing (domain, admin mail, server) when run in a terminal. Tools that
-    sovstack does not deploy are listed with the reason and left out. With nothing to self-host it
+    Asks for what is missing (domain, admin mail, server) when run in a terminal. Each self-hosted
+    tool is listed with how far sovstack's own tests prove it. Tools that sovstack does not deploy
+    are listed with the reason and left out. With nothing to self-host it
     writes no server and says there is nothing to deploy. With hosted email whose hoster documents
     its SMTP settings, it drafts mail_relay from them and asks the password (hidden, into
     secrets.yml; without a terminal, add it there as mail_relay.password).
