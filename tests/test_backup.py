@@ -19,7 +19,7 @@ from tests.conftest import DATA
 
 SAMPLE_TOOLS = {"postfix-dovecot": {"server": "main"}, "openldap": {"server": "main"}, "goaccess": {"server": "main"},
                 "roundcube": {"server": "main"}, "etherpad": {"server": "main"}}
-DATABASE_IMAGES = {"postgres": "postgres", "zulip-postgresql": "postgres", "mariadb": "mariadb",
+DATABASE_IMAGES = {"postgres": "postgres", "postgresql": "postgres", "zulip-postgresql": "postgres", "mariadb": "mariadb",
                    "mongodb-community-server": "mongodb"}
 
 

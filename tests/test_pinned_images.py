@@ -32,6 +32,9 @@ TWO_PART_RELEASES = {
     # Built by sovstack from the commit of Galène's galene-1.1 tag (checked below); Galène numbers
     # its releases galene-1.0, galene-1.1 (github.com/jech/galene tags).
     "sovstack/galene:1.1": "Galène 1.1, built from a commit hash",
+    # Built by sovstack from Debian 13's postgresql-17 package: the major is the pin, the minor is Debian's
+    # stable security update at build time (an apt version pin would vanish from the mirror at the next one).
+    "sovstack/postgresql:17-trixie": "PostgreSQL 17 as Debian 13 ships it",
 }
 # Floating references still used, and why; strict: each must still be in use, and pinning it is news.
 PENDING = {

@@ -43,6 +43,7 @@ BAD_STACKS = [
      ["public port 25", "already taken by"]),
     ("refused tool", {"tools": {"mailcow": {"server": "main"}}}, ["does not deploy mailcow"]),
     ("hosted need unknown", {"hosted": {"coffee": "disroot"}}, ["hosted.coffee", "not a need"]),
+    ("federation not yes or no", {"federation": "maybe"}, ["key 'federation'", "maybe"]),
 ]
 
 
@@ -195,3 +196,37 @@ def test_a_build_of_a_download_without_a_pinned_checksum_is_refused(tree_copy):
         parse_stack({**BASE, "tools": {"limesurvey": {"server": "main"}}}, "sovstack.yml", load_catalog(tree_copy))
     for words in ("does not deploy LimeSurvey", "no verified SHA-256", "unverified downloads"):
         assert words in str(caught.value)
+
+
+def render_synapse(catalog, tmp_path, **stack_keys) -> dict:
+    stack = parse_stack({**BASE, **stack_keys, "tools": {"matrix-synapse": {"server": "main"}}}, "sovstack.yml", catalog)
+    wiring = wire(stack, catalog)
+    [bundle] = render(wiring, ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets()), tmp_path / "build")
+    app = "/srv/sovstack/apps/matrix-synapse/"
+    return {path[len(app):]: data.decode() for path, data in bundle.files.items() if path.startswith(app)}
+
+
+@pytest.mark.parametrize("stack_keys,federates", [({}, True), ({"federation": True}, True), ({"federation": False}, False)])
+def test_matrix_federation_is_the_stack_s_setting(catalog, tmp_path, stack_keys, federates):
+    config = yaml.safe_load(render_synapse(catalog, tmp_path, **stack_keys)["homeserver.yaml"])
+    assert config["serve_server_wellknown"] is federates
+    assert ("federation" in config["listeners"][0]["resources"][0]["names"]) is federates
+    # Off: no server is trusted for keys, and none may federate (an empty whitelist).
+    assert ("federation_domain_whitelist" not in config) is federates
+    assert bool(config["trusted_key_servers"]) is federates
+
+
+def test_synapse_is_installed_from_pypi_only_with_pinned_hashes(catalog, tmp_path):
+    files = render_synapse(catalog, tmp_path)
+    assert "--require-hashes" in files["image/Dockerfile"] and "--no-deps" in files["image/Dockerfile"]
+    requirements = files["image/requirements.txt"].replace("\\\n", " ").splitlines()
+    pins = [line.split()[0] for line in requirements if line and not line.startswith((" ", "#"))]
+    assert "matrix-synapse[postgres]==1.163.2" not in pins  # extras are resolved into their packages
+    assert {"matrix-synapse==1.163.2", "matrix-synapse-ldap3==0.4.0", "psycopg2==2.9.13"} <= set(pins)
+    for line in requirements:
+        if line and not line.startswith((" ", "#")):
+            assert "==" in line and "--hash=sha256:" in line, line
+    release = catalog.tools["matrix-synapse"].obtain.release
+    assert "1.163.2" in release and "0.4.0" in release
+    assert 'synapse.__version__ == "1.163.2"' in files["image/Dockerfile"]
+    assert "FROM debian:trixie-slim" in files["postgres/Dockerfile"] and "postgresql-17" in files["postgres/Dockerfile"]

@@ -68,7 +68,8 @@ def app_context(w: Wiring, tool_id: str) -> dict[str, Any]:
 def stack_context(w: Wiring) -> dict[str, Any]:
     stack = w.stack
     return {"organisation": stack.organisation, "domain": stack.domain, "admin_email": stack.admin_email,
-            "language": stack.language, "tls": stack.tls, "mail_host": w.mail_host, "ldap_base_dn": w.base_dn}
+            "language": stack.language, "tls": stack.tls, "federation": stack.federation, "mail_host": w.mail_host,
+            "ldap_base_dn": w.base_dn}
 
 
 def render(w: Wiring, secrets: Secrets, out: Path) -> list[Bundle]:

@@ -164,6 +164,8 @@ class Stack(Strict):
     tools: dict[str, Placement] = {}
     hosted: dict[str, str] = {}  # need -> hoster (or a free-text provider name), for the report
     mail_relay: MailRelay | None = None
+    # Whether the chat server talks with other servers (Matrix federation); false keeps it to the members.
+    federation: bool = True
     portal: Portal = Portal()
     backup: Backups = Backups()
 
