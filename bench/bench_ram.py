@@ -1,10 +1,12 @@
 """RAM actually used by each deployed tool on a sandbox server, against the catalog's estimate.
 
 The stack is the tools that really run here (Debian packages: Postfix + Dovecot + Rspamd + Redis,
-OpenLDAP, Roundcube on PHP-FPM, GoAccess, Prosody), converged with pyinfra on a fresh sandbox, one member
-added, a minute left to settle. A tool's RAM is the sum of its systemd units' cgroup memory
-(MemoryCurrent: resident memory and page cache charged to the service), read once after settling.
-Upstream images cannot be pulled here, so compose tools are not measured (stand-ins would say
+OpenLDAP, Roundcube on PHP-FPM, GoAccess, Prosody; and Matrix Synapse with its PostgreSQL, in the images
+sovstack builds from debian:trixie-slim), converged with pyinfra on a fresh sandbox, one member added, a
+minute left to settle. A host tool's RAM is the sum of its systemd units' cgroup memory (MemoryCurrent:
+resident memory and page cache charged to the service); a built tool's is the sum of its containers'
+memory as `docker stats` reports it (usage without the inactive page cache), read once after settling.
+Upstream images cannot be pulled here, so other compose tools are not measured (stand-ins would say
 nothing about the real ones).
 
 Run: .venv/bin/python bench/bench_ram.py [--rows FILE] [--settle 60]
@@ -31,6 +33,7 @@ from sovstack.engines import sandbox  # noqa: E402
 from tests.servers import DEBIAN_TOOLS, trust_test_host_ca  # noqa: E402
 
 TOOLS = list(DEBIAN_TOOLS)
+BUILT_TOOLS = ["matrix-synapse"]  # compose tools whose images the server builds, so they run for real
 # Units a tool's packages start besides the ones it restarts on change (deploy.services):
 # measured with it because they run only for it.
 ALSO_RUNS = {"postfix-dovecot": ["redis-server"]}
@@ -53,6 +56,21 @@ def measure(server, names: list[str]) -> dict[str, int]:
     return found
 
 
+def measure_containers(server, tool: str) -> tuple[list[str], int]:
+    """The compose project's containers and the bytes they use (docker stats: usage without inactive cache)."""
+    command = f"docker stats --no-stream --format '{{{{.Name}}}} {{{{.MemUsage}}}}' $(docker ps -q --filter label=com.docker.compose.project={tool})"
+    out = subprocess.run([*server.ssh_command(), command], capture_output=True, text=True, check=True).stdout
+    units = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+    names, total = [], 0
+    for line in out.strip().splitlines():
+        name, usage = line.split(" ", 1)
+        amount = usage.split("/")[0].strip()
+        number = amount.rstrip("KMGiB")
+        names.append(name)
+        total += int(float(number) * units[amount[len(number):]])
+    return sorted(names), total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", help="also append the results to this JSON-lines file (bench/rows.py)")
@@ -65,8 +83,14 @@ def main() -> int:
         try:
             trust_test_host_ca(server)  # converse.js comes from npm through this machine's inspecting proxy
             work = state / "stack"
-            write_stack(work, server, {t: {"server": "main"} for t in TOOLS})
             sovstack = [sys.executable, "-m", "sovstack"]
+            # The host tools first: the base deploy installs Docker, which then receives the base image the
+            # builds start from (the sandbox cannot pull it).
+            write_stack(work, server, {t: {"server": "main"} for t in TOOLS})
+            subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
+                           capture_output=True, stdin=subprocess.DEVNULL)
+            sandbox.load_images(server, ["debian:trixie-slim"])
+            write_stack(work, server, {t: {"server": "main"} for t in TOOLS + BUILT_TOOLS})
             subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
                            capture_output=True, stdin=subprocess.DEVNULL)
             subprocess.run([*sovstack, "members", "add", "alice", "--name", "Alice", "--password-stdin"], cwd=work,
@@ -74,6 +98,7 @@ def main() -> int:
             time.sleep(args.settle)
             wanted = {tool: units(catalog, tool) for tool in TOOLS}
             used = measure(server, sorted({u for names in wanted.values() for u in names}))
+            built = {tool: measure_containers(server, tool) for tool in BUILT_TOOLS}
         finally:
             sandbox.down("bench-ram", state_dir=state)
     print("| tool | units | measured | catalog min / recommended | within recommended |")
@@ -89,6 +114,15 @@ def main() -> int:
         print(f"| {tool} | {', '.join(wanted[tool])} | {measured} | {ram.min:.0f} / {ram.recommended:.0f} MB | "
               f"{'' if ok is None else 'yes' if ok else 'NO'} |")
         rows.add(args.rows, "ram", f"{tool} ({', '.join(wanted[tool]) or 'timer'})", measured,
+                 f"<= {ram.recommended:.0f} MB (catalog)", ok)
+    for tool, (containers, used_bytes) in built.items():
+        ram = catalog.tools[tool].resources.ram_mb
+        mb = used_bytes / 2**20
+        ok = bool(containers) and mb <= ram.recommended
+        measured = f"{mb:.0f} MB" if containers else "not running"
+        print(f"| {tool} | {', '.join(containers)} | {measured} | {ram.min:.0f} / {ram.recommended:.0f} MB | "
+              f"{'yes' if ok else 'NO'} |")
+        rows.add(args.rows, "ram", f"{tool} ({', '.join(containers)})", measured,
                  f"<= {ram.recommended:.0f} MB (catalog)", ok)
     return 0
 
