@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -183,3 +184,25 @@ def converge_sample(engine: str, tmp_path_factory, finalizers: list) -> Converge
     result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
     result.runs["plan"] = sovstack("plan", "--engine", engine, cwd=work)
     return result
+
+
+# Etherpad's health timing as the templates have it: Docker calls a failing container unhealthy after
+# start_period + retries x interval, minutes with these figures.
+ETHERPAD_HEALTH_TIMING = "      interval: 30s\n      timeout: 5s\n      retries: 5\n      start_period: 60s"
+
+
+def etherpad_templates(root: Path, timing: str, replace: dict[str, str] | None = None) -> Path:
+    """A copy of sovstack's templates under `root` whose Etherpad health check runs on `timing` (its app
+    service's, first in the file), with each `replace` pair applied: a drill about what sovstack does with
+    Docker's verdict hears it in seconds. Every text replaced must be there, so a template change shows."""
+    from sovstack.paths import templates_dir
+
+    templates = root / "templates"
+    shutil.copytree(templates_dir(), templates)
+    compose = templates / "apps" / "etherpad" / "app" / "compose.yml.j2"
+    text = compose.read_text()
+    for old, new in {ETHERPAD_HEALTH_TIMING: timing, **(replace or {})}.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    compose.write_text(text)
+    return templates

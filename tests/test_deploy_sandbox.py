@@ -193,23 +193,13 @@ def test_a_wrong_health_path_fails_the_deploy_naming_its_last_output_with_standi
         converged, tmp_path, monkeypatch):
     """The etherpad stand-in answers only the catalog's /health: a template polling another path makes
     the deploy fail, and the failure quotes the health command's last output (curl's 404)."""
-    import shutil
+    from tests.servers import etherpad_templates, sovstack
 
-    from sovstack.paths import templates_dir
-    from tests.servers import sovstack
-
-    templates = tmp_path / "templates"
-    shutil.copytree(templates_dir(), templates)
-    compose = templates / "apps" / "etherpad" / "app" / "compose.yml.j2"
-    text = compose.read_text()
     right = "curl --silent --fail http://localhost:9001/health | grep -qE 'pass|ok|up'"
-    assert right in text
     # a wrong path, checked every 2 s from the start, so Docker says unhealthy within seconds
-    text = text.replace(right, "curl -fsS -o /dev/null http://localhost:9001/no-such-health")
-    timing = "      interval: 30s\n      timeout: 5s\n      retries: 5\n      start_period: 60s"
-    assert timing in text
-    text = text.replace(timing, "      interval: 2s\n      timeout: 5s\n      retries: 2\n      start_period: 0s", 1)
-    compose.write_text(text)
+    templates = etherpad_templates(
+        tmp_path, "      interval: 2s\n      timeout: 5s\n      retries: 2\n      start_period: 0s",
+        {right: "curl -fsS -o /dev/null http://localhost:9001/no-such-health"})
     monkeypatch.setenv("SOVSTACK_TEMPLATES", str(templates))
     try:
         failed = sovstack("deploy", "--engine", converged.engine, cwd=converged.work, check=False)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -95,7 +96,7 @@ def test_every_aspect_and_level_has_plain_words():
     (None, [], "en", None),
 ])
 def test_the_proof_in_plain_words(proof, proven, lang, words):
-    assert proof_words(proof, proven, lang) == words
+    assert proof_words(SimpleNamespace(proof=proof, proven=proven), lang) == words
 
 
 def test_the_decision_ranks_a_proven_tool_above_an_otherwise_equal_rendered_one_and_says_so(catalog, questionnaire):

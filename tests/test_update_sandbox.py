@@ -27,6 +27,7 @@ from tests.conftest import DATA
 from tests.servers import (
     STANDIN_BASE,
     build_standins,
+    etherpad_templates,
     published_container_ports,
     standin_health,
     require_docker,
@@ -55,21 +56,10 @@ def build_failing_standin(image: str, port: int) -> None:
                    capture_output=True, timeout=900)
 
 
-# Etherpad's health timing in the drill's copy of the templates: Docker calls a failing version unhealthy
-# after start_period + retries x interval, 3.5 minutes with the catalog's figures, three times per run. The
-# drill exercises what sovstack does with that verdict, not the figures, so it asks every 2 s from 10 s on.
-CATALOG_TIMING = "      interval: 30s\n      timeout: 5s\n      retries: 5\n      start_period: 60s"
+# Etherpad's health timing in the drill's copy of the templates: 3.5 minutes to an unhealthy verdict with the
+# catalog's figures, three times per run. The drill exercises what sovstack does with that verdict, not the
+# figures, so it asks every 2 s from 10 s on.
 DRILL_TIMING = "      interval: 2s\n      timeout: 5s\n      retries: 5\n      start_period: 10s"
-
-
-def templates_with_quick_health(root) -> str:
-    templates = root / "templates"
-    shutil.copytree(DATA / "templates", templates)
-    compose = templates / "apps" / "etherpad" / "app" / "compose.yml.j2"
-    text = compose.read_text()
-    assert CATALOG_TIMING in text  # the app service's, first in the file
-    compose.write_text(text.replace(CATALOG_TIMING, DRILL_TIMING, 1))
-    return str(templates)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +71,8 @@ def drill(tmp_path_factory):
     work = tmp_path_factory.mktemp("stack-update")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOVSTACK_DECISION_TREE", str(tree))
-        patch.setenv("SOVSTACK_TEMPLATES", templates_with_quick_health(tmp_path_factory.mktemp("update-templates")))
+        patch.setenv("SOVSTACK_TEMPLATES", str(etherpad_templates(tmp_path_factory.mktemp("update-templates"),
+                                                                       DRILL_TIMING)))
         server = sandbox.up(NAME, state_dir=state)
         try:
             write_stack(work, server, {})

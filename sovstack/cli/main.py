@@ -347,7 +347,7 @@ def catalog_show(tool_id: str, as_json: bool) -> None:
         click.echo(json.dumps(as_data(cat.tools[tool_id], defaults=True), ensure_ascii=False, indent=2))
         return
     tool = cat.tools[tool_id]
-    words = proof_words(tool.proof, tool.proven, "en") or "sovstack does not deploy it"
+    words = proof_words(tool, "en") or "sovstack does not deploy it"
     click.echo(f"# {words}\n" + dump_yaml(as_data(tool)), nl=False)
 
 
@@ -484,7 +484,7 @@ def init_lines(out_path: Path, made, catalog, password_later: bool) -> list[str]
     from sovstack.recommend.wording import proof_words
 
     lines = ["self-hosted: " + (", ".join(made.tools) or "nothing")]
-    lines += [f"  {tool}: {proof_words(catalog.tools[tool].proof, catalog.tools[tool].proven, 'en')}"
+    lines += [f"  {tool}: {proof_words(catalog.tools[tool], 'en')}"
               for tool in made.tools]
     lines += [f"hosted: {need} at {who}" for need, who in made.hosted.items()]
     lines += [f"not deployed: {tool}: {why}" for tool, why in made.refused]

@@ -163,7 +163,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
     identity = None
     if rec.identity:
         identity = {"name": short(rec.identity.tool.name),
-                    "proof": proof_words(rec.identity.tool.proof, rec.identity.tool.proven, lang),
+                    "proof": proof_words(rec.identity.tool, lang),
                     "reasons": [r.render(lang, names) for r in rec.identity.reasons],
                     "unconnected": [(short(catalog.tools[tid].name), why.render(lang, names))
                                     for tid, why in rec.identity.unconnected]}
@@ -216,7 +216,7 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
             notice = t["notice_own_account"]
         return {"name": f"{short(tool.name)}, {t['on_your_server']}", "what": tool.description.get(lang),
                 "obtain": t["get_self"], "cost": t["cost_self"], "notice": notice, "why": why,
-                "proof": proof_words(tool.proof, tool.proven, lang)}
+                "proof": proof_words(tool, lang)}
     hoster = catalog.hosters[pick.hoster]
     offer = hoster.offer_for(need, pick.tool)
     service = (offer.name if offer and offer.name else short(tool.name) if tool

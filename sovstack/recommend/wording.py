@@ -6,7 +6,10 @@ Each entry is {"en": ..., "fr": ...}, so a sentence is never translated in one l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sovstack.catalog import Tool
 
 LANGS = ("en", "fr")
 
@@ -662,12 +665,13 @@ PROOF = {
 }
 
 
-def proof_words(proof: str | None, proven: list[str], lang: str) -> str | None:
-    """A deployable tool's proof level in plain words (None for a tool sovstack does not deploy)."""
-    if proof is None:
+def proof_words(tool: Tool, lang: str) -> str | None:
+    """A catalog tool's proof level (its `proof` and `proven`) in plain words; None for a tool sovstack
+    does not deploy."""
+    if tool.proof is None:
         return None
-    aspects = ", ".join(PROOF["aspects"][a][lang] for a in proven)
-    return PROOF[proof][lang].format(aspects=aspects)
+    aspects = ", ".join(PROOF["aspects"][a][lang] for a in tool.proven)
+    return PROOF[tool.proof][lang].format(aspects=aspects)
 
 
 def money(amount: float | int | str, lang: str) -> str:

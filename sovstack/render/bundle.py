@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sovstack.catalog import as_data
 from sovstack.layout import ROOT
 from sovstack.paths import templates_dir
 from sovstack.render import base, tools
@@ -59,9 +60,7 @@ def app_context(w: Wiring, tool_id: str) -> dict[str, Any]:
         "web_port": deploy.web_port, "dir": f"{ROOT}/apps/{tool_id}", "data": f"{ROOT}/data/{tool_id}",
         "mem_limits": {s: f"{mb}m" for s, mb in mem_limits(w, tool_id).items()}, "server": w.stack.tools[tool_id].server,
         "images": {image.rsplit(":", 1)[0]: image for image in deploy.images},
-        "builds": {b.context: {"image": b.image, "download": b.download, "sha256": b.sha256,
-                               "git": {"url": b.git.url, "commit": b.git.commit, "tag": b.git.tag} if b.git else None}
-                   for b in deploy.builds},
+        "builds": {b.context: as_data(b, defaults=True) for b in deploy.builds},
     }
 
 
