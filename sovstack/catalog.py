@@ -419,6 +419,8 @@ class Deploy(Sourced):
     served_by_caddy: bool = False  # Caddy serves the site itself (caddy.j2), e.g. static reports: no web_port
     health: Annotated[str, Field(pattern=r"^/")] | None = None  # path answering 2xx/3xx when healthy
     public_ports: list[int] = empty_list()  # opened in the firewall besides 22/80/443 (mail ports)
+    # Opened only while the stack federates (its `federation` setting): server-to-server ports of chat servers.
+    federation_ports: list[int] = empty_list()
     # Program names (as `ss -p` shows them) that listen on its ports, so a re-deploy finds them its own.
     processes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,15}$")]] = empty_list()
     images: list[str] = empty_list()  # every image its compose file uses, pinned (built ones included)

@@ -230,3 +230,17 @@ def test_synapse_is_installed_from_pypi_only_with_pinned_hashes(catalog, tmp_pat
     assert "1.163.2" in release and "0.4.0" in release
     assert 'synapse.__version__ == "1.163.2"' in files["image/Dockerfile"]
     assert "FROM debian:trixie-slim" in files["postgres/Dockerfile"] and "postgresql-17" in files["postgres/Dockerfile"]
+
+
+@pytest.mark.parametrize("federates", [True, False])
+def test_xmpp_server_to_server_follows_the_stack_s_federation_setting(catalog, tmp_path, federates):
+    stack = parse_stack({**BASE, "federation": federates, "tools": {"prosody": {"server": "main"}}}, "sovstack.yml",
+                        catalog)
+    wiring = wire(stack, catalog)
+    [bundle] = render(wiring, ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets()), tmp_path / "build")
+    config = bundle.files["/etc/prosody/prosody.cfg.lua"].decode()
+    assert ('modules_disabled = { "s2s" }' not in config) is federates
+    assert 5222 in bundle.manifest["public_ports"]
+    assert (5269 in bundle.manifest["public_ports"]) is federates
+    firewall = bundle.files["/srv/sovstack/firewall.nft"].decode()
+    assert ("5269" in firewall) is federates

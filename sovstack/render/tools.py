@@ -28,7 +28,8 @@ def add_tool(job: Job, tool_id: str) -> None:
     _steps(job, tool_id, ctx)
     if deploy.subdomain:
         _site(job, tool_id, app, ctx)
-    for port in deploy.public_ports:
+    federates = job.base_ctx["stack"]["federation"]
+    for port in [*deploy.public_ports, *(deploy.federation_ports if federates else [])]:
         job.public_ports.append(port)
         job.ports.append({"port": port, "owners": ["docker-proxy", "master", "smtpd", "dovecot", "imap-login", "slapd",
                                                    *deploy.processes]})

@@ -164,7 +164,8 @@ class Stack(Strict):
     tools: dict[str, Placement] = {}
     hosted: dict[str, str] = {}  # need -> hoster (or a free-text provider name), for the report
     mail_relay: MailRelay | None = None
-    # Whether the chat server talks with other servers (Matrix federation); false keeps it to the members.
+    # Whether the chat servers talk with other servers (Matrix federation, XMPP server-to-server); false keeps
+    # them to the members: no federation listener, no port for other servers in the firewall.
     federation: bool = True
     portal: Portal = Portal()
     backup: Backups = Backups()
@@ -270,7 +271,7 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
                 problems.append(f"{key}.subdomain' = {sub!r}: also used by {other}; "
                                 f"fix: give one of them another subdomain")
             seen_hosts[(sub, stack.domain)] = tool_id
-        for port in tool.deploy.public_ports:
+        for port in [*tool.deploy.public_ports, *tool.deploy.federation_ports]:
             other = public_ports.get((place.server, port))
             if other:
                 problems.append(f"{key}': needs public port {port}, already taken by {other} on server "
