@@ -324,10 +324,11 @@ class Dump(Strict):
     """One database dumped before the snapshot and loaded back on restore (sovstack/backup_dumps.py).
 
     postgres/mariadb/mongodb go through `docker compose exec -T <service>`; sqlite and slapd run on
-    the host. Credentials come from the container's own environment, never from the command line."""
+    the host, and so does mariadb without a service (Debian's server, as root over its socket).
+    Credentials come from the container's own environment, never from the command line."""
 
     kind: Literal["postgres", "mariadb", "mongodb", "sqlite", "slapd"]
-    # the compose service (postgres, mariadb, mongodb)
+    # the compose service (postgres, mongodb; mariadb: none for Debian's server on the host)
     service: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] | None = None
     database: str | None = None  # postgres/mariadb database (mariadb: several, separated by spaces)
     user: str | None = None  # postgres role / mariadb user (default: postgres / $MARIADB_USER)
@@ -337,11 +338,13 @@ class Dump(Strict):
     owner: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$")] | None = None
 
     def __post_init__(self) -> None:
-        needs = {"postgres": ("service", "database"), "mariadb": ("service", "database"), "mongodb": ("service",),
+        needs = {"postgres": ("service", "database"), "mariadb": ("database",), "mongodb": ("service",),
                  "sqlite": ("path",), "slapd": ()}[self.kind]
         for key in needs:
             if getattr(self, key) is None:
                 raise ValueError(f"a {self.kind} dump needs '{key}'")
+        if self.kind == "mariadb" and not self.service and (self.user or self.password_env):
+            raise ValueError("a mariadb dump without a service runs as root on the host: no 'user' or 'password_env'")
 
 
 @strict
@@ -416,7 +419,8 @@ class Deploy(Sourced):
     reason: str | None = None  # for "refused": why sovstack does not deploy it, shown at init
     subdomain: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] | None = None
     web_port: Annotated[int, Field(ge=8001, le=8999)] | None = None  # loopback port Caddy proxies to
-    served_by_caddy: bool = False  # Caddy serves the site itself (caddy.j2), e.g. static reports: no web_port
+    # Caddy serves the site itself (caddy.j2), e.g. static reports or PHP; with a web_port, on the loopback too
+    served_by_caddy: bool = False
     health: Annotated[str, Field(pattern=r"^/")] | None = None  # path answering 2xx/3xx when healthy
     public_ports: list[int] = empty_list()  # opened in the firewall besides 22/80/443 (mail ports)
     # Opened only while the stack federates (its `federation` setting): server-to-server ports of chat servers.
@@ -454,12 +458,14 @@ class Deploy(Sourced):
         web = self.web_port is not None or self.served_by_caddy
         if (self.subdomain is None) == web or (self.subdomain is None) != (self.health is None):
             raise ValueError("a web tool sets subdomain, health and either web_port or served_by_caddy: true")
-        if self.web_port and self.served_by_caddy:
-            raise ValueError("web_port and served_by_caddy exclude each other")
         if self.how == "compose" and not self.images:
             raise ValueError("how: compose needs 'images' (every image its compose file uses, pinned)")
         if self.how == "debian" and not self.packages:
             raise ValueError("how: debian needs 'packages'")
+        for dump in self.backup.dumps:
+            if dump.kind in ("postgres", "mariadb", "mongodb") and (dump.service is None) != (self.how == "debian"):
+                raise ValueError(f"a {dump.kind} dump names its compose 'service' when the tool runs in compose, "
+                                 "and none when it runs from Debian's packages on the host")
         for image in self.images:
             if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
                 raise ValueError(f"image {image!r} must be pinned to a version tag")

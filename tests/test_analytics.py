@@ -256,6 +256,33 @@ def test_open_web_analytics_gets_a_site_per_counted_page_named_as_owa_names_it(t
                    for key in ("db_password", "auth_key", "auth_salt", "nonce_key", "nonce_salt"))
 
 
+def test_matomo_gets_site_1_from_its_installer_and_the_others_through_its_api(tree_copy, tmp_path):
+    """The installer's first website is the portal (site 1); each other counted page (here HedgeDoc's, through a
+    custom head setting written into a catalog copy) is added through the HTTP API and must get the id its
+    tracking code says. Secrets stay in 0600 files the script reads; Caddy answers the script on the loopback only."""
+    path = tree_copy / "tools" / "hedgedoc.yml"
+    data = yaml.safe_load(path.read_text())
+    data["tracking"] = CUSTOM_HEAD
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    catalog = load_catalog(tree_copy)
+    bundles, _, secrets = build(catalog, tmp_path, ["matomo", "hedgedoc"])
+    files, manifest = bundles["main"].files, bundles["main"].manifest
+    script = files["/usr/local/lib/sovstack/matomo-install.sh"].decode()
+    pad_url = f"https://{fqdn(catalog, 'hedgedoc')}"
+    assert f"first_url=https://apps.{DOMAIN}" in script
+    assert f"site_id {pad_url}" in script and f"urls[]={pad_url}" in script and '!= 2 ]' in script
+    keys = {"db_password": "db-password", "admin_password": "admin-password", "api_token_hex32": "api-token"}
+    for key, name in keys.items():
+        value = secrets.get(f"tools.matomo.{key}")
+        assert value not in script and files[f"/etc/sovstack/matomo/{name}"].decode() == value
+        entry = next(f for f in manifest["files"] if f["dest"] == f"/etc/sovstack/matomo/{name}")
+        assert (entry["mode"], entry["owner"], entry["group"]) == ("0600", "root", "root")
+    assert re.fullmatch(r"[0-9a-f]{32}", secrets.get("tools.matomo.api_token_hex32"))
+    caddyfile = files["/etc/caddy/Caddyfile"].decode()
+    assert "http://:8302 {\n\tbind 127.0.0.1\n" in caddyfile
+    assert caddyfile.count("php_fastcgi unix//run/php/matomo.sock") == 2  # the public site and the loopback one
+
+
 def links_of(stack, catalog, aspect="analytics"):
     return [link for link in wire(stack, catalog).links if link.aspect == aspect]
 

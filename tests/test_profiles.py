@@ -136,7 +136,9 @@ PROFILES = [
     ("features first, forms and analytics",
      dict(members=40, techie="confident", budget_eur_month=50, priority="features", needs=["forms", "analytics"]),
      # Forms: Framaforms is end of life (Drupal 7); LimeSurvey (features 5: question logic, quotas) leads.
-     {"forms": ("self-host", "limesurvey"), "analytics": ("self-host", "goatcounter")},
+     # Analytics: with features counting double Matomo (features 5) and GoatCounter tie at 21; Matomo,
+     # proven on a real server (+0.5), leads.
+     {"forms": ("self-host", "limesurvey"), "analytics": ("self-host", "matomo")},
      {"forms": [("framasoft", "end_of_life_other")]}),
     ("no techie, email with own domain required but no budget",
      dict(members=60, techie="none", budget_eur_month=0, needs=["email"], e2ee_required=True),

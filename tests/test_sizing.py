@@ -9,6 +9,7 @@ catalog figure. The stack's total is those reservations plus the base (criteria.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -48,6 +49,13 @@ def reserved(bundle, catalog, tool_ids: list[str]) -> dict[str, int]:
         elif dest.startswith("/etc/systemd/system/"):
             for value in re.findall(rb"^MemoryMax=(\S+)$", content, re.M):
                 found[f"{dest}:MemoryMax"] = _mb(value.decode())
+        elif "/fpm/pool.d/" in dest and any(f"php-{Path(dest).stem}" in catalog.tools[t].resources.limits
+                                               for t in tool_ids):
+            # A PHP-FPM pool the catalog sizes (limits php-<pool>): max_children requests of memory_limit each.
+            children = re.search(rb"^pm\.max_children = (\d+)$", content, re.M)
+            limit = re.search(rb"^php_admin_value\[memory_limit\] = (\S+)$", content, re.M)
+            assert children and limit, f"{dest}: no pm.max_children or memory_limit"
+            found[f"{dest}:pool"] = int(children.group(1)) * _mb(limit.group(1).decode())
     for tool_id in tool_ids:
         if not catalog.tools[tool_id].resources.limits:
             found[f"catalog:{tool_id}"] = catalog.tools[tool_id].resources.recommended_mb

@@ -2,7 +2,8 @@
 dump to "$DUMP" before the snapshot and the shell that loads it back on restore (the tool stopped).
 
 postgres, mariadb and mongodb run inside the tool's compose service (`docker compose exec -T`), with
-credentials from the container's own environment; sqlite and slapd run on the host.
+credentials from the container's own environment; sqlite, slapd and a mariadb dump without a service
+(Debian's server) run on the host.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def commands(dump: Dump, app_dir: str, base_dn: str, path: str | None = None) ->
         return (f'{run} pg_dump -U {user} -Fc {db} > "$DUMP"',
                 f"{compose} up -d {service}\n{WAIT} {shlex.quote(f'{run} pg_isready -U {user}')}\n"
                 f'{run} pg_restore -U {user} -d {db} --clean --if-exists < "$DUMP"')
+    if dump.kind == "mariadb" and not dump.service:
+        # Debian's server on the host: root logs in over the Unix socket (unix_socket authentication).
+        databases = " ".join(shlex.quote(d) for d in (dump.database or "").split())
+        return (f'mariadb-dump --single-transaction --routines --events --databases {databases} > "$DUMP"',
+                f"systemctl start mariadb\n{WAIT} 'mariadb-admin ping'\nmariadb < \"$DUMP\"")
     if dump.kind == "mariadb":
         user = dump.user or "$MARIADB_USER"
         env = dump.password_env or "MARIADB_PASSWORD"

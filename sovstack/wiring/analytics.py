@@ -97,7 +97,7 @@ def template_context(w: Wiring, tool_id: str) -> dict[str, Any] | None:
     """What a tool's templates see as `analytics`: for an analytics tool, the sites it must have (`sites`);
     for a tool whose pages carry its code, `tool`, `name`, `url`, `site_id` and `snippet`; else None."""
     if w.catalog.tools[tool_id].analytics:  # a second tracker in the stack counts nothing: no sites
-        return {"sites": [{"key": p.key, "id": p.site_id, "fqdn": p.fqdn, "url": p.url}
+        return {"sites": [{"key": p.key, "name": p.name, "id": p.site_id, "fqdn": p.fqdn, "url": p.url}
                           for p in w.properties if tool_id == w.tracker]}
     if w.tracker is None:
         return None
