@@ -84,15 +84,18 @@ def main() -> int:
             trust_test_host_ca(server)  # converse.js comes from npm through this machine's inspecting proxy
             work = state / "stack"
             sovstack = [sys.executable, "-m", "sovstack"]
+
+            def deploy(tools: list[str]) -> None:
+                """The stack of `tools`, all on the one server, converged with pyinfra."""
+                write_stack(work, server, {t: {"server": "main"} for t in tools})
+                subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
+                               capture_output=True, stdin=subprocess.DEVNULL)
+
             # The host tools first: the base deploy installs Docker, which then receives the base image the
             # builds start from (the sandbox cannot pull it).
-            write_stack(work, server, {t: {"server": "main"} for t in TOOLS})
-            subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
-                           capture_output=True, stdin=subprocess.DEVNULL)
+            deploy(TOOLS)
             sandbox.load_images(server, ["debian:trixie-slim"])
-            write_stack(work, server, {t: {"server": "main"} for t in TOOLS + BUILT_TOOLS})
-            subprocess.run([*sovstack, "deploy", "--engine", "pyinfra", "--wait", "60"], cwd=work, check=True,
-                           capture_output=True, stdin=subprocess.DEVNULL)
+            deploy(TOOLS + BUILT_TOOLS)
             subprocess.run([*sovstack, "members", "add", "alice", "--name", "Alice", "--password-stdin"], cwd=work,
                            check=True, capture_output=True, input="bench-password-123\n", text=True)
             time.sleep(args.settle)

@@ -76,10 +76,22 @@ def published_container_ports(compose_text: str) -> dict[str, list[int]]:
     return found
 
 
+def standin_build_context(database: str) -> Path:
+    """The folder a database stand-in is built from: PostgreSQL's is the build folder of sovstack's own
+    PostgreSQL image (Synapse's), whose entrypoint keeps the upstream image's contract, so the stand-in
+    runs that entrypoint rather than a copy of it."""
+    from sovstack.paths import templates_dir
+
+    if database == "postgres":
+        return templates_dir() / "apps" / "matrix-synapse" / "postgres"
+    return HERE / "standin"
+
+
 def build_standins(images: dict[str, list[int]], health: dict[str, str] | None = None) -> list[str]:
     """For each upstream image that cannot be pulled here, a local stand-in under that tag: the upstream
-    databases are real (Debian's PostgreSQL in Dockerfile.postgres); any other answers only its catalog
-    health path (`health`: image -> path, see standin_health) on its published ports."""
+    databases are real (Debian's PostgreSQL in Dockerfile.postgres, built from standin_build_context); any
+    other answers only its catalog health path (`health`: image -> path, see standin_health) on its
+    published ports."""
     from sovstack.engines import sandbox
 
     sandbox.ensure_slim_image()
@@ -90,7 +102,7 @@ def build_standins(images: dict[str, list[int]], health: dict[str, str] | None =
         if (HERE / "standin" / f"Dockerfile.{database}").exists():
             subprocess.run(["docker", "build", "-q", "-t", image, "--build-arg", f"BASE={STANDIN_BASE}",
                             "--label", "org.sovstack.standin=true", "-f",
-                            str(HERE / "standin" / f"Dockerfile.{database}"), str(HERE / "standin")],
+                            str(HERE / "standin" / f"Dockerfile.{database}"), str(standin_build_context(database))],
                            check=True, capture_output=True, timeout=900)
             continue
         dockerfile = (f"FROM {STANDIN_BASE}\nLABEL org.sovstack.standin=true\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -12,15 +14,31 @@ import yaml
 from sovstack.errors import UserError
 from sovstack.recommend.decide import decide
 from sovstack.recommend.questionnaire import resolve
-from sovstack.render.bundle import render
+from sovstack.render.bundle import Bundle, render
 from sovstack.stack.draft import draft
-from sovstack.stack.secrets import ensure_secrets
-from sovstack.stack.stackfile import deployable, parse_stack
+from sovstack.stack.secrets import Secrets, ensure_secrets
+from sovstack.stack.stackfile import Stack, deployable, parse_stack
 from sovstack.wiring.wire import wire
 from tests.conftest import DATA, REPO
 
 BASE = {"organisation": "Les Voisins", "domain": "voisins.example.org", "admin_email": "admin@voisins.example.org",
         "servers": {"main": {"address": "203.0.113.10"}}, "tools": {}}
+
+
+class Rendered(NamedTuple):
+    stack: Stack
+    bundles: list[Bundle]
+    secrets: Secrets
+
+
+def render_stack(catalog, tmp_path: Path, data: dict, source: Path | str = "sovstack.yml") -> Rendered:
+    """A stack file's `data` rendered as `sovstack render` does it: secrets.yml (what is missing added)
+    and the bundles under build/, both in tmp_path."""
+    stack = parse_stack(data, source, catalog)
+    wiring = wire(stack, catalog)
+    secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets())
+    return Rendered(stack, render(wiring, secrets, tmp_path / "build"), secrets)
+
 
 BAD_STACKS = [
     # (id, changes, words in the message)
@@ -77,11 +95,10 @@ def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
     bases = [b for b in catalog.tools[tool_id].addon_for if deployable(catalog.tools[b])[0]][:1]
     for base in bases + catalog.tools[tool_id].requires_tools:
         tools[base] = {"server": "main"}
-    stack = parse_stack({**BASE, "tools": tools, "mail_relay": {"host": "smtp.example.net", "username": "u"}},
-                        "sovstack.yml", catalog)
     (tmp_path / "secrets.yml").write_text("mail_relay:\n  password: relay-password-123456\n")
-    secrets = ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets())
-    [bundle] = render(wire(stack, catalog), secrets, tmp_path / "build")
+    rendered = render_stack(catalog, tmp_path, {**BASE, "tools": tools,
+                                                "mail_relay": {"host": "smtp.example.net", "username": "u"}})
+    [bundle], secrets = rendered.bundles, rendered.secrets
     manifest = bundle.manifest
     for entry in manifest["files"]:
         owner = entry["dest"].split("/")[4] if entry["dest"].startswith("/srv/sovstack/apps/") else tool_id
@@ -145,8 +162,7 @@ def test_init_turns_a_recommendation_into_a_valid_stack(catalog, questionnaire, 
 
 
 def test_the_playbook_passes_ansible_syntax_check(catalog, tmp_path):
-    stack = parse_stack({**BASE, "tools": {"etherpad": {"server": "main"}}}, "sovstack.yml", catalog)
-    render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
+    render_stack(catalog, tmp_path, {**BASE, "tools": {"etherpad": {"server": "main"}}})
     result = subprocess.run([sys.executable.replace("python", "ansible-playbook"), "--syntax-check", "-i",
                              str(tmp_path / "build" / "hosts.yml"), str(DATA / "playbooks" / "site.yml")],
                             capture_output=True, text=True, timeout=300)
@@ -159,8 +175,7 @@ def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_che
     import shutil
 
     source = REPO / "examples" / "stacks" / ("single.yml" if example == "single" else "multi/sovstack.yml")
-    stack = parse_stack(yaml.safe_load(source.read_text()), source, catalog)
-    bundles = render(wire(stack, catalog), ensure_secrets(stack, tmp_path / "secrets.yml", wire(stack, catalog).wanted_secrets()), tmp_path / "build")
+    stack, bundles, _ = render_stack(catalog, tmp_path, yaml.safe_load(source.read_text()), source)
     inventory = yaml.safe_load((REPO / "inventories" / f"example-{example}" / "hosts.yml").read_text())
     assert set(inventory["all"]["hosts"]) == {b.server for b in bundles} == set(stack.servers)
     shutil.copytree(REPO / "inventories" / f"example-{example}", tmp_path / "inventory")
@@ -172,9 +187,7 @@ def test_the_example_stacks_render_and_their_inventories_pass_ansible_syntax_che
 
 def test_a_build_from_git_checks_out_the_pinned_commit_and_refuses_any_other(catalog, tmp_path):
     """OWA is built from the commit the catalog pins (no published checksum of its tarball exists)."""
-    stack = parse_stack({**BASE, "tools": {"open-web-analytics": {"server": "main"}}}, "sovstack.yml", catalog)
-    wiring = wire(stack, catalog)
-    [bundle] = render(wiring, ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets()), tmp_path / "build")
+    [bundle] = render_stack(catalog, tmp_path, {**BASE, "tools": {"open-web-analytics": {"server": "main"}}}).bundles
     dockerfile = bundle.files["/srv/sovstack/apps/open-web-analytics/image/Dockerfile"].decode()
     commit = "7cd0fb9a4ce9383dca0b3ad3132055c5b1b60d9e"
     assert f"ARG OWA_COMMIT={commit}" in dockerfile
@@ -199,9 +212,8 @@ def test_a_build_of_a_download_without_a_pinned_checksum_is_refused(tree_copy):
 
 
 def render_synapse(catalog, tmp_path, **stack_keys) -> dict:
-    stack = parse_stack({**BASE, **stack_keys, "tools": {"matrix-synapse": {"server": "main"}}}, "sovstack.yml", catalog)
-    wiring = wire(stack, catalog)
-    [bundle] = render(wiring, ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets()), tmp_path / "build")
+    [bundle] = render_stack(catalog, tmp_path, {**BASE, **stack_keys,
+                                                "tools": {"matrix-synapse": {"server": "main"}}}).bundles
     app = "/srv/sovstack/apps/matrix-synapse/"
     return {path[len(app):]: data.decode() for path, data in bundle.files.items() if path.startswith(app)}
 
@@ -234,10 +246,8 @@ def test_synapse_is_installed_from_pypi_only_with_pinned_hashes(catalog, tmp_pat
 
 @pytest.mark.parametrize("federates", [True, False])
 def test_xmpp_server_to_server_follows_the_stack_s_federation_setting(catalog, tmp_path, federates):
-    stack = parse_stack({**BASE, "federation": federates, "tools": {"prosody": {"server": "main"}}}, "sovstack.yml",
-                        catalog)
-    wiring = wire(stack, catalog)
-    [bundle] = render(wiring, ensure_secrets(stack, tmp_path / "secrets.yml", wiring.wanted_secrets()), tmp_path / "build")
+    [bundle] = render_stack(catalog, tmp_path, {**BASE, "federation": federates,
+                                                "tools": {"prosody": {"server": "main"}}}).bundles
     config = bundle.files["/etc/prosody/prosody.cfg.lua"].decode()
     assert ('modules_disabled = { "s2s" }' not in config) is federates
     assert 5222 in bundle.manifest["public_ports"]
