@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import subprocess
 import sys
@@ -129,6 +130,10 @@ def test_each_deployable_tool_renders_safely(catalog, tmp_path, tool_id):
     deploy = catalog.tools[tool_id].deploy
     if deploy.subdomain:
         assert f"{deploy.subdomain}.voisins.example.org {{" in caddyfile
+    # Caddy listens on a tool's web port only when it serves the tool itself (PHP, static files); else the
+    # tool's own program listens there, and a Caddy listener would take its port.
+    loopback = re.findall(r"^http://:(\d+) \{\n\tbind 127\.0\.0\.1$", caddyfile, re.M)
+    assert loopback == ([str(deploy.web_port)] if deploy.served_by_caddy and deploy.web_port else []), loopback
 
 
 def test_secrets_are_generated_once_and_kept(catalog, tmp_path):

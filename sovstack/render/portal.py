@@ -160,5 +160,5 @@ def portal_site(w: Wiring, server: str) -> PortalSite | None:
     files = {f"{ROOT}/index.html": html.encode(),
              f"{ROOT}/portal.css": (templates_dir() / "portal" / "portal.css").read_bytes()}
     return PortalSite(fqdn=fqdn, files=files,
-                      site={"tool": "portal", "fqdn": fqdn, "web_port": None, "body": body.rstrip("\n")},
+                      site={"tool": "portal", "fqdn": fqdn, "web_port": None, "body": body.rstrip("\n"), "loopback_port": None},
                       health={"tool": "portal", "fqdn": fqdn, "path": "/", "url": None})

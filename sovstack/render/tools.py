@@ -89,7 +89,10 @@ def _site(job: Job, tool_id: str, app: dict[str, Any], ctx: dict[str, Any]) -> N
     body = job.files.render(caddy_template, ctx) if caddy_template.exists() else None
     if body is None and deploy.served_by_caddy:
         raise CatalogError(f"{caddy_template}: missing for {tool_id} (served_by_caddy)", "this is a catalog mistake: report it")
-    job.sites.append({"tool": tool_id, "fqdn": app["fqdn"], "web_port": deploy.web_port, "body": body})
+    # A site Caddy serves itself (PHP, static files) with a web_port is served on the loopback there too.
+    loopback = deploy.web_port if deploy.served_by_caddy else None
+    job.sites.append({"tool": tool_id, "fqdn": app["fqdn"], "web_port": deploy.web_port, "body": body,
+                      "loopback_port": loopback})
     job.health.append({"tool": tool_id, "fqdn": app["fqdn"], "path": deploy.health,
                        "url": f"http://127.0.0.1:{deploy.web_port}{deploy.health}" if deploy.web_port else None})
     if deploy.web_port:
