@@ -31,7 +31,8 @@ def test_every_need_has_self_hosted_and_hosted_candidates(catalog):
         tools = [t for t in catalog.tools_by_category[need] if t.role == "main" and t.self_hostable]
         assert len(tools) >= 2, need
     hosted_needs = {o.need for h in catalog.hosters.values() for o in h.offers}
-    assert {"documents", "files", "chat", "video", "forms", "email"} <= hosted_needs
+    assert {"documents", "files", "chat", "video", "forms", "email",
+            "lists", "calendar", "knowledge", "events", "polls"} <= hosted_needs
 
 
 def test_every_fact_block_has_a_source_url(catalog):

@@ -44,13 +44,23 @@ PROFILES = [
      # webmail (webmail: false).
      # Video: the same-hoster bonus now comes after the one-account filter, which keeps email on your own
      # server, so Disroot's Jitsi no longer gets it; the free Jitsi rooms tie and Entraide CHATONS is first by id.
+     # Lists, calendar, wiki and events: no tool of theirs is deployed by sovstack yet (deploy.how: refused), and
+     # with one account required the hosted lists (Framalistes, Riseup) and Framasoft's Mobilizon.fr have
+     # separate accounts, while Framaspace and ARN are too small for 400: the group keeps what it has, said so.
+     # Polls need no member account (sso_applies: false): the free Framadate of Entraide CHATONS, first by id
+     # over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "video": ("hosted", "entraide-chatons")},
+      "video": ("hosted", "entraide-chatons"), "lists": ("keep", None), "calendar": ("keep", None),
+      "knowledge": ("keep", None), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"chat": [("mattermost", "user_cap_hosted"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
       "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
-      "video": [("bigbluebutton", "not_deployed")]}),
+      "video": [("bigbluebutton", "not_deployed")],
+      "lists": [("mailman3", "not_deployed"), ("sympa", "not_deployed"), ("framasoft", "no_shared_account"),
+                ("riseup", "no_shared_account")],
+      "calendar": [("nextcloud-calendar", "not_deployed"), ("framaspace", "max_accounts")],
+      "polls": [("nextcloud-polls", "not_deployed")]}),
     ("tiny collective, volunteer techie, €5",
      dict(members=8, techie="some", budget_eur_month=5, needs=["documents", "chat", "forms"]),
      # €5 buys the 4 GB server (€4.11): Etherpad (5/5/5/2) fits; Framateam is free.
@@ -152,12 +162,18 @@ PROFILES = [
      # runs inside the Nextcloud chosen for files (+1 each way); Synapse (sovereignty 5, free OIDC/SAML).
      # Email: Postfix+Dovecot and docker-mailserver tie at 15; the proven one (+0.5) leads.
      # The whole stack takes the 16 GB server, well within €100.
+     # Lists, calendar, wiki, events: nothing sovstack deploys yet, and the hosted ones have separate accounts
+     # (Framasoft, Riseup) or are too small (Framaspace, ARN): kept as they are. Polls need no member account:
+     # the free Framadate of Entraide CHATONS, first by id over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms"),
-      "analytics": ("self-host", "goatcounter")},
+      "analytics": ("self-host", "goatcounter"), "lists": ("keep", None), "calendar": ("keep", None),
+      "knowledge": ("keep", None), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"files": [("framaspace", "max_accounts")], "chat": [("mattermost", "user_cap_hosted"), ("framasoft", "no_shared_account")],
-      "email": [("mailu", "no_free_sso")], "forms": [("framasoft", "no_shared_account")]}),
+      "email": [("mailu", "no_free_sso")], "forms": [("framasoft", "no_shared_account")],
+      "lists": [("sympa", "not_deployed"), ("framasoft", "no_shared_account")],
+      "events": [("mobilizon", "not_deployed"), ("framasoft", "no_shared_account")]}),
     ("francophone collective of 15, nobody technical",
      dict(members=15, francophone=True, techie="none", budget_eur_month=0,
           needs=["files", "documents", "chat", "forms", "video"]),
@@ -174,12 +190,20 @@ PROFILES = [
      # Postfix+Dovecot (proven by sovstack's tests, +0.5) with Roundcube, Etherpad, Nextcloud with its
      # Forms, GoatCounter; Mailu no longer fits beside them. Chat: Synapse (2.5 GB) does not fit either;
      # Prosody (256 MB, sovereignty 5, proven: 22.5) leads Framateam (22). Video: Jitsi needs 8 GB alone;
-     # Galène (1 GB) fits beside the lighter mail server.
-     {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
-      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("self-host", "galene"),
-      "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter")},
-     {"email": [("mailu", "stack_fit")], "chat": [("matrix-synapse", "stack_fit")], "video": [("jitsi-meet", "ram_server")],
-      "forms": [("framasoft", "end_of_life_other")]}),
+     # Polls: no poll tool is deployed by sovstack yet, so the free Framadate of Entraide CHATONS (first by
+     # id over Framasoft's, both 22). That makes Entraide CHATONS' free Jitsi the same hoster's (+1: 23), and
+     # the best fit of the whole stack changes: Galène (24) with Postfix+Dovecot (22.5) makes 46.5, while
+     # Mailu (24, no longer squeezed by Galène's 1 GB) with Entraide's Jitsi (23) makes 47. So Mailu for mail
+     # and hosted video rooms. Lists and events: Framasoft's free Framalistes and Mobilizon.fr (no self-hosted
+     # option is deployable yet). Calendar and wiki: Framaspace is francophone-only, nothing else is left.
+     {"email": ("self-host", "mailu"), "documents": ("self-host", "etherpad"),
+      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("hosted", "entraide-chatons"),
+      "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
+      "lists": ("hosted", "framasoft"), "calendar": ("keep", None), "knowledge": ("keep", None),
+      "events": ("hosted", "framasoft"), "polls": ("hosted", "entraide-chatons")},
+     {"chat": [("matrix-synapse", "stack_fit")], "video": [("galene", "stack_fit"), ("jitsi-meet", "ram_server")],
+      "forms": [("framasoft", "end_of_life_other")], "polls": [("nextcloud-polls", "not_deployed")],
+      "calendar": [("framaspace", "francophone_only")]}),
     ("sports club of 120 on €10, volunteer techie",
      dict(members=120, techie="some", budget_eur_month=10, needs=["email", "files", "chat", "forms"]),
      # Mail servers are difficulty 4, over a volunteer's 3: Disroot's free mail (own domain). Framaforms is
@@ -205,6 +229,36 @@ PROFILES = [
      # serves all three.
      {"files": ("hosted", "disroot"), "email": ("hosted", "disroot"), "chat": ("hosted", "disroot")},
      {"files": [("framaspace", "francophone_only")]}),
+    ("francophone collective of 15, no techie, lists, calendar and polls",
+     dict(members=15, francophone=True, techie="none", budget_eur_month=0, needs=["lists", "calendar", "polls"]),
+     # No techie: Mailman 3, Sympa, listmonk, Radicale, SOGo and the Nextcloud apps are out. Lists: Framalistes
+     # (Framasoft's Sympa, features 5, free) leads Riseup's lists (features 4, for activists). Calendar:
+     # Framaspace's Nextcloud Calendar (free, francophone, 50 accounts); ARN stops at 10. Polls: the free
+     # Framadate of Entraide CHATONS and of Framasoft score the same; Entraide CHATONS is first by id.
+     {"lists": ("hosted", "framasoft"), "calendar": ("hosted", "framaspace"), "polls": ("hosted", "entraide-chatons")},
+     {"lists": [("mailman3", "no_techie"), ("sympa", "no_techie")], "calendar": [("radicale", "no_techie"),
+      ("arn-sans-nuage", "max_accounts")], "polls": [("nextcloud-polls", "no_techie")]}),
+    ("same collective, not francophone",
+     dict(members=15, techie="none", budget_eur_month=0, needs=["lists", "calendar", "polls"]),
+     # Framaspace is for francophone associations only and ARN for 10 people: no hosted calendar is left in the
+     # catalog, so the group keeps its calendar as it is. Framalistes and Framadate are open to all.
+     {"lists": ("hosted", "framasoft"), "calendar": ("keep", None), "polls": ("hosted", "entraide-chatons")},
+     {"calendar": [("framaspace", "francophone_only"), ("arn-sans-nuage", "max_accounts")]}),
+    ("confident techie, wiki and public events",
+     dict(members=30, techie="confident", budget_eur_month=20, needs=["knowledge", "events"]),
+     # DokuWiki, MediaWiki, BookStack, Mobilizon, Gancio and pretix are not deployed by sovstack yet
+     # (deploy.how: refused), so a techie changes nothing here. Events: Framasoft's Mobilizon.fr is free and
+     # open to all; ARN's Mobilizon is for 10 people. Wiki: Framaspace's wiki is for francophone groups only,
+     # so nothing is left and the group keeps what it has.
+     {"knowledge": ("keep", None), "events": ("hosted", "framasoft")},
+     {"knowledge": [("dokuwiki", "not_deployed"), ("mediawiki", "not_deployed"), ("bookstack", "not_deployed"),
+                    ("framaspace", "francophone_only")],
+      "events": [("mobilizon", "not_deployed"), ("pretix", "not_deployed"), ("arn-sans-nuage", "max_accounts")]}),
+    ("same techie, francophone",
+     dict(members=30, techie="confident", budget_eur_month=20, francophone=True, needs=["knowledge", "events"]),
+     # Francophone: Framaspace's free wiki (inside its Nextcloud, 50 accounts) becomes the wiki.
+     {"knowledge": ("hosted", "framaspace"), "events": ("hosted", "framasoft")},
+     {"knowledge": [("dokuwiki", "not_deployed")]}),
     ("E2EE-required group of 60, confident techie",
      dict(members=60, techie="confident", budget_eur_month=30, e2ee_required=True, needs=["files", "chat", "video"]),
      # Mattermost, Zulip, Framateam and Galène have no E2EE; Nextcloud's E2EE is partial (folders, not the web)

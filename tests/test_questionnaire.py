@@ -17,7 +17,8 @@ def test_public_question_ids_exist_with_their_types(questionnaire):
     assert q["techie"].choice_values == ["none", "some", "confident"]
     assert (q["budget_eur_month"].type, q["budget_eur_month"].min) == ("number", 0)
     assert q["server_ram_mb"].optional and q["server_ram_mb"].type == "int"
-    assert q["needs"].choice_values == ["email", "documents", "files", "chat", "video", "forms", "analytics"]
+    assert q["needs"].choice_values == ["email", "documents", "files", "chat", "video", "forms", "analytics",
+                                        "lists", "calendar", "knowledge", "events", "polls"]
     assert q["existing_suite"].choice_values == ["google", "microsoft", "other", "none"]
     for qid in ("e2ee_required", "office_formats", "sso_required"):
         assert q[qid].type == "bool"

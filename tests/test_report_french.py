@@ -215,6 +215,9 @@ def test_no_internal_note_or_hoster_wide_reason_reaches_the_main_text(catalog, q
     ("framasoft", "forms", "Framaforms, by Framasoft", False),
     ("framasoft", "chat", "Framateam, by Framasoft", True),
     ("framaspace", "files", "Nextcloud, by Framaspace", True),
+    ("framasoft", "lists", "Framalistes, by Framasoft", True),
+    ("framaspace", "calendar", "Nextcloud Calendar, by Framaspace", True),
+    ("framasoft", "events", "Mobilizon.fr, by Framasoft", False),
 ])
 def test_hosted_names_are_short(catalog, questionnaire, hoster, need, expected, francophone):
     raw = {"members": 10, "techie": "none", "budget_eur_month": 0, "needs": [need], "francophone": francophone}
@@ -228,3 +231,25 @@ def test_hosted_names_are_short(catalog, questionnaire, hoster, need, expected, 
 def test_money_is_written_as_each_language_writes_it():
     assert [wording.money(v, "fr") for v in (8.03, 0, 0.0, 4.1, 15)] == ["8,03 €", "0 €", "0 €", "4,10 €", "15 €"]
     assert [wording.money(v, "en") for v in (8.03, 0, 0.0, 4.1, 15)] == ["€8.03", "€0", "€0", "€4.10", "€15"]
+
+
+# --- the needs whose picks are hosted only (lists, calendar, wiki, events, polls) --------------------
+
+NEW_NEEDS = ["lists", "calendar", "knowledge", "events", "polls"]
+
+
+@pytest.mark.parametrize("techie", ["none", "confident"])
+def test_the_hosted_only_needs_are_reported_in_both_languages(catalog, questionnaire, techie):
+    raw = {"members": 15, "techie": techie, "budget_eur_month": 0, "francophone": True, "needs": NEW_NEEDS}
+    rec = decide(resolve(questionnaire, raw, source="test").answers, catalog)
+    assert {n: rec.outcomes[n].pick.hoster for n in NEW_NEEDS} == {
+        "lists": "framasoft", "calendar": "framaspace", "knowledge": "framaspace", "events": "framasoft",
+        "polls": "entraide-chatons"}
+    md_en, md_fr = render_markdown(rec, catalog, "en"), render_markdown(rec, catalog, "fr")
+    for need in NEW_NEEDS:
+        assert f"### {catalog.criteria.needs[need].label.en}: " in md_en, need
+        assert f"### {catalog.criteria.needs[need].label.fr}{FR['colon']}" in md_fr, need
+    assert "### Lists and newsletters: Framalistes, by Framasoft\n" in md_en
+    assert "Mobilizon.fr" in md_en and "Mobilizon.fr" in md_fr
+    assert english_in(main_markdown(md_fr)) == []
+    assert english_in(main_html(render_html(rec, catalog, "fr"))) == []

@@ -230,6 +230,8 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
         cost = t["cost_price"].format(price=money(pick.hosted_eur, lang))
     if need in ("video", "analytics"):
         notice = t["notice_video"] if need == "video" else t["notice_no_account"]
+    elif need == "polls" and tool is not None and not tool.sso.free():  # polls with no accounts at all (Framadate)
+        notice = t["notice_poll"]
     elif hoster.single_account:
         notice = t["notice_shared_hoster"].format(hoster=host)
     else:
@@ -257,8 +259,10 @@ def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[s
         entry = found.setdefault(hoster.id, {"hoster": short(hoster.name), "url": hoster.url, "needs": [],
                                               "open": [], "asks": []})
         label = catalog.criteria.needs[need].label.get(lang)
-        # video rooms and statistics need no member account (as the plain-words notice says)
-        entry["needs" if need not in ("video", "analytics") else "open"].append(label)
+        # video rooms, statistics and account-free polls need no member account (as the plain-words notice says)
+        accountless_poll = need == "polls" and offer is not None and offer.tool in catalog.tools \
+            and not catalog.tools[offer.tool].sso.free()
+        entry["needs" if need not in ("video", "analytics") and not accountless_poll else "open"].append(label)
         if need == "email" and offer is not None:
             if offer.own_domain is None:
                 entry["asks"].append(t["ask_own_domain"])

@@ -186,6 +186,10 @@ REPORT = {
         "en": "Members join a call from a link in their browser or the app.",
         "fr": "Les membres rejoignent un appel depuis un lien, dans leur navigateur ou l'appli.",
     },
+    "notice_poll": {
+        "en": "Members answer a poll from its link, without an account.",
+        "fr": "Les membres répondent à un sondage depuis son lien, sans compte.",
+    },
     "notice_no_account": {
         "en": "No account to manage: nobody logs in to it but whoever reads the figures.",
         "fr": "Pas de compte à gérer : seul·e qui lit les chiffres s'y connecte.",
