@@ -44,7 +44,8 @@ PROFILES = [
      # webmail (webmail: false).
      # Video: the same-hoster bonus now comes after the one-account filter, which keeps email on your own
      # server, so Disroot's Jitsi no longer gets it; the free Jitsi rooms tie and Entraide CHATONS is first by id.
-     # Lists, calendar, wiki and events: no tool of theirs is deployed by sovstack yet (deploy.how: refused), and
+     # Calendar: Radicale, deployed from Debian and logging members in through the directory (one account).
+     # Lists, wiki and events: no tool of theirs is deployed by sovstack yet (deploy.how: refused), and
      # with one account required the hosted lists (Framalistes, Riseup) and Framasoft's Mobilizon.fr have
      # separate accounts, while Framaspace and ARN are too small for 400: the group keeps what it has, said so.
      # Polls need no member account (sso_applies: false): the free Framadate of Entraide CHATONS, first by id
@@ -52,7 +53,7 @@ PROFILES = [
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "video": ("hosted", "entraide-chatons"), "lists": ("keep", None), "calendar": ("keep", None),
+      "video": ("hosted", "entraide-chatons"), "lists": ("keep", None), "calendar": ("self-host", "radicale"),
       "knowledge": ("keep", None), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"chat": [("mattermost", "user_cap_hosted"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
       "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
@@ -162,13 +163,14 @@ PROFILES = [
      # runs inside the Nextcloud chosen for files (+1 each way); Synapse (sovereignty 5, free OIDC/SAML).
      # Email: Postfix+Dovecot and docker-mailserver tie at 15; the proven one (+0.5) leads.
      # The whole stack takes the 16 GB server, well within €100.
-     # Lists, calendar, wiki, events: nothing sovstack deploys yet, and the hosted ones have separate accounts
-     # (Framasoft, Riseup) or are too small (Framaspace, ARN): kept as they are. Polls need no member account:
+     # Calendar: Radicale (Debian, directory login). Lists, wiki, events: nothing sovstack deploys yet, and the
+     # hosted ones have separate accounts (Framasoft, Riseup) or are too small (Framaspace, ARN): kept as they
+     # are. Polls need no member account:
      # the free Framadate of Entraide CHATONS, first by id over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms"),
-      "analytics": ("self-host", "goatcounter"), "lists": ("keep", None), "calendar": ("keep", None),
+      "analytics": ("self-host", "goatcounter"), "lists": ("keep", None), "calendar": ("self-host", "radicale"),
       "knowledge": ("keep", None), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"files": [("framaspace", "max_accounts")], "chat": [("mattermost", "user_cap_hosted"), ("framasoft", "no_shared_account")],
       "email": [("mailu", "no_free_sso")], "forms": [("framasoft", "no_shared_account")],
@@ -188,20 +190,22 @@ PROFILES = [
      # "Control over our data" counts double and, with no say on where, as the own-server preference (+2):
      # a hoster's sovereignty is at most 4. So every need is self-hosted where the 8 GB allow:
      # Postfix+Dovecot (proven by sovstack's tests, +0.5) with Roundcube, Etherpad, Nextcloud with its
-     # Forms, GoatCounter; Mailu no longer fits beside them. Chat: Synapse (2.5 GB) does not fit either;
-     # Prosody (256 MB, sovereignty 5, proven: 22.5) leads Framateam (22). Video: Jitsi needs 8 GB alone;
+     # Forms, GoatCounter, and Radicale for the calendar (128 MB, sovereignty 5, proven). Mailu no longer fits
+     # beside them. Chat: Synapse (2.5 GB) does not fit, and with Radicale neither does Prosody (8320 MB for
+     # 8192): Framasoft's Framateam (22), beside its Framalistes and Mobilizon.fr. Video: Jitsi needs 8 GB alone;
      # Polls: no poll tool is deployed by sovstack yet, so the free Framadate of Entraide CHATONS (first by
      # id over Framasoft's, both 22). That makes Entraide CHATONS' free Jitsi the same hoster's (+1: 23), and
      # the best fit of the whole stack changes: Galène (24) with Postfix+Dovecot (22.5) makes 46.5, while
      # Mailu (24, no longer squeezed by Galène's 1 GB) with Entraide's Jitsi (23) makes 47. So Mailu for mail
      # and hosted video rooms. Lists and events: Framasoft's free Framalistes and Mobilizon.fr (no self-hosted
-     # option is deployable yet). Calendar and wiki: Framaspace is francophone-only, nothing else is left.
+     # option is deployable yet). Wiki: Framaspace is francophone-only, nothing else is left.
      {"email": ("self-host", "mailu"), "documents": ("self-host", "etherpad"),
-      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("hosted", "entraide-chatons"),
+      "files": ("self-host", "nextcloud"), "chat": ("hosted", "framasoft"), "video": ("hosted", "entraide-chatons"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "lists": ("hosted", "framasoft"), "calendar": ("keep", None), "knowledge": ("keep", None),
+      "lists": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"), "knowledge": ("keep", None),
       "events": ("hosted", "framasoft"), "polls": ("hosted", "entraide-chatons")},
-     {"chat": [("matrix-synapse", "stack_fit")], "video": [("galene", "stack_fit"), ("jitsi-meet", "ram_server")],
+     {"chat": [("matrix-synapse", "stack_fit"), ("prosody", "stack_fit")],
+      "video": [("galene", "stack_fit"), ("jitsi-meet", "ram_server")],
       "forms": [("framasoft", "end_of_life_other")], "polls": [("nextcloud-polls", "not_deployed")],
       "calendar": [("framaspace", "francophone_only")]}),
     ("sports club of 120 on €10, volunteer techie",
