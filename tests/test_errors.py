@@ -202,3 +202,16 @@ def test_click_usage_errors_are_said_in_the_house_style(tmp_path, args, words, c
 def test_help_and_version_still_succeed(tmp_path, args):
     result = run(tmp_path, *args)
     assert result.returncode == ExitCode.OK and result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize("tool_id,command", [
+    ("etherpad", "docker compose -f /srv/sovstack/apps/etherpad/compose.yml logs --tail 50"),
+    # Debian tools: their own units (timers left out: they are not why a page fails), then Caddy.
+    ("matomo", "journalctl -n 50 -u php8.4-fpm -u mariadb -u caddy"),
+    ("radicale", "journalctl -n 50 -u radicale -u caddy"),
+    ("goaccess", "journalctl -n 50 -u caddy"),  # Caddy serves its report itself
+    ("portal", "journalctl -n 50 -u caddy"),  # not a catalog tool: Caddy serves the members' portal
+])
+def test_a_failing_health_check_points_at_the_logs_that_explain_it(catalog, tool_id, command):
+    from sovstack.engines.apply import logs_command
+    assert logs_command(catalog, tool_id) == command

@@ -627,7 +627,7 @@ def deploy(stack_path: Path | None, only: tuple[str, ...], engine: str, verbose:
 
 
 def _deploy(loaded, servers: list[str], engine: str, verbose: int, wait: int) -> None:
-    from sovstack.engines.apply import apply, check_servers, health, render_all
+    from sovstack.engines.apply import apply, check_servers, health, logs_command, render_all
     from sovstack.errors import UserError
 
     bundles = render_all(loaded)
@@ -639,7 +639,8 @@ def _deploy(loaded, servers: list[str], engine: str, verbose: int, wait: int) ->
     click.echo(f"deploy: {engine}: " + ", ".join(f"{s}: {result.changed.get(s, '?')} change(s)" for s in servers))
     if bad:
         raise UserError("deployed, but failing health checks: " + ", ".join(c.tool for c in bad),
-                        "look at the tool's logs on the server: docker compose -f /srv/sovstack/apps/<tool>/compose.yml logs")
+                        "look at the logs on the server: " + "; ".join(
+                            f"{c.tool}: {logs_command(loaded.catalog, c.tool)}" for c in bad))
 
 
 @main.command("remove")

@@ -195,5 +195,16 @@ def health(loaded: Loaded, bundles: list[Bundle], servers: list[str], wait: floa
     return results
 
 
+def logs_command(catalog: Catalog, tool_id: str) -> str:
+    """Where to read why a tool does not answer: its containers, its Debian services, or Caddy (the portal
+    and what Caddy serves itself)."""
+    tool = catalog.tools.get(tool_id)
+    deploy = tool.deploy if tool else None
+    if deploy and deploy.how == "compose":
+        return f"docker compose -f {ROOT}/apps/{tool_id}/compose.yml logs --tail 50"
+    units = [u for u in (deploy.services if deploy else []) if not u.endswith(".timer")]
+    return f"journalctl -n 50 {' '.join(f'-u {shlex.quote(u)}' for u in [*units, 'caddy'])}"
+
+
 def _healthy(codes: list[str]) -> bool:
     return len(codes) == 2 and all(c[:1] in ("2", "3") for c in codes)
