@@ -232,14 +232,19 @@ def test_umami_gets_a_website_per_counted_page_from_a_guarded_step(catalog, tmp_
 
 
 
-def test_open_web_analytics_gets_a_site_per_counted_page_named_as_owa_names_it(tree_copy, tmp_path):
-    """The install step makes the portal OWA's first site, add-site the others (here HedgeDoc's pages, through
-    a custom head setting written into a catalog copy); each site id is the MD5 OWA makes of the URL given."""
+def catalog_with_tracked_hedgedoc(tree_copy):
+    """A catalog copy where HedgeDoc documents a custom head setting, so its pages are counted too."""
     path = tree_copy / "tools" / "hedgedoc.yml"
     data = yaml.safe_load(path.read_text())
     data["tracking"] = CUSTOM_HEAD
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    catalog = load_catalog(tree_copy)
+    return load_catalog(tree_copy)
+
+
+def test_open_web_analytics_gets_a_site_per_counted_page_named_as_owa_names_it(tree_copy, tmp_path):
+    """The install step makes the portal OWA's first site, add-site the others (here HedgeDoc's pages, through
+    a custom head setting written into a catalog copy); each site id is the MD5 OWA makes of the URL given."""
+    catalog = catalog_with_tracked_hedgedoc(tree_copy)
     bundles, _, secrets = build(catalog, tmp_path, ["open-web-analytics", "hedgedoc"])
     manifest = bundles["main"].manifest
     steps = [bundles["main"].files[s["script"]].decode() for s in manifest["steps"] if s["tool"] == "open-web-analytics"]
@@ -260,11 +265,7 @@ def test_matomo_gets_site_1_from_its_installer_and_the_others_through_its_api(tr
     """The installer's first website is the portal (site 1); each other counted page (here HedgeDoc's, through a
     custom head setting written into a catalog copy) is added through the HTTP API and must get the id its
     tracking code says. Secrets stay in 0600 files the script reads; Caddy answers the script on the loopback only."""
-    path = tree_copy / "tools" / "hedgedoc.yml"
-    data = yaml.safe_load(path.read_text())
-    data["tracking"] = CUSTOM_HEAD
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    catalog = load_catalog(tree_copy)
+    catalog = catalog_with_tracked_hedgedoc(tree_copy)
     bundles, _, secrets = build(catalog, tmp_path, ["matomo", "hedgedoc"])
     files, manifest = bundles["main"].files, bundles["main"].manifest
     script = files["/usr/local/lib/sovstack/matomo-install.sh"].decode()
