@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("render", ("sovstack.render",)),
     ("engines", ("sovstack.engines",)),
     ("day 2", ("sovstack.members", "sovstack.backup", "sovstack.update", "sovstack.check")),
+    ("moving in", ("sovstack.migrate",)),
     ("cli", ("sovstack.cli",)),
     ("entry", ("sovstack", "sovstack.__main__")),
 ]

@@ -1,0 +1,115 @@
+"""`sovstack migrate`: bring the association's data in from Big Tech (cli/main.py is the error boundary)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sovstack.cli.shared import STACK, find_stack
+from sovstack.migrate.model import IDENTITY, KINDS, SourceSecrets
+from sovstack.migrate.kinds import MODULES
+
+BUILT = [kind for kind in KINDS if kind in MODULES]
+
+
+@click.command("migrate")
+@click.argument("kind", type=click.Choice(BUILT))
+@click.option("--from", "source", help="Where the data is now: a file (a Takeout export, a list export) or a "
+              "server address; each kind's sources are in the README, \"Moving in\".")
+@click.option("--to", "to", help="Whose it becomes: a member's user name (or a list's name, for lists).")
+@click.option("--moves", "moves_csv", type=click.Path(dir_okay=False, path_type=Path),
+              help="A CSV with one move per line (columns to,from and optionally secret_file), e.g. one per member.")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file holding the source's app password (never give it on the command line).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file holding an OAuth access token for the source, instead of a password.")
+@click.option("--dry-run", is_flag=True, help="Only read the source and list what would move; writes nothing, "
+              "contacts no server of the association, and needs no stack file for a file source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory (with --dry-run) or the results as JSON.")
+@STACK
+def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path | None, password_file: Path | None,
+                token_file: Path | None, dry_run: bool, as_json: bool, stack_path: Path | None) -> None:
+    """Move the association's data in: inventory what the source holds, copy what is missing, then
+    verify by identity key (Message-ID for mail, UID for events and cards, path for files, address
+    for lists). Exits 1, naming each item, when anything is missing or altered at the destination; a
+    re-run copies only what is missing. The report is written beside the stack file.
+
+    \b
+    Examples:
+      sovstack migrate calendars --from takeout/Calendar/Bureau.ics --dry-run --json
+      sovstack migrate calendars --from takeout/Calendar/Bureau.ics --to alice
+      sovstack migrate calendars --moves calendars.csv
+    """
+    from sovstack.errors import SovstackError, UserError
+    from sovstack.migrate import run
+    from sovstack.migrate.kinds import mover as mover_of
+
+    if password_file and token_file:
+        raise UserError("--password-file and --token-file both give the source's secret", "leave out one of them")
+    secrets = SourceSecrets(token_file, "token") if token_file else SourceSecrets(password_file, "password")
+    if moves_csv and (source or to):
+        raise UserError("--moves names every move: --from and --to cannot be given with it",
+                        "put this move in the CSV too, or leave out --moves")
+    if moves_csv:
+        moves = run.moves_from_csv(moves_csv, secrets.kind)
+    elif not source:
+        raise UserError("nothing to move: --from is not given", "name the source, e.g. --from FILE (see --help)")
+    elif not to and not dry_run:
+        raise UserError("--to is not given: whose data is this?",
+                        "name the member (or list) it becomes, e.g. --to alice, or add --dry-run to only look")
+    else:
+        moves = [run.Move(to or "", source, secrets)]
+    mover = mover_of(kind)
+
+    if dry_run:
+        found = [run.inventory(mover, move) for move in moves]
+        if as_json:
+            shown = [f.as_json() for f in found]
+            click.echo(json.dumps(shown[0] if len(shown) == 1 else shown, ensure_ascii=False, indent=2))
+            return
+        for f in found:
+            click.echo(f"{kind} from {f.source}: {len(f.items)} to move, {len(f.skipped)} skipped "
+                       f"(dry run: nothing written)")
+            for s in f.skipped:
+                click.echo(f"  skipped: {s.collection} / {s.id}: {s.why}")
+            for note in f.notes:
+                click.echo(f"  note: {note}")
+        return
+
+    from sovstack.engines.apply import load
+    from sovstack.migrate.report import record
+
+    stack_path = find_stack(stack_path)
+    loaded = load(stack_path)
+    results = []
+    for move in moves:
+        def progress(done: int, total: int, move=move) -> None:
+            if not as_json:
+                click.echo(f"{kind} -> {move.to}: {done}/{total}", err=True)
+
+        result = run.run(mover, loaded, move, progress)
+        json_path, md_path = record(stack_path.parent, result)
+        results.append(result)
+        if not as_json:
+            state = "verified" if result.ok else "NOT COMPLETE"
+            click.echo(f"{kind} -> {result.member}: {result.expected} expected, {result.copied} copied this run, "
+                       f"{len(result.missing)} missing, {len(result.altered)} altered, {len(result.skipped)} skipped: "
+                       f"{state}")
+            for item in result.missing:
+                click.echo(f"  missing: {item.collection} / {item.id}")
+            for item, why in sorted(result.altered.items()):
+                click.echo(f"  altered: {item.collection} / {item.id} ({why})")
+    if as_json:
+        from sovstack.migrate.report import entry
+
+        click.echo(json.dumps([entry(r) for r in results], ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"report: {md_path} and {json_path}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise SovstackError(  # exit 1: a loss was found, as `check` exits 1 on a finding
+            f"{kind}: {len(failed)} move(s) not complete: " + ", ".join(r.member for r in failed)
+            + f" (compared by {IDENTITY[kind]})",
+            "run the same command again to copy what is missing; the report names every item")

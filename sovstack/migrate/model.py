@@ -1,0 +1,141 @@
+"""What a migration's phases hand each other: the source's inventory, the verification and one
+run's result. Pure data; the movers fill it, report.py and the CLI show it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+KINDS = ("mail", "files", "calendars", "contacts", "lists")
+# What `id` is for each kind, as the report and --help say it.
+IDENTITY = {
+    "mail": "Message-ID",
+    "files": "path (with size or hash)",
+    "calendars": "UID",
+    "contacts": "UID",
+    "lists": "address",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Item:
+    """One thing at the source: `collection` is the folder, calendar, address book, list or directory;
+    `id` its identity key (IDENTITY)."""
+
+    collection: str
+    id: str
+
+
+@dataclass(frozen=True, order=True)
+class Skipped:
+    collection: str
+    id: str
+    why: str
+
+
+@dataclass
+class Inventory:
+    """Everything the source holds: each item exactly once, either to move (`items`) or not, with the
+    reason (`skipped`). `extra` is the mover's own per-item data (sizes, hashes, file names) that the
+    dry-run JSON does not show."""
+
+    kind: str
+    source: str
+    items: list[Item] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    extra: dict[Item, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the report should say about this source
+
+    def twice(self) -> list[tuple[str, str]]:
+        """(collection, id) pairs listed more than once: a mover's bug, never the source's (a source
+        that repeats a key gets the repeat skipped, with the reason)."""
+        counts = Counter([(i.collection, i.id) for i in self.items] + [(s.collection, s.id) for s in self.skipped])
+        return sorted(key for key, n in counts.items() if n > 1)
+
+    def as_json(self) -> dict[str, Any]:
+        """The dry-run contract (issue: `--dry-run --json`)."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "items": [{"collection": i.collection, "id": i.id} for i in sorted(self.items)],
+            "skipped": [{"collection": s.collection, "id": s.id, "why": s.why} for s in sorted(self.skipped)],
+        }
+
+
+@dataclass
+class Verification:
+    """The source's items compared with what the destination holds, by identity key."""
+
+    expected: list[Item]
+    found: set[Item]
+    altered: dict[Item, str] = field(default_factory=dict)  # item -> what differs
+
+    @property
+    def missing(self) -> list[Item]:
+        return sorted(set(self.expected) - self.found)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.altered
+
+
+@dataclass
+class RunResult:
+    """One move (one member or list, one kind, one source), as the report records it."""
+
+    kind: str
+    member: str
+    source: str
+    destination: str
+    expected: int
+    copied: int
+    missing: list[Item]
+    altered: dict[Item, str]
+    skipped: list[Skipped]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.altered
+
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class Mover(Protocol):
+    """One kind's mover (movers/<kind>.py exposes MOVER). Sources are read-only to every method;
+    nothing is written anywhere before `copy`."""
+
+    kind: str
+
+    def needs_stack(self, source: str) -> bool:
+        """False for file sources in a dry run: a Takeout file or an export is read without a stack."""
+
+    def inventory(self, source: str, secrets: SourceSecrets) -> Inventory:
+        """Read the source (UserError naming the source and the fix if it is not what it claims)."""
+
+    def destination(self, loaded: Any, to: str) -> Any:
+        """Resolve --to against the loaded stack (UserError naming the member or list and the fix)."""
+
+    def copy(self, source: str, secrets: SourceSecrets, inventory: Inventory, dest: Any, progress: Progress) -> int:
+        """Copy what the destination lacks; return how many items were copied (0 on a re-run)."""
+
+    def verify(self, source: str, secrets: SourceSecrets, inventory: Inventory, dest: Any) -> Verification:
+        """Compare by identity key; never trust a mover's exit code."""
+
+
+@dataclass(frozen=True)
+class SourceSecrets:
+    """Where the source's secret is: a file named on the command line (its content never goes to argv,
+    logs or the report). `kind` is "password" (an app password) or "token" (an OAuth access token)."""
+
+    path: Path | None = None
+    kind: str = "password"
+
+    def read(self) -> str | None:
+        if self.path is None:
+            return None
+        return self.path.read_text(encoding="utf-8").rstrip("\r\n")

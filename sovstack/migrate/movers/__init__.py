@@ -1,0 +1,1 @@
+"""One module per kind of data; each exposes MOVER (see migrate/kinds.py)."""

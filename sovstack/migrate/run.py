@@ -1,0 +1,68 @@
+"""One migration, phase by phase: inventory, then (unless a dry run) copy and verify. The CLI calls
+these once per member; nothing here prints."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sovstack.errors import CatalogError, UserError
+from sovstack.migrate.model import Inventory, Mover, Progress, RunResult, SourceSecrets
+
+MOVES_COLUMNS = ("to", "from")  # required; "secret_file" is optional
+
+
+@dataclass(frozen=True)
+class Move:
+    to: str
+    source: str
+    secrets: SourceSecrets
+
+
+def moves_from_csv(path: Path, secret_kind: str) -> list[Move]:
+    """--moves FILE: one move per row (`to`, `from`, optional `secret_file`), e.g. one per member."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UserError(f"--moves {path}: cannot read it ({exc.strerror})", "give a readable CSV file") from None
+    reader = csv.DictReader(text.splitlines())
+    header = set(reader.fieldnames or ())
+    rows = list(reader)
+    lacking = [c for c in MOVES_COLUMNS if c not in header]
+    if lacking:
+        raise UserError(f"--moves {path}: no column {', '.join(map(repr, lacking))}",
+                        "the first line must name the columns: to,from (and optionally secret_file)")
+    moves = []
+    for number, row in enumerate(rows, start=2):
+        to, source = (row.get("to") or "").strip(), (row.get("from") or "").strip()
+        if not to or not source:
+            raise UserError(f"--moves {path}, line {number}: 'to' and 'from' must both be given",
+                            "fill in both cells, or delete the line")
+        secret = (row.get("secret_file") or "").strip()
+        where = path.parent / secret if secret else None
+        moves.append(Move(to, source, SourceSecrets(where, secret_kind)))
+    if not moves:
+        raise UserError(f"--moves {path}: no moves in it", "add one line per move under the header to,from")
+    return moves
+
+
+def inventory(mover: Mover, move: Move) -> Inventory:
+    found = mover.inventory(move.source, move.secrets)
+    twice = found.twice()
+    if twice:  # the dry-run contract: every item of the source exactly once
+        raise CatalogError(f"the {mover.kind} mover listed {len(twice)} item(s) twice, e.g. {twice[0]}",
+                           "this is a bug in sovstack: please report it with the source's shape")
+    return found
+
+
+def run(mover: Mover, loaded: Any, move: Move, progress: Progress) -> RunResult:
+    found = inventory(mover, move)
+    dest = mover.destination(loaded, move.to)
+    copied = mover.copy(move.source, move.secrets, found, dest, progress)
+    verification = mover.verify(move.source, move.secrets, found, dest)
+    return RunResult(kind=mover.kind, member=move.to, source=move.source, destination=str(dest),
+                     expected=len(found.items), copied=copied, missing=verification.missing,
+                     altered=dict(verification.altered), skipped=list(found.skipped),
+                     notes=list(found.notes))
