@@ -27,10 +27,12 @@ BUILT = [kind for kind in KINDS if kind in MODULES]
               help="A file holding an OAuth access token for the source, instead of a password.")
 @click.option("--dry-run", is_flag=True, help="Only read the source and list what would move; writes nothing, "
               "contacts no server of the association, and needs no stack file for a file source.")
+@click.option("--final", is_flag=True, help="mail: the last pass of the cut-over, after the MX record points at "
+              "the stack: a full pass (doveadm sync -f), which catches mail incremental passes skip.")
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory (with --dry-run) or the results as JSON.")
 @STACK
 def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path | None, password_file: Path | None,
-                token_file: Path | None, dry_run: bool, as_json: bool, stack_path: Path | None) -> None:
+                token_file: Path | None, dry_run: bool, final: bool, as_json: bool, stack_path: Path | None) -> None:
     """Move the association's data in: inventory what the source holds, copy what is missing, then
     verify by identity key (Message-ID for mail, UID for events and cards, path for files, address
     for lists). Exits 1, naming each item, when anything is missing or altered at the destination; a
@@ -41,6 +43,9 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
       sovstack migrate calendars --from takeout/Calendar/Bureau.ics --dry-run --json
       sovstack migrate calendars --from takeout/Calendar/Bureau.ics --to alice
       sovstack migrate calendars --moves calendars.csv
+      sovstack migrate mail --from imaps://alice%40gmail.com@imap.gmail.com --to alice --password-file alice.pass
+      sovstack migrate mail --from imaps://alice%40gmail.com@imap.gmail.com --to alice --password-file alice.pass --final
+      sovstack migrate mail --from "takeout/Mail/All mail Including Spam and Trash.mbox" --to alice
     """
     from sovstack.errors import SovstackError, UserError
     from sovstack.migrate import run
@@ -62,6 +67,10 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
     else:
         moves = [run.Move(to or "", source, secrets)]
     mover = mover_of(kind)
+    if final and not getattr(mover, "final_pass", False):
+        raise UserError(f"--final: {kind} has no final pass", "leave out --final (it is for mail's cut-over)")
+    if final:
+        moves = [run.Move(m.to, m.source, m.secrets, final=True) for m in moves]
 
     if dry_run:
         found = [run.inventory(mover, move) for move in moves]

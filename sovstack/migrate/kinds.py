@@ -8,7 +8,9 @@ import importlib
 from sovstack.migrate.model import Mover
 
 # kind -> module; a kind appears here once its mover exists.
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {
+    "mail": "sovstack.migrate.movers.mail",
+}
 
 
 def mover(kind: str) -> Mover:

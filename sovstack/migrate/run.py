@@ -19,6 +19,7 @@ class Move:
     to: str
     source: str
     secrets: SourceSecrets
+    final: bool = False  # the last pass of a cut-over (mail: a full sync); only for movers with final_pass
 
 
 def moves_from_csv(path: Path, secret_kind: str) -> list[Move]:
@@ -49,7 +50,10 @@ def moves_from_csv(path: Path, secret_kind: str) -> list[Move]:
 
 
 def inventory(mover: Mover, move: Move) -> Inventory:
-    found = mover.inventory(move.source, move.secrets)
+    return checked(mover, mover.inventory(move.source, move.secrets))
+
+
+def checked(mover: Mover, found: Inventory) -> Inventory:
     twice = found.twice()
     if twice:  # the dry-run contract: every item of the source exactly once
         raise CatalogError(f"the {mover.kind} mover listed {len(twice)} item(s) twice, e.g. {twice[0]}",
@@ -58,9 +62,15 @@ def inventory(mover: Mover, move: Move) -> Inventory:
 
 
 def run(mover: Mover, loaded: Any, move: Move, progress: Progress) -> RunResult:
-    found = inventory(mover, move)
-    dest = mover.destination(loaded, move.to)
-    copied = mover.copy(move.source, move.secrets, found, dest, progress)
+    reads_at_destination = getattr(mover, "inventory_at", None)
+    if reads_at_destination is None:
+        found = inventory(mover, move)
+        dest = mover.destination(loaded, move.to)
+    else:  # a source that may be reachable only from the destination's server (mail: IMAP) is read there
+        dest = mover.destination(loaded, move.to)
+        found = checked(mover, reads_at_destination(move.source, move.secrets, dest))
+    final = {"final": True} if move.final else {}
+    copied = mover.copy(move.source, move.secrets, found, dest, progress, **final)
     verification = mover.verify(move.source, move.secrets, found, dest)
     return RunResult(kind=mover.kind, member=move.to, source=move.source, destination=str(dest),
                      expected=len(found.items), copied=copied, missing=verification.missing,
