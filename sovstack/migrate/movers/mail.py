@@ -158,14 +158,14 @@ def imap_inventory(source: str, listing: dict[str, Any]) -> MailInventory:
             home.setdefault(message["id"], folder_name(folder["name"], folder["separator"]))
     for folder in folders:
         name = folder_name(folder["name"], folder["separator"])
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         for message in folder["messages"]:
             ident = message["id"]
-            if ident in seen:
-                found.skipped.append(Skipped(name, ident, "a second copy of the same message in this folder: "
-                                                          "counted once"))
+            seen[ident] = seen.get(ident, 0) + 1
+            if seen[ident] > 1:  # listed under its own key, so the first copy keeps the plain one
+                found.skipped.append(Skipped(name, f"{ident} (copy {seen[ident]})", "another copy of the same "
+                                             "message in this folder: the verification counts it once"))
                 continue
-            seen.add(ident)
             why = reasons.get(folder["name"])
             if why is None and name in found.views and ident in home:
                 why = f"also in {home[ident]}: stored once there (Gmail shows labelled mail again in All Mail)"
@@ -184,11 +184,18 @@ def imap_inventory(source: str, listing: dict[str, Any]) -> MailInventory:
 def takeout_inventory(path: Path) -> MailInventory:
     found = MailInventory("mail", str(path))
     found.messages = takeout_mbox.read(path)
+    listed: set[tuple[str, str]] = set()
     for message in found.messages:
-        if message.folder is None:
-            found.skipped.append(Skipped(",".join(message.labels) or "(no label)", message.id, message.why))
-        else:
+        if message.folder is not None:
             found.items.append(Item(message.folder, message.id))
+            listed.add((message.folder, message.id))
+            continue
+        collection, ident, n = ",".join(message.labels) or "(no label)", message.id, 1
+        while (collection, ident) in listed:  # a repeated key gets its copy number: every message is listed once
+            n += 1
+            ident = f"{message.id} (copy {n})"
+        listed.add((collection, ident))
+        found.skipped.append(Skipped(collection, ident, message.why))
     found.notes.append("one folder per message: its first own label, else Sent, INBOX (Inbox), Drafts or Archive")
     return found
 

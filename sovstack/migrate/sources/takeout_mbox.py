@@ -92,8 +92,8 @@ def read(path: Path) -> list[Message]:
             labels = labels_of(BytesHeaderParser(policy=policy.compat32).parsebytes(header).get("X-Gmail-Labels"))
             ident = identity_of_headers(header)
             folder, why = folder_of(labels)
-            if folder is not None and (folder, ident) in seen:
-                folder, why = None, f"a second copy of {ident} in {folder}: stored once"
+            if folder is not None and (folder, ident) in seen:  # skipped under the label list, not the folder
+                folder, why = None, f"another copy of a message already in {folder} (same Message-ID): stored once"
             if folder is not None:
                 seen.add((folder, ident))
             found.append(Message(key, ident, labels, folder, why))
