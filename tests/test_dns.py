@@ -35,7 +35,7 @@ from sovstack.errors import UserError
 from sovstack.stack.secrets import Secrets, new_private_key
 from sovstack.stack.stackfile import parse_stack
 from sovstack.wiring import dkim
-from sovstack.wiring.dns_records import TXT_CHUNK, Record, notes, records, zone_text
+from sovstack.wiring.dns_records import TXT_CHUNK, Record, mail_cutover, notes, records, zone_text
 from sovstack.wiring.wire import wire
 
 SOVSTACK = [sys.executable, "-m", "sovstack"]
@@ -530,3 +530,21 @@ def test_dns_table_and_bad_input(tmp_path, dkim_key):
     assert bad.returncode == 2 and "--resolver 'dns.example'" in bad.stderr and "fix:" in bad.stderr
     missing = sovstack("dns", "--stack", "nowhere.yml", cwd=tmp_path)
     assert missing.returncode == 2 and "nowhere.yml" in missing.stderr
+
+
+@pytest.mark.parametrize("name,changes,shown", [
+    ("self-hosted mailboxes", {"tools": MAIL_STACK}, True),
+    ("self-hosted mailboxes, sending through a relay", {"tools": MAIL_STACK, "mail_relay": RELAY}, True),
+    ("hosted mail", {"tools": {"etherpad": {"server": "main"}}, "mail_relay": RELAY}, False),
+    ("a mail server sovstack does not give accounts on", {"tools": {"mailu": {"server": "main"}}}, False),
+])
+def test_the_mail_cut_over_steps_come_in_the_order_that_loses_nothing(catalog, tmp_path, dkim_key, name, changes,
+                                                                     shown):
+    stack, _ = make(catalog, changes, dkim_key, tmp_path)
+    steps = "\n".join(mail_cutover(wire(stack, catalog)))
+    if not shown:
+        assert steps == ""
+        return
+    order = ["TTL of example.org's current MX record to 300 s", "First pass", "sovstack migrate mail --from imaps://",
+             "MX 10 mail.example.org.", "--final", "full pass", "Raise the MX TTL back"]
+    assert [steps.index(words) for words in order] == sorted(steps.index(words) for words in order)

@@ -31,15 +31,19 @@ def dns_cmd(ctx: click.Context, stack_path: Path | None, fmt: str, as_json: bool
 
     from sovstack.engines.apply import load
     from sovstack.errors import UserError
-    from sovstack.wiring.dns_records import notes, records, zone_text
+    from sovstack.wiring.dns_records import mail_cutover, notes, records, zone_text
 
     if as_json and ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
         raise UserError("--json and --format choose the output twice", "leave out one of them")
     loaded = load(find_stack(stack_path))
     found = records(loaded.wiring, loaded.secrets, loaded.path)
     remarks = notes(loaded.wiring)
+    cutover = mail_cutover(loaded.wiring)
     if as_json:
-        click.echo(json.dumps(dns_summary(loaded.stack.domain, found, remarks), ensure_ascii=False, indent=2))
+        summary = dns_summary(loaded.stack.domain, found, remarks)
+        if cutover:
+            summary["mail_cutover"] = cutover
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     if fmt == "zone":
         click.echo(zone_text(loaded.stack.domain, found, remarks, str(loaded.path)), nl=False)
@@ -61,6 +65,10 @@ def dns_cmd(ctx: click.Context, stack_path: Path | None, fmt: str, as_json: bool
     out.print(table)
     for remark in remarks:
         out.print(f"note: {remark}", highlight=False)
+    if cutover:
+        out.print("Moving mail in from the old provider, in the order that loses nothing:", highlight=False)
+        for step in cutover:
+            out.print(f"  {step}", highlight=False)
 
 
 def dns_summary(domain: str, found, remarks: list[str]) -> dict:

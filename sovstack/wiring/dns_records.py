@@ -176,6 +176,31 @@ def notes(w: Wiring) -> list[str]:
     return said + _address_notes(stack)
 
 
+CUTOVER_TTL = 300  # the MX record's TTL during the move: a switch reaches every sender within 5 minutes
+
+
+def mail_cutover(w: Wiring) -> list[str]:
+    """The order that loses no mail when members' mailboxes move to the stack's own mail server
+    (`sovstack migrate mail`): both mailboxes receive mail for a while, and only a full final pass,
+    after the old MX has expired everywhere, catches what an incremental pass skips."""
+    if w.mail_server is None or not w.catalog.tools[w.mail_server].deploy.mail_accounts:
+        return []
+    domain, host = w.stack.domain, w.mail_host
+    return [
+        f"1. At least a day before: at your DNS host, lower the TTL of {domain}'s current MX record to "
+        f"{CUTOVER_TTL} s, and wait for its old TTL to pass.",
+        "2. First pass, for each member (they keep using the old mailbox): sovstack migrate mail --from "
+        "imaps://THEIR-OLD-ADDRESS@OLD-IMAP-SERVER --to MEMBER --password-file FILE (or --moves FILE for all).",
+        f"3. Switch: replace the MX record by the one above ({domain}. MX {MX_PRIORITY} {host}.), still with a "
+        f"TTL of {CUTOVER_TTL} s; new mail now arrives on the stack.",
+        f"4. Final pass, once {CUTOVER_TTL} s have passed: the same command with --final (a full pass: "
+        "incremental passes can exit 0 while skipping new mail). It exits 1 naming every message still "
+        "missing; run it again until it says verified.",
+        f"5. Raise the MX TTL back to {TTL} s; members switch their mail apps to {host} and revoke the app "
+        "passwords made for the move.",
+    ]
+
+
 def _address_notes(stack: Stack) -> list[str]:
     """Servers whose address is a host name (aliases) or not reachable from the internet."""
     said: list[str] = []
