@@ -29,10 +29,13 @@ BUILT = [kind for kind in KINDS if kind in MODULES]
               "contacts no server of the association, and needs no stack file for a file source.")
 @click.option("--final", is_flag=True, help="mail: the last pass of the cut-over, after the MX record points at "
               "the stack: a full pass (doveadm sync -f), which catches mail incremental passes skip.")
+@click.option("--verify-only", is_flag=True, help="Copy nothing: only compare the source with the destination "
+              "by identity key (exits 1 naming what is missing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory (with --dry-run) or the results as JSON.")
 @STACK
 def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path | None, password_file: Path | None,
-                token_file: Path | None, dry_run: bool, final: bool, as_json: bool, stack_path: Path | None) -> None:
+                token_file: Path | None, dry_run: bool, final: bool, verify_only: bool, as_json: bool,
+                stack_path: Path | None) -> None:
     """Move the association's data in: inventory what the source holds, copy what is missing, then
     verify by identity key (Message-ID for mail, UID for events and cards, path for files, address
     for lists). Exits 1, naming each item, when anything is missing or altered at the destination; a
@@ -67,6 +70,9 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
     else:
         moves = [run.Move(to or "", source, secrets)]
     mover = mover_of(kind)
+    if verify_only and (final or dry_run):
+        raise UserError("--verify-only copies nothing: --final and --dry-run have no use with it",
+                        "leave out --final or --dry-run")
     if final and not getattr(mover, "final_pass", False):
         raise UserError(f"--final: {kind} has no final pass", "leave out --final (it is for mail's cut-over)")
     if final:
@@ -98,7 +104,7 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
             if not as_json:
                 click.echo(f"{kind} -> {move.to}: {done}/{total}", err=True)
 
-        result = run.run(mover, loaded, move, progress)
+        result = run.run(mover, loaded, move, progress, copy=not verify_only)
         json_path, md_path = record(stack_path.parent, result)
         results.append(result)
         if not as_json:

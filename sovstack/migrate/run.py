@@ -61,7 +61,8 @@ def checked(mover: Mover, found: Inventory) -> Inventory:
     return found
 
 
-def run(mover: Mover, loaded: Any, move: Move, progress: Progress) -> RunResult:
+def run(mover: Mover, loaded: Any, move: Move, progress: Progress, copy: bool = True) -> RunResult:
+    """Inventory, copy (unless `copy` is False: --verify-only) and verify one move."""
     reads_at_destination = getattr(mover, "inventory_at", None)
     if reads_at_destination is None:
         found = inventory(mover, move)
@@ -70,7 +71,7 @@ def run(mover: Mover, loaded: Any, move: Move, progress: Progress) -> RunResult:
         dest = mover.destination(loaded, move.to)
         found = checked(mover, reads_at_destination(move.source, move.secrets, dest))
     final = {"final": True} if move.final else {}
-    copied = mover.copy(move.source, move.secrets, found, dest, progress, **final)
+    copied = mover.copy(move.source, move.secrets, found, dest, progress, **final) if copy else 0
     verification = mover.verify(move.source, move.secrets, found, dest)
     return RunResult(kind=mover.kind, member=move.to, source=move.source, destination=str(dest),
                      expected=len(found.items), copied=copied, missing=verification.missing,

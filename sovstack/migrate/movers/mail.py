@@ -215,7 +215,7 @@ def _program() -> str:
 
 # Runs imap_list on the server: program and request (with the secret) come on standard input.
 REMOTE_LIST = ("python3 -c 'import json, sys; d = json.load(sys.stdin); g = {\"__name__\": \"imap_list\"}; "
-               "exec(d[\"program\"], g); sys.stdout.write(json.dumps(g[\"inventory\"](**d[\"request\"])))'")
+               "exec(d[\"program\"], g); sys.stdout.write(g[\"respond\"](d[\"request\"]))'")
 
 
 def _unreachable(source: ImapSource, where: str, exc: Exception) -> UserError:
@@ -291,7 +291,8 @@ class MailMover:
         """(folder, identity) of every message in the member's mailbox."""
         address = shlex.quote(dest.address)
         # base64: header bytes need not be UTF-8, SSH's text channel must stay intact
-        result = dest.target.run(f"doveadm user {address} >/dev/null || exit 67; "
+        # doveadm user exits 67 (EX_NOUSER) for an address the directory does not know
+        result = dest.target.run(f"doveadm user {address} >/dev/null || exit $?; "
                                  f"doveadm -f json fetch -u {address} 'mailbox hdr' all | base64 -w0",
                                  timeout=DAY, as_root=True)
         if result.returncode == 67:

@@ -186,13 +186,17 @@ def inventory(host: str, port: int, tls: str, user: str, secret: str, mechanism:
             pass
 
 
+def respond(request: dict) -> str:
+    """The inventory as JSON, or {"error": why} when the server cannot be reached or refuses the login."""
+    try:
+        return json.dumps(inventory(**request))
+    except (OSError, imaplib.IMAP4.error) as exc:
+        return json.dumps({"error": str(exc) or type(exc).__name__})
+
+
 def main() -> None:
     """On a server: one JSON object on stdin (host, port, tls, user, secret, mechanism); JSON on stdout."""
-    request = json.loads(sys.stdin.read())
-    try:
-        sys.stdout.write(json.dumps(inventory(**request)))
-    except (OSError, imaplib.IMAP4.error) as exc:
-        sys.stdout.write(json.dumps({"error": str(exc)}))
+    sys.stdout.write(respond(json.loads(sys.stdin.read())))
 
 
 if __name__ == "__main__":
