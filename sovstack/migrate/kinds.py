@@ -8,7 +8,9 @@ import importlib
 from sovstack.migrate.model import Mover
 
 # kind -> module; a kind appears here once its mover exists.
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {
+    "files": "sovstack.migrate.movers.files",
+}
 
 
 def mover(kind: str) -> Mover:

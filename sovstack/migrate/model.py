@@ -134,6 +134,9 @@ class SourceSecrets:
 
     path: Path | None = None
     kind: str = "password"
+    # The destination's secret, where it needs one the server cannot stand in for: the member's app
+    # password for a file tool reached over WebDAV (--to-password-file, or the CSV's to_secret_file).
+    to_path: Path | None = None
 
     def read(self) -> str | None:
         if self.path is None:
