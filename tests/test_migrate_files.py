@@ -216,6 +216,7 @@ def test_no_password_shows_in_any_process_argument_with_standins_webdav_source_a
     (["--from", ".", "--to", "alice=ftp://x/"], "is not a WebDAV folder address", "MEMBER=https://HOST/PATH"),
     (["--from", ".", "--to", "alice=http://files.example.org/"], "plain HTTP", "https://"),
     (["--from", ".", "--to", "alice"], "no file tool in", "--to alice=https://HOST/PATH"),
+    (["--from", ".", "--to", "../alice"], "'../alice' is not a user name", "lowercase letters"),
 ])
 def test_bad_input_names_the_value_and_the_fix_and_writes_nothing(work, args, message, fix):
     require_rclone()
@@ -224,3 +225,16 @@ def test_bad_input_names_the_value_and_the_fix_and_writes_nothing(work, args, me
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and fix in out.stderr
     assert sorted(p.name for p in work.iterdir()) == before
+
+
+def test_the_stacks_nextcloud_is_the_members_webdav_folder(tmp_path):
+    from sovstack.engines.apply import load
+    from sovstack.migrate.movers.files import MOVER
+
+    text = (REPO / "examples" / "stacks" / "single.yml").read_text()
+    text = text.replace("hosted:\n  files: framaspace\n", "").replace(
+        "  openldap: {server: main}\n", "  openldap: {server: main}\n  nextcloud: {server: main}\n")
+    (tmp_path / "sovstack.yml").write_text(text)
+    sovstack("render", cwd=tmp_path)
+    dest = MOVER.destination(load(tmp_path / "sovstack.yml"), "alice")
+    assert (dest.url, dest.vendor) == ("https://cloud.voisins.example.org/remote.php/dav/files/alice/", "nextcloud")

@@ -20,14 +20,17 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from sovstack.errors import UserError
+from sovstack.members.accounts import check_username
 from sovstack.migrate.model import Inventory, Item, Progress, SourceSecrets, Verification
 
 KIND = "files"
 CLOUDS = {"drive": "Google Drive", "onedrive": "OneDrive", "dropbox": "Dropbox"}
 ODF = "odt,ods,odp,svg"  # rclone's drive.md: the first format a document supports wins
 TIMEOUT = 6 * 3600  # a large Drive at Google's ~2 files/s still ends; a stuck transfer does not hang forever
-# Files tools of the catalog and where a member's files are in their WebDAV (their own documentation).
-WEBDAV_PATHS = {"nextcloud": "/remote.php/dav/files/{user}/", "seafile": "/seafdav/"}
+# Files tools of the catalog and where a member's files are in their WebDAV: Nextcloud's user manual
+# (files/access_webdav.html); the user is the member's uid, as its LDAP wiring sets ldapExpertUsernameAttr.
+# Seafile's SeafDAV logs in by e-mail address and is not listed until that is wired and checked.
+WEBDAV_PATHS = {"nextcloud": "/remote.php/dav/files/{user}/"}
 SOURCE_FORMS = ("a folder on this machine (e.g. an unpacked Takeout Drive folder), drive:[FOLDER], "
                 "onedrive:[FOLDER], dropbox:[FOLDER] (with --token-file), webdav+https://USER@HOST/PATH or "
                 "sftp://USER@HOST[:PORT]/PATH (with --password-file)")
@@ -176,6 +179,7 @@ class FilesMover:
 
     def destination(self, loaded, to: str) -> Destination:
         member, _, url = to.partition("=")
+        check_username(member, f"--to {to}")  # it becomes part of the WebDAV address and the login
         if url:  # a file tool outside the stack (a hoster's Nextcloud): MEMBER=WEBDAV-URL
             parsed = urlsplit(url)
             if parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.username or parsed.password:
