@@ -10,6 +10,7 @@ from sovstack.migrate.model import Mover
 # kind -> module; a kind appears here once its mover exists.
 MODULES: dict[str, str] = {
     "files": "sovstack.migrate.movers.files",
+    "lists": "sovstack.migrate.movers.lists",
 }
 
 

@@ -115,7 +115,9 @@ class Mover(Protocol):
         """False for file sources in a dry run: a Takeout file or an export is read without a stack."""
 
     def inventory(self, source: str, secrets: SourceSecrets) -> Inventory:
-        """Read the source (UserError naming the source and the fix if it is not what it claims)."""
+        """Read the source (UserError naming the source and the fix if it is not what it claims).
+        A mover whose collection is named by --to (lists) sets `inventory_takes_to = True` and takes
+        `to=` here as well (run.inventory passes it)."""
 
     def destination(self, loaded: Any, to: str) -> Any:
         """Resolve --to against the loaded stack (UserError naming the member or list and the fix)."""

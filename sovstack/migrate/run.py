@@ -50,7 +50,10 @@ def moves_from_csv(path: Path, secret_kind: str) -> list[Move]:
 
 
 def inventory(mover: Mover, move: Move) -> Inventory:
-    found = mover.inventory(move.source, move.secrets)
+    if getattr(mover, "inventory_takes_to", False):  # lists: the list's name is --to (else the file's)
+        found = mover.inventory(move.source, move.secrets, to=move.to)  # type: ignore[call-arg]
+    else:
+        found = mover.inventory(move.source, move.secrets)
     twice = found.twice()
     if twice:  # the dry-run contract: every item of the source exactly once
         raise CatalogError(f"the {mover.kind} mover listed {len(twice)} item(s) twice, e.g. {twice[0]}",
