@@ -95,7 +95,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("subscribed, unsubscribed, cleaned, items, skipped", CASES)
-def test_each_row_of_a_mailchimp_standin_export_lands_once_with_its_reason(tmp_path, subscribed, unsubscribed,
+def test_each_row_lands_once_with_its_reason_with_standin_mailchimp_export(tmp_path, subscribed, unsubscribed,
                                                                             cleaned, items, skipped):
     inv = inventory(mailchimp_zip(tmp_path, subscribed, unsubscribed, cleaned), to="newsletter")
     assert listed(inv) == (items, skipped)
@@ -105,7 +105,7 @@ def test_each_row_of_a_mailchimp_standin_export_lands_once_with_its_reason(tmp_p
     assert not set(lists.bans(inv)) & set(items)
 
 
-def test_a_mailchimp_standin_export_says_who_is_invited_and_who_is_banned(tmp_path):
+def test_who_is_invited_and_who_is_banned_with_standin_mailchimp_export(tmp_path):
     path = mailchimp_zip(tmp_path, [member("ann@asso.example", optin=""), member("dan@asso.example")],
                          [member("ben@asso.example")], [member("cat@asso.example")], folder_in_zip="audience/")
     inv = inventory(path)
@@ -129,7 +129,7 @@ eve@asso.example,Eve,manager,,All email,Allowed,2021,1,1,10,0,0,Europe/Paris
 """
 
 
-def test_a_google_groups_standin_export_is_read_with_its_statuses(tmp_path):
+def test_statuses_are_read_with_standin_google_groups_export(tmp_path):
     path = tmp_path / "bureau.csv"
     path.write_text(GROUPS)
     inv = inventory(path)
@@ -172,7 +172,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("name, content, message, fix", BAD, ids=[b[0] for b in BAD])
-def test_a_file_that_is_not_what_it_claims_is_refused_naming_it_and_the_fix(tmp_path, name, content, message, fix):
+def test_a_file_not_what_it_claims_is_refused_with_standin_files(tmp_path, name, content, message, fix):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(UserError, match=message) as caught:
@@ -184,14 +184,14 @@ def test_a_file_that_is_not_what_it_claims_is_refused_naming_it_and_the_fix(tmp_
     (("unsubscribed",), "no unsubscribed_members_export_*.csv"),
     (("subscribed", "cleaned"), "no cleaned_members_export_*.csv, subscribed_members_export_*.csv"),
 ])
-def test_a_zip_without_the_mailchimp_files_is_refused(tmp_path, leave_out, message):
+def test_a_zip_without_the_mailchimp_files_is_refused_with_standin_zip(tmp_path, leave_out, message):
     path = mailchimp_zip(tmp_path, [member("ann@asso.example")], leave_out=leave_out)
     with pytest.raises(UserError, match=re.escape(message)) as caught:
         inventory(path)
     assert str(path) in caught.value.message and "three files" in caught.value.hint
 
 
-def test_a_zip_of_several_audiences_is_refused(tmp_path):
+def test_a_zip_of_several_audiences_is_refused_with_standin_zip(tmp_path):
     path = mailchimp_zip(tmp_path, [member("ann@asso.example")])
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("other/subscribed_members_export_99.csv", HEADER + "\n")
@@ -201,7 +201,7 @@ def test_a_zip_of_several_audiences_is_refused(tmp_path):
 
 # --- the command --------------------------------------------------------------------------------
 
-def test_dry_run_json_of_a_mailchimp_standin_needs_no_stack(tmp_path):
+def test_dry_run_json_needs_no_stack_with_standin_mailchimp_export(tmp_path):
     path = mailchimp_zip(tmp_path, [member("ann@asso.example"), member("ANN@asso.example")],
                          [member("ben@asso.example")])
     work = tmp_path / "empty"
@@ -229,7 +229,7 @@ def test_a_bad_file_exits_2_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in stack.parent.iterdir()) == before
 
 
-def test_a_real_move_is_refused_naming_the_catalog_state_and_what_to_do(tmp_path):
+def test_a_real_move_is_refused_saying_what_to_do_with_standin_mailchimp_export(tmp_path):
     """No list tool is deployable: the move stops before anything is written, and says what to do."""
     path = mailchimp_zip(tmp_path, [member("ann@asso.example")])
     stack = stack_in(tmp_path / "stack")
