@@ -11,6 +11,8 @@ from sovstack.migrate.model import Mover
 MODULES: dict[str, str] = {
     "files": "sovstack.migrate.movers.files",
     "lists": "sovstack.migrate.movers.lists",
+    "calendars": "sovstack.migrate.movers.calendars",
+    "contacts": "sovstack.migrate.movers.contacts",
 }
 
 
