@@ -162,3 +162,65 @@ def test_two_files_that_would_become_one_collection_are_refused(tmp_path):
                                      encoding="utf-8")
     with pytest.raises(UserError, match="would both become the collection 'bureau'"):
         dav.inventory(str(tmp_path), "calendars")
+
+
+class StandinRadicale:
+    """Plays the server's answers (a stand-in for Radicale on the server): PROPFIND answers `existing`,
+    each PUT answers the next status of `puts`; records every request."""
+
+    def __init__(self, existing, puts):
+        self.existing, self.puts, self.requests = existing, list(puts), []
+        self.user = "alice"
+
+    def collection_path(self, slug):
+        return f"/alice/{slug}/"
+
+    def call(self, requests, timeout=600):
+        self.requests += requests
+        answers = []
+        for r in requests:
+            if r["method"] == "PROPFIND":
+                answers.append(self.existing)
+            elif r["method"] == "MKCOL":
+                answers.append({"status": 201, "body": ""})
+            else:
+                status, body = self.puts.pop(0)
+                answers.append({"status": status, "body": body})
+        return answers
+
+
+NEW = {"status": 404, "body": ""}
+CALENDAR = {"status": 207, "body": '<multistatus xmlns="DAV:"><C:calendar /></multistatus>'}
+ADDRESSBOOK = {"status": 207, "body": "<CR:addressbook />"}
+
+
+@pytest.mark.parametrize("existing, puts, copied, noted", [
+    (NEW, [(201, "")] * 4, 4, []),
+    (CALENDAR, [(412, "")] * 4, 0, []),  # a re-run: every item already there
+    (CALENDAR, [(201, ""), (412, ""), (409, "<C:no-uid-conflict/>"), (400, "")], 1,
+     ["under another file name", "HTTP 400"]),
+])
+def test_the_copy_counts_only_created_items_and_notes_the_rest_with_standin_radicale_answers(
+        takeout, existing, puts, copied, noted):
+    from sovstack.migrate.movers.calendars import MOVER
+
+    found = MOVER.inventory(str(takeout[0]), None)
+    notes_before = len(found.notes)
+    server = StandinRadicale(existing, puts)
+    assert MOVER.copy(str(takeout[0]), None, found, server, lambda done, total: None) == copied
+    added = found.notes[notes_before:]
+    assert len(added) == len(noted) and all(want in note for want, note in zip(noted, added)), added
+    sent = [r for r in server.requests if r["method"] == "PUT"]
+    assert len(sent) == 4 and all(r["headers"]["If-None-Match"] == "*" for r in sent)
+    assert all(r["path"].startswith("/alice/reunions-du-ca/") and r["path"].count("/") == 3 for r in sent)
+    assert [r["method"] for r in server.requests].count("MKCOL") == (existing is NEW)
+
+
+def test_a_collection_of_another_type_is_refused_before_any_item_is_sent_with_standin_radicale_answers(takeout):
+    from sovstack.migrate.movers.calendars import MOVER
+
+    found = MOVER.inventory(str(takeout[0]), None)
+    server = StandinRadicale(ADDRESSBOOK, [])
+    with pytest.raises(UserError, match="exists and is not a calendar"):
+        MOVER.copy(str(takeout[0]), None, found, server, lambda done, total: None)
+    assert not [r for r in server.requests if r["method"] in ("PUT", "MKCOL")]

@@ -55,13 +55,14 @@ class DavMover:
                             "headers": {"Depth": "0", "Content-Type": "application/xml"}, "body": PROPFIND}
                            for c in collections])
         wanted = "calendar" if self.kind == "calendars" else "addressbook"
+        what = "a calendar" if self.kind == "calendars" else "an address book"
         requests = []
         for coll, answer in zip(collections, found):
             if answer["status"] == 404:
                 requests.append({"method": "MKCOL", "path": dest.collection_path(coll.slug),
                                  "headers": {"Content-Type": "application/xml"}, "body": mkcol(self.kind, coll.name)})
             elif answer["status"] != 207 or f":{wanted}" not in answer["body"]:
-                raise UserError(f"{dest}{coll.slug}/ ({coll.name}) exists and is not an {wanted} "
+                raise UserError(f"{dest}{coll.slug}/ ({coll.name}) exists and is not {what} "
                                 f"(Radicale answered {answer['status']})",
                                 "rename or remove that collection of the member's (or rename the source file), "
                                 "then run again")
@@ -88,8 +89,9 @@ class DavMover:
                     inventory.notes.append(f"{payload.collection.name}: {payload.href} was already in the "
                                            "collection under another file name; kept as it was")
                 else:
-                    inventory.notes.append(f"{payload.collection.name}: Radicale refused {payload.href} "
-                                           f"(HTTP {status}); see journalctl -u radicale on the server")
+                    # 400 (Radicale refused the item) or anything but "created" or "already there"
+                    inventory.notes.append(f"{payload.collection.name}: Radicale answered HTTP {status} for "
+                                           f"{payload.href} (not 201 or 412); see journalctl -u radicale")
             done += len(chunk)
             progress(done, len(payloads))
         return copied
