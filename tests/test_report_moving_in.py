@@ -30,8 +30,8 @@ PROFILES = [
     pytest.param({**HOSTED_ONLY, "needs": ["polls", "events", "knowledge", "calendar", "lists"]},
                  ["calendar", "knowledge", "lists", "polls", "events"], [], id="all-hosted"),
     pytest.param({**CONFIDENT, "needs": list(NEEDS)},
-                 ["files", "documents", "calendar", "forms", "lists", "chat", "polls", "events", "video", "analytics",
-                  "email"], ["knowledge"], id="every-need"),  # no wiki fits what is left of the server: kept
+                 ["files", "documents", "calendar", "knowledge", "forms", "lists", "chat", "polls", "events", "video",
+                  "analytics", "email"], [], id="every-need"),
     pytest.param({**CONFIDENT, "needs": ["video"]}, ["video"], [], id="one-need"),
     pytest.param({**CONFIDENT, "needs": ["email", "files"], "already_covered": ["email", "files"]}, [], ["email", "files"],
                  id="every-need-kept"),
