@@ -50,7 +50,7 @@ class WebDav:
     """`rclone serve webdav` of `root` on the loopback, one user, password from an htpasswd file."""
 
     def __init__(self, root: Path, user: str, password: str, htpasswd: Path):
-        subprocess.run(["htpasswd", "-B", "-i", "-c", str(htpasswd), user], input=password, text=True, check=True,
+        subprocess.run(["htpasswd", "-B", "-i", "-c", str(htpasswd), user], input=password, text=True, check=True, timeout=30,
                        capture_output=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -67,7 +67,7 @@ class WebDav:
     def rclone(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
         """Change the destination only through WebDAV (changing its folder behind rclone's back shows stale
         listings: the facts' gotcha)."""
-        obscured = subprocess.run([RCLONE, "obscure", "-"], input=APP_PASSWORD.encode(), capture_output=True,
+        obscured = subprocess.run([RCLONE, "obscure", "-"], input=APP_PASSWORD.encode(), capture_output=True, timeout=30,
                                   check=True).stdout.decode().strip()
         env = {**os.environ, "RCLONE_CONFIG": "/dev/null", "RCLONE_CONFIG_D_TYPE": "webdav",
                "RCLONE_CONFIG_D_URL": self.url, "RCLONE_CONFIG_D_USER": "alice", "RCLONE_CONFIG_D_PASS": obscured}
