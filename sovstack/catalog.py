@@ -716,17 +716,50 @@ class ServerSize(Strict):
 
 
 @strict
+class MoveStep(Strict):
+    """One step of moving a need in: what is done, and what members notice while it is done."""
+
+    do: Text
+    notice: Text
+    # the ways of getting the need this step applies to (default: both); a hoster's offer is moved in
+    # by the hoster or by the group, a tool on the server by the techie
+    modes: list[Literal["self-host", "hosted"]] = field(default_factory=lambda: ["self-host", "hosted"])
+
+
+@strict
+class MovingIn(Strict):
+    """How a need moves off Big Tech, for the report's "Moving in" section. Texts may name the chosen
+    service as {service} and the group's file storage as {files}."""
+
+    steps: Annotated[list[MoveStep], Field(min_length=1)]
+    member: list[Text] = field(default_factory=list)  # what each member does themselves
+    stays: list[Text] = field(default_factory=list)  # what cannot move, said plainly
+    ask_hoster: Text  # what to ask a hoster that offers this need
+    # the move takes an access at the source (an app password, an OAuth grant) that members revoke after
+    grants: bool = False
+
+
+@strict
 class NeedInfo(Strict):
     label: Text
     e2ee_applies: bool
     sso_applies: bool
     why: Text
+    moving_in: MovingIn
 
 
 def _the_four(value: dict) -> dict:
     if sorted(value) != sorted(CRITERIA):
         raise ValueError(f"must have exactly the keys {', '.join(CRITERIA)}")
     return value
+
+
+def _every_need_once(order: list[str]) -> list[str]:
+    if sorted(order) != sorted(NEEDS):
+        missing, twice = sorted(set(NEEDS) - set(order)), sorted({n for n in order if order.count(n) > 1})
+        raise ValueError(f"must list every need once (missing: {', '.join(missing) or 'none'}; "
+                         f"twice: {', '.join(twice) or 'none'})")
+    return order
 
 
 def _ascending(sizes: list[ServerSize]) -> list[ServerSize]:
@@ -751,6 +784,9 @@ class Criteria(Strict):
     server_sizes: Annotated[list[ServerSize], Field(min_length=1), AfterValidator(_ascending)]
     server_sizes_source: Url
     needs: dict[Need, NeedInfo]
+    # The order needs move in: the least disturbing first, mail last (its cut-over needs the others
+    # settled). Every need once.
+    moving_in_order: Annotated[list[Need], AfterValidator(_every_need_once)]
 
 
 @strict

@@ -58,10 +58,10 @@ def test_a_bad_moves_file_names_the_file_and_the_fix(tmp_path, text, message):
 
 def test_the_moves_file_reads_secret_files_beside_it(tmp_path):
     path = tmp_path / "moves.csv"
-    path.write_text("to,from,secret_file\nalice,a.ics,alice.pass\nbob,b.ics,\n")
+    path.write_text("to,from,secret_file,to_secret_file\nalice,a.ics,alice.pass,alice.app\nbob,b.ics,,\n")
     moves = run.moves_from_csv(path, "token")
-    assert [(m.to, m.source, m.secrets.path, m.secrets.kind) for m in moves] == [
-        ("alice", "a.ics", tmp_path / "alice.pass", "token"), ("bob", "b.ics", None, "token")]
+    assert [(m.to, m.source, m.secrets.path, m.secrets.kind, m.secrets.to_path) for m in moves] == [
+        ("alice", "a.ics", tmp_path / "alice.pass", "token", tmp_path / "alice.app"), ("bob", "b.ics", None, "token", None)]
 
 
 def result(member, missing=()):

@@ -44,17 +44,17 @@ PROFILES = [
      # webmail (webmail: false).
      # Video: the same-hoster bonus now comes after the one-account filter, which keeps email on your own
      # server, so Disroot's Jitsi no longer gets it; the free Jitsi rooms tie and Entraide CHATONS is first by id.
-     # Calendar: Radicale, deployed from Debian and logging members in through the directory (one account).
-     # Lists, wiki and events: no tool of theirs is deployed by sovstack yet (deploy.how: refused), and
-     # with one account required the hosted lists (Framalistes, Riseup) and Framasoft's Mobilizon.fr have
-     # separate accounts, while Framaspace and ARN are too small for 400: the group keeps what it has, said so.
+     # Calendar: Radicale, and wiki: DokuWiki, both deployed from Debian and logging members in through the
+     # directory (one account). Lists and events: no tool of theirs is deployed by sovstack yet (deploy.how:
+     # refused), and with one account required the hosted lists (Framalistes, Riseup) and Framasoft's
+     # Mobilizon.fr have separate accounts, while ARN is too small for 400: the group keeps what it has, said so.
      # Polls need no member account (sso_applies: false): the free Framadate of Entraide CHATONS, first by id
      # over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
       "video": ("hosted", "entraide-chatons"), "lists": ("keep", None), "calendar": ("self-host", "radicale"),
-      "knowledge": ("keep", None), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
+      "knowledge": ("self-host", "dokuwiki"), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"chat": [("mattermost", "user_cap_hosted"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
       "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
       "video": [("bigbluebutton", "not_deployed")],
@@ -163,15 +163,15 @@ PROFILES = [
      # runs inside the Nextcloud chosen for files (+1 each way); Synapse (sovereignty 5, free OIDC/SAML).
      # Email: Postfix+Dovecot and docker-mailserver tie at 15; the proven one (+0.5) leads.
      # The whole stack takes the 16 GB server, well within €100.
-     # Calendar: Radicale (Debian, directory login). Lists, wiki, events: nothing sovstack deploys yet, and the
-     # hosted ones have separate accounts (Framasoft, Riseup) or are too small (Framaspace, ARN): kept as they
-     # are. Polls need no member account:
+     # Calendar: Radicale, wiki: DokuWiki (both Debian, directory login). Lists, events: nothing sovstack
+     # deploys yet, and the hosted ones have separate accounts (Framasoft, Riseup) or are too small (ARN): kept
+     # as they are. Polls need no member account:
      # the free Framadate of Entraide CHATONS, first by id over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms"),
       "analytics": ("self-host", "goatcounter"), "lists": ("keep", None), "calendar": ("self-host", "radicale"),
-      "knowledge": ("keep", None), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
+      "knowledge": ("self-host", "dokuwiki"), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"files": [("framaspace", "max_accounts")], "chat": [("mattermost", "user_cap_hosted"), ("framasoft", "no_shared_account")],
       "email": [("mailu", "no_free_sso")], "forms": [("framasoft", "no_shared_account")],
       "lists": [("sympa", "not_deployed"), ("framasoft", "no_shared_account")],
@@ -188,24 +188,22 @@ PROFILES = [
     ("sovereignty-first cooperative with its own 8 GB server",
      dict(members=30, techie="confident", budget_eur_month=0, server_ram_mb=8192, priority="sovereignty", needs=ALL),
      # "Control over our data" counts double and, with no say on where, as the own-server preference (+2):
-     # a hoster's sovereignty is at most 4. So every need is self-hosted where the 8 GB allow:
-     # Postfix+Dovecot (proven by sovstack's tests, +0.5) with Roundcube, Etherpad, Nextcloud with its
-     # Forms, GoatCounter, and Radicale for the calendar (128 MB, sovereignty 5, proven). Mailu no longer fits
-     # beside them. Chat: Synapse (2.5 GB) does not fit, and with Radicale neither does Prosody (8320 MB for
-     # 8192): Framasoft's Framateam (22), beside its Framalistes and Mobilizon.fr. Video: Jitsi needs 8 GB alone;
-     # Polls: no poll tool is deployed by sovstack yet, so the free Framadate of Entraide CHATONS (first by
-     # id over Framasoft's, both 22). That makes Entraide CHATONS' free Jitsi the same hoster's (+1: 23), and
-     # the best fit of the whole stack changes: Galène (24) with Postfix+Dovecot (22.5) makes 46.5, while
-     # Mailu (24, no longer squeezed by Galène's 1 GB) with Entraide's Jitsi (23) makes 47. So Mailu for mail
-     # and hosted video rooms. Lists and events: Framasoft's free Framalistes and Mobilizon.fr (no self-hosted
-     # option is deployable yet). Wiki: Framaspace is francophone-only, nothing else is left.
-     {"email": ("self-host", "mailu"), "documents": ("self-host", "etherpad"),
-      "files": ("self-host", "nextcloud"), "chat": ("hosted", "framasoft"), "video": ("hosted", "entraide-chatons"),
+     # a hoster's sovereignty is at most 4. So every need is self-hosted where the 8 GB allow. The wiki has
+     # one option, DokuWiki (23.5, 256 MB); keeping what the group has scores nothing, so the best fit of the
+     # whole stack keeps DokuWiki and squeezes the heavy tools: Mailu (2.5 GB) no longer fits, and
+     # Postfix+Dovecot (22.5, proven) with Roundcube takes mail; that leaves room for Prosody (22.5) over
+     # Framateam (22) and Galène (24) over Entraide CHATONS' Jitsi (23), and the stack fills 8192 MB exactly.
+     # Synapse (2.5 GB) does not fit; Jitsi needs 8 GB alone. Etherpad, Nextcloud with its Forms,
+     # GoatCounter and Radicale as before. Lists and events: Framasoft's free Framalistes and Mobilizon.fr (no
+     # self-hosted option is deployable yet); polls: no poll tool is deployed by sovstack yet, so the free
+     # Framadate of Entraide CHATONS (first by id over Framasoft's, both 22).
+     {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
+      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("self-host", "galene"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "lists": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"), "knowledge": ("keep", None),
+      "lists": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"), "knowledge": ("self-host", "dokuwiki"),
       "events": ("hosted", "framasoft"), "polls": ("hosted", "entraide-chatons")},
-     {"chat": [("matrix-synapse", "stack_fit"), ("prosody", "stack_fit")],
-      "video": [("galene", "stack_fit"), ("jitsi-meet", "ram_server")],
+     {"chat": [("matrix-synapse", "stack_fit")], "email": [("mailu", "stack_fit")],
+      "video": [("jitsi-meet", "ram_server")],
       "forms": [("framasoft", "end_of_life_other")], "polls": [("nextcloud-polls", "not_deployed")],
       "calendar": [("framaspace", "francophone_only")]}),
     ("sports club of 120 on €10, volunteer techie",
@@ -250,19 +248,19 @@ PROFILES = [
      {"calendar": [("framaspace", "francophone_only"), ("arn-sans-nuage", "max_accounts")]}),
     ("confident techie, wiki and public events",
      dict(members=30, techie="confident", budget_eur_month=20, needs=["knowledge", "events"]),
-     # DokuWiki, MediaWiki, BookStack, Mobilizon, Gancio and pretix are not deployed by sovstack yet
-     # (deploy.how: refused), so a techie changes nothing here. Events: Framasoft's Mobilizon.fr is free and
-     # open to all; ARN's Mobilizon is for 10 people. Wiki: Framaspace's wiki is for francophone groups only,
-     # so nothing is left and the group keeps what it has.
-     {"knowledge": ("keep", None), "events": ("hosted", "framasoft")},
-     {"knowledge": [("dokuwiki", "not_deployed"), ("mediawiki", "not_deployed"), ("bookstack", "not_deployed"),
-                    ("framaspace", "francophone_only")],
+     # Wiki: DokuWiki, deployed from Debian (256 MB, no database); MediaWiki and BookStack are not deployed
+     # by sovstack yet and Framaspace's wiki is for francophone groups only. Events: Mobilizon, Gancio and
+     # pretix are not deployed yet (deploy.how: refused); Framasoft's Mobilizon.fr is free and open to all;
+     # ARN's Mobilizon is for 10 people.
+     {"knowledge": ("self-host", "dokuwiki"), "events": ("hosted", "framasoft")},
+     {"knowledge": [("mediawiki", "not_deployed"), ("bookstack", "not_deployed"), ("framaspace", "francophone_only")],
       "events": [("mobilizon", "not_deployed"), ("pretix", "not_deployed"), ("arn-sans-nuage", "max_accounts")]}),
     ("same techie, francophone",
      dict(members=30, techie="confident", budget_eur_month=20, francophone=True, needs=["knowledge", "events"]),
-     # Francophone: Framaspace's free wiki (inside its Nextcloud, 50 accounts) becomes the wiki.
+     # Francophone: Framaspace's free wiki (inside its Nextcloud, 50 accounts; 17) leads DokuWiki on the
+     # group's own server (16.5) by half a point.
      {"knowledge": ("hosted", "framaspace"), "events": ("hosted", "framasoft")},
-     {"knowledge": [("dokuwiki", "not_deployed")]}),
+     {"knowledge": [("mediawiki", "not_deployed")]}),
     ("E2EE-required group of 60, confident techie",
      dict(members=60, techie="confident", budget_eur_month=30, e2ee_required=True, needs=["files", "chat", "video"]),
      # Mattermost, Zulip, Framateam and Galène have no E2EE; Nextcloud's E2EE is partial (folders, not the web)

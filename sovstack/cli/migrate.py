@@ -20,22 +20,24 @@ BUILT = [kind for kind in KINDS if kind in MODULES]
               "server address; each kind's sources are in the README, \"Moving in\".")
 @click.option("--to", "to", help="Whose it becomes: a member's user name (or a list's name, for lists).")
 @click.option("--moves", "moves_csv", type=click.Path(dir_okay=False, path_type=Path),
-              help="A CSV with one move per line (columns to,from and optionally secret_file), e.g. one per member.")
+              help="A CSV with one move per line (columns to,from and optionally secret_file, to_secret_file), e.g. one per member.")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="A file holding the source's app password (never give it on the command line).")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
               help="A file holding an OAuth access token for the source, instead of a password.")
+@click.option("--to-password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="files only: a file holding the member's app password for the file tool's WebDAV.")
 @click.option("--dry-run", is_flag=True, help="Only read the source and list what would move; writes nothing, "
               "contacts no server of the association, and needs no stack file for a file source.")
 @click.option("--final", is_flag=True, help="mail: the last pass of the cut-over, after the MX record points at "
               "the stack: a full pass (doveadm sync -f), which catches mail incremental passes skip.")
 @click.option("--verify-only", is_flag=True, help="Copy nothing: only compare the source with the destination "
-              "by identity key (exits 1 naming what is missing).")
+              "and name what is missing or altered (e.g. weeks later, before closing the old account).")
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory (with --dry-run) or the results as JSON.")
 @STACK
 def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path | None, password_file: Path | None,
-                token_file: Path | None, dry_run: bool, final: bool, verify_only: bool, as_json: bool,
-                stack_path: Path | None) -> None:
+                token_file: Path | None, to_password_file: Path | None, dry_run: bool, final: bool, verify_only: bool,
+                as_json: bool, stack_path: Path | None) -> None:
     """Move the association's data in: inventory what the source holds, copy what is missing, then
     verify by identity key (Message-ID for mail, UID for events and cards, path for files, address
     for lists). Exits 1, naming each item, when anything is missing or altered at the destination; a
@@ -49,6 +51,9 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
       sovstack migrate mail --from imaps://alice%40gmail.com@imap.gmail.com --to alice --password-file alice.pass
       sovstack migrate mail --from imaps://alice%40gmail.com@imap.gmail.com --to alice --password-file alice.pass --final
       sovstack migrate mail --from "takeout/Mail/All mail Including Spam and Trash.mbox" --to alice
+      sovstack migrate files --from drive:Asso --token-file drive.token \\
+          --to alice=https://cloud.example.org/remote.php/dav/files/alice/ --to-password-file alice.app
+      sovstack migrate files --from takeout/Drive --to alice --to-password-file alice.app --verify-only
     """
     from sovstack.errors import SovstackError, UserError
     from sovstack.migrate import run
@@ -56,7 +61,10 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
 
     if password_file and token_file:
         raise UserError("--password-file and --token-file both give the source's secret", "leave out one of them")
-    secrets = SourceSecrets(token_file, "token") if token_file else SourceSecrets(password_file, "password")
+    secrets = SourceSecrets(token_file or password_file, "token" if token_file else "password", to_password_file)
+    if dry_run and verify_only:
+        raise UserError("--dry-run and --verify-only both given", "--dry-run reads only the source; "
+                        "--verify-only also reads the destination: choose one")
     if moves_csv and (source or to):
         raise UserError("--moves names every move: --from and --to cannot be given with it",
                         "put this move in the CSV too, or leave out --moves")
@@ -70,9 +78,8 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
     else:
         moves = [run.Move(to or "", source, secrets)]
     mover = mover_of(kind)
-    if verify_only and (final or dry_run):
-        raise UserError("--verify-only copies nothing: --final and --dry-run have no use with it",
-                        "leave out --final or --dry-run")
+    if verify_only and final:
+        raise UserError("--verify-only copies nothing: --final has no use with it", "leave out one of them")
     if final and not getattr(mover, "final_pass", False):
         raise UserError(f"--final: {kind} has no final pass", "leave out --final (it is for mail's cut-over)")
     if final:

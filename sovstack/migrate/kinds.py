@@ -9,6 +9,10 @@ from sovstack.migrate.model import Mover
 
 # kind -> module; a kind appears here once its mover exists.
 MODULES: dict[str, str] = {
+    "files": "sovstack.migrate.movers.files",
+    "lists": "sovstack.migrate.movers.lists",
+    "calendars": "sovstack.migrate.movers.calendars",
+    "contacts": "sovstack.migrate.movers.contacts",
     "mail": "sovstack.migrate.movers.mail",
 }
 

@@ -115,7 +115,9 @@ class Mover(Protocol):
         """False for file sources in a dry run: a Takeout file or an export is read without a stack."""
 
     def inventory(self, source: str, secrets: SourceSecrets) -> Inventory:
-        """Read the source (UserError naming the source and the fix if it is not what it claims)."""
+        """Read the source (UserError naming the source and the fix if it is not what it claims).
+        A mover whose collection is named by --to (lists) sets `inventory_takes_to = True` and takes
+        `to=` here as well (run.inventory passes it)."""
 
     def destination(self, loaded: Any, to: str) -> Any:
         """Resolve --to against the loaded stack (UserError naming the member or list and the fix)."""
@@ -134,6 +136,9 @@ class SourceSecrets:
 
     path: Path | None = None
     kind: str = "password"
+    # The destination's secret, where it needs one the server cannot stand in for: the member's app
+    # password for a file tool reached over WebDAV (--to-password-file, or the CSV's to_secret_file).
+    to_path: Path | None = None
 
     def read(self) -> str | None:
         if self.path is None:

@@ -11,7 +11,7 @@ from typing import Any
 from sovstack.errors import CatalogError, UserError
 from sovstack.migrate.model import Inventory, Mover, Progress, RunResult, SourceSecrets
 
-MOVES_COLUMNS = ("to", "from")  # required; "secret_file" is optional
+MOVES_COLUMNS = ("to", "from")  # required; "secret_file" and "to_secret_file" are optional
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class Move:
 
 
 def moves_from_csv(path: Path, secret_kind: str) -> list[Move]:
-    """--moves FILE: one move per row (`to`, `from`, optional `secret_file`), e.g. one per member."""
+    """--moves FILE: one move per row (`to`, `from`, optional `secret_file` and `to_secret_file`, files
+    named relative to the CSV), e.g. one per member."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -41,16 +42,20 @@ def moves_from_csv(path: Path, secret_kind: str) -> list[Move]:
         if not to or not source:
             raise UserError(f"--moves {path}, line {number}: 'to' and 'from' must both be given",
                             "fill in both cells, or delete the line")
-        secret = (row.get("secret_file") or "").strip()
-        where = path.parent / secret if secret else None
-        moves.append(Move(to, source, SourceSecrets(where, secret_kind)))
+        secret, to_secret = ((row.get(c) or "").strip() for c in ("secret_file", "to_secret_file"))
+        moves.append(Move(to, source, SourceSecrets(path.parent / secret if secret else None, secret_kind,
+                                                    path.parent / to_secret if to_secret else None)))
     if not moves:
         raise UserError(f"--moves {path}: no moves in it", "add one line per move under the header to,from")
     return moves
 
 
 def inventory(mover: Mover, move: Move) -> Inventory:
-    return checked(mover, mover.inventory(move.source, move.secrets))
+    if getattr(mover, "inventory_takes_to", False):  # lists: the list's name is --to (else the file's)
+        found = mover.inventory(move.source, move.secrets, to=move.to)  # type: ignore[call-arg]
+    else:
+        found = mover.inventory(move.source, move.secrets)
+    return checked(mover, found)
 
 
 def checked(mover: Mover, found: Inventory) -> Inventory:
@@ -73,7 +78,8 @@ def run(mover: Mover, loaded: Any, move: Move, progress: Progress, copy: bool = 
     final = {"final": True} if move.final else {}
     copied = mover.copy(move.source, move.secrets, found, dest, progress, **final) if copy else 0
     verification = mover.verify(move.source, move.secrets, found, dest)
-    return RunResult(kind=mover.kind, member=move.to, source=move.source, destination=str(dest),
+    # --to is MEMBER, or MEMBER=ADDRESS for a destination outside the stack (a hoster's WebDAV).
+    return RunResult(kind=mover.kind, member=move.to.split("=", 1)[0], source=move.source, destination=str(dest),
                      expected=len(found.items), copied=copied, missing=verification.missing,
                      altered=dict(verification.altered), skipped=list(found.skipped),
                      notes=list(found.notes))

@@ -177,6 +177,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
         "lead_identity": identity,
         "has_hosted": any(o.mode == "hosted" for o in rec.outcomes.values()),
         "hoster_asks": hoster_asks(rec, catalog, lang),
+        "moving_in": moving_in(rec, catalog, lang),
         "criteria": CRITERIA,
         "criteria_labels": {c: catalog.criteria.criteria[c].get(lang) for c in CRITERIA},
         "need_label": lambda n: catalog.criteria.needs[n].label.get(lang),
@@ -218,9 +219,7 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
                 "obtain": t["get_self"], "cost": t["cost_self"], "notice": notice, "why": why,
                 "proof": proof_words(tool, lang)}
     hoster = catalog.hosters[pick.hoster]
-    offer = hoster.offer_for(need, pick.tool)
-    service = (offer.name if offer and offer.name else short(tool.name) if tool
-               else short(offer.software or "") if offer else "") or short(hoster.name)
+    service = service_name(rec, catalog, need)
     host = short(hoster.name)
     if not pick.priced:
         cost = t["cost_unpriced"].format(hoster=host)
@@ -240,6 +239,56 @@ def _plain(rec: Recommendation, catalog: Catalog, need: str, lang: str, names: N
             "what": (tool.description if tool else hoster.description).get(lang),
             "obtain": t["get_hosted"].format(hoster=host, url=hoster.url), "cost": cost, "notice": notice, "why": why,
             "proof": None}  # the hoster runs it: sovstack's deployment does not come into it
+
+
+def service_name(rec: Recommendation, catalog: Catalog, need: str) -> str:
+    """What members will call the chosen service: the tool's short name, or the hoster's name for its offer."""
+    pick = rec.outcomes[need].pick
+    tool = catalog.tools.get(pick.tool) if pick and pick.tool else None
+    if pick is None or pick.mode == "self-host":
+        return short(tool.name) if tool else ""
+    hoster = catalog.hosters[pick.hoster]
+    offer = hoster.offer_for(need, pick.tool)
+    return (offer.name if offer and offer.name else short(tool.name) if tool
+            else short(offer.software or "") if offer else "") or short(hoster.name)
+
+
+def moving_in(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any] | None:
+    """The transition plan: each need that moves (self-hosted or hosted, never kept), in the catalog's
+    moving-in order, with its steps and what members notice, what to ask its hoster, each member's
+    checklist and what stays behind. None when nothing moves."""
+    from sovstack.recommend.wording import REPORT_TEXT
+
+    t = REPORT_TEXT[lang]
+    order = [n for n in catalog.criteria.moving_in_order if n in rec.outcomes]
+    moving = [n for n in order if rec.outcomes[n].mode != "keep" and rec.outcomes[n].pick is not None]
+    if not moving:
+        return None
+    files = service_name(rec, catalog, "files") if "files" in moving else t["move_files"]
+    needs, checklist, stays, grants = [], [], [], False
+    for need in moving:
+        info = catalog.criteria.needs[need].moving_in
+        outcome = rec.outcomes[need]
+        label = catalog.criteria.needs[need].label.get(lang)
+        service = service_name(rec, catalog, need)
+
+        def fill(text: Any, service: str = service) -> str:
+            return text.get(lang).format(service=service, files=files)
+
+        ask = None
+        if outcome.mode == "hosted":
+            ask = t["move_ask"].format(hoster=short(catalog.hosters[outcome.pick.hoster].name)) + t["colon"] \
+                + fill(info.ask_hoster) + "."
+        needs.append({"need": need, "label": label, "service": service, "ask": ask,
+                      "steps": [{"do": fill(s.do), "notice": fill(s.notice)} for s in info.steps
+                                if outcome.mode in s.modes]})
+        checklist += [{"label": label, "text": fill(m)} for m in info.member]
+        stays += [{"label": label, "text": fill(x)} for x in info.stays]
+        grants = grants or info.grants
+    if grants:
+        checklist.append({"label": None, "text": t["move_revoke"]})
+    kept = [catalog.criteria.needs[n].label.get(lang) for n in order if n not in moving]
+    return {"needs": needs, "checklist": checklist, "stays": stays, "kept": kept}
 
 
 def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[str, Any]]:

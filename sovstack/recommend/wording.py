@@ -194,6 +194,27 @@ REPORT = {
         "en": "No account to manage: nobody logs in to it but whoever reads the figures.",
         "fr": "Pas de compte à gérer : seul·e qui lit les chiffres s'y connecte.",
     },
+    # The "Moving in" section (report.moving_in): the steps themselves are the catalog's, per need.
+    "move": {"en": "Moving in", "fr": "Déménager vos données"},
+    "move_intro": {
+        "en": "Each need moves in this order: what disturbs members least first, mail last and with care. "
+              "Each step says what members notice.",
+        "fr": "Chaque besoin déménage dans cet ordre : d'abord ce qui dérange le moins les membres, le courrier en "
+              "dernier et avec soin. Chaque étape dit ce que les membres remarquent.",
+    },
+    "move_notice": {"en": "members notice", "fr": "les membres remarquent"},
+    "move_ask": {"en": "Ask {hoster}", "fr": "Demander à {hoster}"},
+    "move_kept": {"en": "Kept as they are, nothing moves", "fr": "Gardés tels quels, rien ne déménage"},
+    "move_checklist": {"en": "Checklist for each member", "fr": "À faire par chaque membre"},
+    "move_revoke": {
+        "en": "Once your data is checked as moved, remove the app passwords and the accesses you gave for the move "
+              "(Google: myaccount.google.com/apppasswords and myaccount.google.com/permissions).",
+        "fr": "Une fois vos données vérifiées à l'arrivée, supprimer les mots de passe d'application et les accès "
+              "donnés pour le déménagement (Google : myaccount.google.com/apppasswords et "
+              "myaccount.google.com/permissions).",
+    },
+    "move_stays": {"en": "What stays behind", "fr": "Ce qui ne suit pas"},
+    "move_files": {"en": "your file storage", "fr": "votre espace de fichiers"},
     "techie": {"en": "For your techie", "fr": "Pour votre technicien·ne"},
     "details": {"en": "Details: scores and options compared", "fr": "Détails : notes et options comparées"},
     "details_english": {
