@@ -56,3 +56,19 @@ def converged_server(tmp_path_factory):
     yield get
     for finalize in finalizers:
         finalize()
+
+
+@pytest.fixture(scope="session")
+def debian_apps(tmp_path_factory):
+    """One sandbox server ("test-debian-apps") with Debian's OpenLDAP, Radicale and Matomo, converged by two
+    pyinfra deploys (runs "fresh" and "again"), the directory members tests.servers.DEBIAN_APPS_MEMBERS
+    (ada, ben, cleo) and Caddy's root CA: a tests.servers.Deployed, removed at the end of the session.
+
+    Session scope, so any module may use it (Matomo's, Radicale's, a calendar migration's...) and the
+    stack is converged once per run, not once per module. A module that changes what others see (disables
+    a member, wipes data) puts it back before it ends; one that needs members of its own adds them under
+    names no other module uses."""
+    from tests.servers import DEBIAN_APPS, DEBIAN_APPS_MEMBERS, deployed_stack
+
+    with deployed_stack(tmp_path_factory, "test-debian-apps", DEBIAN_APPS, DEBIAN_APPS_MEMBERS) as deployed:
+        yield deployed

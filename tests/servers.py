@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +142,65 @@ def write_stack(work: Path, server: sandbox.Sandbox, tools: dict) -> Path:
     path = work / "sovstack.yml"
     path.write_text(yaml.safe_dump(stack))
     return path
+
+
+CADDY_ROOT_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
+
+
+def fetch_caddy_ca(server: sandbox.Sandbox, work: Path) -> Path:
+    """Caddy's internal root CA from the server, in work/caddy-root.crt: what a client checks TLS against."""
+    path = work / "caddy-root.crt"
+    path.write_text(ssh(server, f"cat {CADDY_ROOT_CA}").stdout)
+    return path
+
+
+def add_members(work: Path, passwords: dict[str, str]) -> None:
+    """Directory members (username -> password, by stdin): name from the username, no welcome mail, and an
+    address of their own (these stacks have no mailbox)."""
+    for username, password in passwords.items():
+        sovstack("members", "add", username, "--name", username.title(), "--email", f"{username}@example.org",
+                 "--password-stdin", "--no-welcome", cwd=work, stdin=password + "\n")
+
+
+@dataclass
+class Deployed:
+    """A sandbox server converged with a stack by pyinfra (see deployed_stack)."""
+    server: sandbox.Sandbox
+    work: Path  # sovstack.yml, secrets.yml, build/: where `sovstack` commands for this server run
+    runs: dict[str, subprocess.CompletedProcess]  # "fresh" and "again": the two deploys
+    ca: Path  # Caddy's root CA
+    passwords: dict[str, str]  # the directory members added, username -> password
+
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+@contextmanager
+def deployed_stack(tmp_path_factory, name: str, tools: dict, members: dict[str, str] | None = None,
+                   prepare: Callable[[sandbox.Sandbox, Path], None] | None = None) -> Iterator[Deployed]:
+    """The sandbox `name` up, the stack `tools` deployed twice with pyinfra (a test checks that the second
+    run changes nothing), the directory `members` added, Caddy's root CA fetched; the sandbox is removed
+    when the block ends, whatever happened. `prepare(server, work)` runs before the two deploys (e.g. a
+    first deploy that installs Docker, then images loaded into it)."""
+    require_docker()
+    state = tmp_path_factory.mktemp(f"sandbox-{name}")
+    server = sandbox.up(name, state_dir=state)
+    try:
+        work = tmp_path_factory.mktemp(f"stack-{name}")
+        if prepare:
+            prepare(server, work)
+        write_stack(work, server, tools)
+        runs = {"fresh": sovstack("deploy", "--engine", "pyinfra", cwd=work),
+                "again": sovstack("deploy", "--engine", "pyinfra", cwd=work)}
+        add_members(work, members or {})
+        yield Deployed(server, work, runs, fetch_caddy_ca(server, work), dict(members or {}))
+    finally:
+        sandbox.down(name, state_dir=state)
+
+
+# The session's server of Debian tools that need no stand-in (the `debian_apps` fixture in conftest.py).
+DEBIAN_APPS = {"openldap": {"server": "main"}, "radicale": {"server": "main"}, "matomo": {"server": "main"}}
+DEBIAN_APPS_MEMBERS = {name: f"{name}-Calendar-0123456789" for name in ("ada", "ben", "cleo")}
 
 
 @dataclass

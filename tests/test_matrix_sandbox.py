@@ -11,14 +11,13 @@ its database is wiped. Nothing here is a stand-in: the server builds both images
 from __future__ import annotations
 
 import shlex
-import ssl
 import uuid
 
 import pytest
 
 from sovstack.engines import sandbox
 from tests.matrix import Homeserver
-from tests.servers import changes, require_docker, sovstack, ssh, trust_test_host_ca, write_stack
+from tests.servers import Deployed, changes, deployed_stack, sovstack, ssh, trust_test_host_ca, write_stack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 NAME = "matrix.voisins.test"
@@ -27,42 +26,25 @@ PASSWORDS = {name: f"{name}-Matrix-0123456789" for name in ("ada", "ben", "cleo"
 COMPOSE = "docker compose -f /srv/sovstack/apps/matrix-synapse/compose.yml"
 
 
-class Deployed:
-    def __init__(self, server, work, runs):
-        self.server, self.work, self.runs = server, work, runs
+def install_docker_with_the_base_image(server: sandbox.Sandbox, work) -> None:
+    """The directory first: its deploy installs Docker, which then receives the base image the builds start
+    from (a real server pulls it from Docker Hub; the sandbox cannot)."""
+    trust_test_host_ca(server)
+    write_stack(work, server, {"openldap": TOOLS["openldap"]})
+    sovstack("deploy", "--engine", "pyinfra", cwd=work)
+    sandbox.load_images(server, ["debian:trixie-slim"])
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
-    require_docker()
-    state = tmp_path_factory.mktemp("sandbox-matrix")
-    name = "test-matrix"
-    server = sandbox.up(name, state_dir=state)
-    try:
-        trust_test_host_ca(server)
-        work = tmp_path_factory.mktemp("stack-matrix")
-        # The directory first: the base deploy installs Docker, which then receives the base image the
-        # builds start from (a real server pulls it from Docker Hub; the sandbox cannot).
-        write_stack(work, server, {"openldap": TOOLS["openldap"]})
-        sovstack("deploy", "--engine", "pyinfra", cwd=work)
-        sandbox.load_images(server, ["debian:trixie-slim"])
-        write_stack(work, server, TOOLS)
-        runs = {"fresh": sovstack("deploy", "--engine", "pyinfra", cwd=work),
-                "again": sovstack("deploy", "--engine", "pyinfra", cwd=work)}
-        for username, password in PASSWORDS.items():
-            # No mailbox in this stack: each member brings an address of their own.
-            sovstack("members", "add", username, "--name", username.title(), "--email", f"{username}@example.org",
-                     "--password-stdin", "--no-welcome", cwd=work, stdin=password + "\n")
-        yield Deployed(server, work, runs)
-    finally:
-        sandbox.down(name, state_dir=state)
+def deployed(tmp_path_factory) -> Deployed:
+    with deployed_stack(tmp_path_factory, "test-matrix", TOOLS, PASSWORDS,
+                        prepare=install_docker_with_the_base_image) as deployed:
+        yield deployed
 
 
 @pytest.fixture(scope="module")
 def homeserver(deployed) -> Homeserver:
-    root = deployed.work / "caddy-root.crt"
-    root.write_text(ssh(deployed.server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
-    return Homeserver(NAME, deployed.server.address, ssl.create_default_context(cafile=str(root)))
+    return Homeserver(NAME, deployed.server.address, deployed.tls())
 
 
 def member(name: str) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """Radicale for real: Debian 13's radicale package behind Caddy on a sandbox server, with members from the
-directory (Debian's OpenLDAP).
+directory (Debian's OpenLDAP), on the session's server of Debian tools (the `debian_apps` fixture, which
+Matomo's tests share).
 
 A real CalDAV client (the caldav library) connects from this machine to https://calendar.voisins.test
 through Caddy, checking TLS against the server's CA: members log in with their directory password (a
@@ -19,39 +20,17 @@ import caldav
 import pytest
 from caldav.lib.error import AuthorizationError, DAVError, NotFoundError
 
-from sovstack.engines import sandbox
-from tests.servers import changes, require_docker, sovstack, ssh, write_stack
+from tests.servers import DEBIAN_APPS_MEMBERS, changes, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 NAME = "calendar.voisins.test"
-TOOLS = {"openldap": {"server": "main"}, "radicale": {"server": "main"}}
-PASSWORDS = {name: f"{name}-Calendar-0123456789" for name in ("ada", "ben", "cleo")}
-
-
-class Deployed:
-    def __init__(self, server, work, runs, ca):
-        self.server, self.work, self.runs, self.ca = server, work, runs, ca
+PASSWORDS = DEBIAN_APPS_MEMBERS  # ada, ben, cleo
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
-    require_docker()
-    state = tmp_path_factory.mktemp("sandbox-radicale")
-    name = "test-radicale"
-    server = sandbox.up(name, state_dir=state)
-    try:
-        work = tmp_path_factory.mktemp("stack-radicale")
-        write_stack(work, server, TOOLS)
-        runs = {"fresh": sovstack("deploy", "--engine", "pyinfra", cwd=work),
-                "again": sovstack("deploy", "--engine", "pyinfra", cwd=work)}
-        for username, password in PASSWORDS.items():
-            sovstack("members", "add", username, "--name", username.title(), "--email", f"{username}@example.org",
-                     "--password-stdin", "--no-welcome", cwd=work, stdin=password + "\n")
-        ca = work / "caddy-root.crt"
-        ca.write_text(ssh(server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
-        yield Deployed(server, work, runs, ca)
-    finally:
-        sandbox.down(name, state_dir=state)
+def deployed(debian_apps):
+    """The session's server with OpenLDAP, Radicale and Matomo (tests/conftest.py), shared with Matomo's tests."""
+    return debian_apps
 
 
 @contextmanager
