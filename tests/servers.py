@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import glob
 import os
 import re
 import shutil
 import ssl
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -209,6 +213,63 @@ class Converged:
     server: sandbox.Sandbox
     work: Path
     runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
+    # ("server" or "here", a command line) seen while the server converged (sampling_cmdlines)
+    cmdlines: set[tuple[str, bytes]] = field(default_factory=set)
+
+
+# Runs on the server: collects every distinct command line until /run/sovstack-sampler.stop exists.
+CMDLINE_SAMPLER = r'''
+import glob, os, time
+seen = set()
+while not os.path.exists("/run/sovstack-sampler.stop"):
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(path, "rb") as f:
+                seen.add(f.read().replace(b"\0", b" "))
+        except OSError:
+            pass
+    time.sleep(0.01)
+with open("/run/sovstack-sampler.out.tmp", "wb") as f:
+    f.write(b"\n".join(seen))
+os.rename("/run/sovstack-sampler.out.tmp", "/run/sovstack-sampler.out")
+'''
+
+
+def _local_cmdlines(seen: set[bytes], stop: threading.Event) -> None:
+    while not stop.is_set():
+        # glob.glob, not Path.glob: a process that ends while pathlib lists /proc raises ProcessLookupError
+        for path in glob.glob("/proc/[0-9]*/cmdline"):
+            try:
+                with open(path, "rb") as f:
+                    seen.add(f.read().replace(b"\0", b" "))
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+@contextmanager
+def sampling_cmdlines(server: sandbox.Sandbox) -> Iterator[set[tuple[str, bytes]]]:
+    """Every distinct process command line on the server and on this machine, read from /proc every 10 ms
+    while the block runs; the set yielded holds ("server" or "here", line) pairs once the block has ended
+    (tests/test_secrets_not_in_argv_sandbox.py looks for secrets in them)."""
+    script = base64.b64encode(CMDLINE_SAMPLER.encode()).decode()
+    ssh(server, f"rm -f /run/sovstack-sampler.*; echo {script} | base64 -d > /run/sovstack-sampler.py && "
+                "(nohup python3 /run/sovstack-sampler.py </dev/null >/dev/null 2>&1 &)")
+    here: set[bytes] = set()
+    stop = threading.Event()
+    sampler = threading.Thread(target=_local_cmdlines, args=(here, stop), daemon=True)
+    sampler.start()
+    lines: set[tuple[str, bytes]] = set()
+    try:
+        yield lines
+    finally:
+        stop.set()
+        sampler.join()
+        ssh(server, "touch /run/sovstack-sampler.stop; for i in $(seq 50); do "
+                    "[ -e /run/sovstack-sampler.out ] && break; sleep 0.2; done")
+    remote = subprocess.run([*server.ssh_command(), "cat /run/sovstack-sampler.out"], capture_output=True,
+                            check=True, timeout=120, stdin=subprocess.DEVNULL).stdout
+    lines |= {("server", line) for line in remote.split(b"\n")} | {("here", line) for line in here}
 
 
 def changes(output: str) -> int:
@@ -244,17 +305,20 @@ def converge_sample(engine: str, tmp_path_factory, finalizers: list) -> Converge
     trust_test_host_ca(server)
     write_stack(work, server, DEBIAN_TOOLS)
     verbose = "-vvvv" if engine == "ansible" else "-vvv"
-    result.runs["fresh"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
-    result.runs["again"] = sovstack("deploy", "--engine", engine, cwd=work)
+    # Both deploys that change the server run with every process's arguments sampled (the no-secret-in-argv
+    # test reads them): a server of its own for that test would cost a second fresh deploy per engine.
+    with sampling_cmdlines(server) as result.cmdlines:
+        result.runs["fresh"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
+        result.runs["again"] = sovstack("deploy", "--engine", engine, cwd=work)
 
-    # Phase 2: stand-ins under the upstream tags, loaded into the server's Docker (it cannot pull here).
-    write_stack(work, server, {**DEBIAN_TOOLS, **STANDIN_TOOLS})
-    sovstack("render", cwd=work)
-    images: dict[str, list[int]] = {}
-    for compose in (work / "build" / "main" / "files" / "srv" / "sovstack" / "apps").glob("*/compose.yml"):
-        images.update(published_container_ports(compose.read_text()))
-    sandbox.load_images(server, build_standins(images, standin_health(work)))
-    result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
+        # Phase 2: stand-ins under the upstream tags, loaded into the server's Docker (it cannot pull here).
+        write_stack(work, server, {**DEBIAN_TOOLS, **STANDIN_TOOLS})
+        sovstack("render", cwd=work)
+        images: dict[str, list[int]] = {}
+        for compose in (work / "build" / "main" / "files" / "srv" / "sovstack" / "apps").glob("*/compose.yml"):
+            images.update(published_container_ports(compose.read_text()))
+        sandbox.load_images(server, build_standins(images, standin_health(work)))
+        result.runs["tools"] = sovstack("deploy", "--engine", engine, verbose, cwd=work)
     result.runs["tools-again"] = sovstack("deploy", "--engine", engine, cwd=work)
     result.runs["plan"] = sovstack("plan", "--engine", engine, cwd=work)
     return result
