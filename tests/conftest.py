@@ -60,7 +60,7 @@ def converged_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def debian_apps(tmp_path_factory):
-    """One sandbox server ("test-debian-apps") with Debian's OpenLDAP, Radicale and Matomo, converged by two
+    """One sandbox server ("test-debian-apps") with Debian's OpenLDAP, Radicale, Matomo and DokuWiki, converged by two
     pyinfra deploys (runs "fresh" and "again"), the directory members tests.servers.DEBIAN_APPS_MEMBERS
     (ada, ben, cleo) and Caddy's root CA: a tests.servers.Deployed, removed at the end of the session.
 

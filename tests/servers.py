@@ -203,7 +203,8 @@ def deployed_stack(tmp_path_factory, name: str, tools: dict, members: dict[str, 
 
 
 # The session's server of Debian tools that need no stand-in (the `debian_apps` fixture in conftest.py).
-DEBIAN_APPS = {"openldap": {"server": "main"}, "radicale": {"server": "main"}, "matomo": {"server": "main"}}
+DEBIAN_APPS = {"openldap": {"server": "main"}, "radicale": {"server": "main"}, "matomo": {"server": "main"},
+               "dokuwiki": {"server": "main"}}
 DEBIAN_APPS_MEMBERS = {name: f"{name}-Calendar-0123456789" for name in ("ada", "ben", "cleo")}
 
 

@@ -9,34 +9,26 @@ from __future__ import annotations
 
 import html
 import re
-import ssl
 import urllib.parse
 from http.cookies import SimpleCookie
 
 import pytest
 import urllib3
 
-from sovstack.engines import sandbox
-from tests.servers import changes, require_docker, sovstack, ssh, write_stack
+from tests.servers import DEBIAN_APPS_MEMBERS, Deployed, changes, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
 WIKI = "wiki.voisins.test"
-TOOLS = {"openldap": {"server": "main"}, "dokuwiki": {"server": "main"}}
-PASSWORDS = {name: f"{name}-Wiki-0123456789" for name in ("ada", "cleo")}
+PASSWORDS = DEBIAN_APPS_MEMBERS
 PAGE = "bureau:reunions"
 TEXT = "====== Réunions du bureau ======\n\nLe premier jeudi du mois, à la maison de quartier.\n"
-
-
-class Deployed:
-    def __init__(self, server, work, runs, tls):
-        self.server, self.work, self.runs, self.tls = server, work, runs, tls
 
 
 class Browser:
     """A browser with cookies for wiki.voisins.test, reaching the sandbox as public DNS would."""
 
     def __init__(self, deployed: Deployed):
-        self.pool = urllib3.HTTPSConnectionPool(deployed.server.address, 443, ssl_context=deployed.tls,
+        self.pool = urllib3.HTTPSConnectionPool(deployed.server.address, 443, ssl_context=deployed.tls(),
                                                 server_hostname=WIKI, assert_hostname=WIKI, retries=False,
                                                 timeout=urllib3.Timeout(total=120))
         self.cookies: dict[str, str] = {}
@@ -83,24 +75,9 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
-    require_docker()
-    state = tmp_path_factory.mktemp("sandbox-dokuwiki")
-    name = "test-dokuwiki"
-    server = sandbox.up(name, state_dir=state)
-    try:
-        work = tmp_path_factory.mktemp("stack-dokuwiki")
-        write_stack(work, server, TOOLS)
-        runs = {"fresh": sovstack("deploy", "--engine", "pyinfra", cwd=work),
-                "again": sovstack("deploy", "--engine", "pyinfra", cwd=work)}
-        for username, password in PASSWORDS.items():
-            sovstack("members", "add", username, "--name", username.title(), "--email", f"{username}@example.org",
-                     "--password-stdin", "--no-welcome", cwd=work, stdin=password + "\n")
-        root = work / "caddy-root.crt"
-        root.write_text(ssh(server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
-        yield Deployed(server, work, runs, ssl.create_default_context(cafile=str(root)))
-    finally:
-        sandbox.down(name, state_dir=state)
+def deployed(debian_apps):
+    """The session's server with Debian's OpenLDAP and DokuWiki among its tools (tests/conftest.py)."""
+    return debian_apps
 
 
 @pytest.mark.proves("dokuwiki", "deploy", "health")

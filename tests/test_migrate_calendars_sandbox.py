@@ -20,15 +20,13 @@ from unittest import mock
 import caldav
 import pytest
 
-from sovstack.engines import sandbox
 from sovstack.migrate import dav
 from tests import takeout_dav
-from tests.servers import require_docker, sovstack, ssh, write_stack
+from tests.servers import add_members, sovstack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker, pytest.mark.timeout(1800)]
 NAME = "calendar.voisins.test"
-TOOLS = {"openldap": {"server": "main"}, "radicale": {"server": "main"}}
-MEMBER, PASSWORD = "ada", "ada-Calendar-0123456789"
+MEMBER, PASSWORD = "mia", "mia-Takeout-0123456789"
 
 
 class Deployed:
@@ -38,24 +36,11 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def dav_server(tmp_path_factory):
-    """OpenLDAP and Radicale on one sandbox server, with the member ada. The only fixture to change
-    for a shared session server (it needs those two tools, a stack folder and the member)."""
-    require_docker()
-    state = tmp_path_factory.mktemp("sandbox-migrate-dav")
-    name = "test-migrate-dav"
-    server = sandbox.up(name, state_dir=state)
-    try:
-        work = tmp_path_factory.mktemp("stack-migrate-dav")
-        write_stack(work, server, TOOLS)
-        sovstack("deploy", "--engine", "pyinfra", cwd=work)
-        sovstack("members", "add", MEMBER, "--name", "Ada", "--email", "ada@example.org", "--password-stdin",
-                 "--no-welcome", cwd=work, stdin=PASSWORD + "\n")
-        ca = work / "caddy-root.crt"
-        ca.write_text(ssh(server, "cat /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt").stdout)
-        yield Deployed(server, work, ca)
-    finally:
-        sandbox.down(name, state_dir=state)
+def dav_server(debian_apps):
+    """The session's server with Debian's OpenLDAP and Radicale (tests/conftest.py debian_apps), and a
+    member of this module's own, so no other module's collections are in the way."""
+    add_members(debian_apps.work, {MEMBER: PASSWORD})
+    return Deployed(debian_apps.server, debian_apps.work, debian_apps.ca)
 
 
 @pytest.fixture(scope="module")
