@@ -249,6 +249,21 @@ def _local_cmdlines(seen: set[bytes], stop: threading.Event) -> None:
 
 
 @contextmanager
+def sampling_local_cmdlines() -> Iterator[set[bytes]]:
+    """Every distinct process command line on this machine, read from /proc every 10 ms while the block
+    runs; the set yielded is complete once the block has ended."""
+    here: set[bytes] = set()
+    stop = threading.Event()
+    sampler = threading.Thread(target=_local_cmdlines, args=(here, stop), daemon=True)
+    sampler.start()
+    try:
+        yield here
+    finally:
+        stop.set()
+        sampler.join()
+
+
+@contextmanager
 def sampling_cmdlines(server: sandbox.Sandbox) -> Iterator[set[tuple[str, bytes]]]:
     """Every distinct process command line on the server and on this machine, read from /proc every 10 ms
     while the block runs; the set yielded holds ("server" or "here", line) pairs once the block has ended
@@ -256,16 +271,11 @@ def sampling_cmdlines(server: sandbox.Sandbox) -> Iterator[set[tuple[str, bytes]
     script = base64.b64encode(CMDLINE_SAMPLER.encode()).decode()
     ssh(server, f"rm -f /run/sovstack-sampler.*; echo {script} | base64 -d > /run/sovstack-sampler.py && "
                 "(nohup python3 /run/sovstack-sampler.py </dev/null >/dev/null 2>&1 &)")
-    here: set[bytes] = set()
-    stop = threading.Event()
-    sampler = threading.Thread(target=_local_cmdlines, args=(here, stop), daemon=True)
-    sampler.start()
     lines: set[tuple[str, bytes]] = set()
     try:
-        yield lines
+        with sampling_local_cmdlines() as here:
+            yield lines
     finally:
-        stop.set()
-        sampler.join()
         ssh(server, "touch /run/sovstack-sampler.stop; for i in $(seq 50); do "
                     "[ -e /run/sovstack-sampler.out ] && break; sleep 0.2; done")
     remote = subprocess.run([*server.ssh_command(), "cat /run/sovstack-sampler.out"], capture_output=True,

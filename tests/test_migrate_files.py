@@ -13,14 +13,13 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.servers import sovstack
+from tests.servers import sampling_local_cmdlines, sovstack
 
 pytestmark = pytest.mark.timeout(300)
 RCLONE = shutil.which("rclone")
@@ -174,28 +173,15 @@ def test_no_password_shows_in_any_process_argument_with_standins_webdav_source_a
         drive, nextcloud, work, tmp_path):
     # The source is a WebDAV server too, so its password takes the path a former hoster's would.
     source = WebDav(drive, "alice", SOURCE_PASSWORD, tmp_path / "htpasswd-source")
-    seen, done = set(), threading.Event()
-
-    def sample():
-        while not done.is_set():
-            for proc in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    seen.add(proc.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-                except OSError:
-                    pass
-            time.sleep(0.02)
-
     (work / "source.pass").write_text(SOURCE_PASSWORD)
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     try:
-        out = sovstack("migrate", "files", "--from", f"webdav+http://alice@127.0.0.1:{source.port}/",
-                       "--password-file", "source.pass", "--to", f"alice={nextcloud.url}",
-                       "--to-password-file", "alice.app", cwd=work)
+        with sampling_local_cmdlines() as sampled:
+            out = sovstack("migrate", "files", "--from", f"webdav+http://alice@127.0.0.1:{source.port}/",
+                           "--password-file", "source.pass", "--to", f"alice={nextcloud.url}",
+                           "--to-password-file", "alice.app", cwd=work)
     finally:
-        done.set()
-        sampler.join()
         source.stop()
+    seen = {line.decode(errors="replace") for line in sampled}
     assert "verified" in out.stdout
     assert any("rclone" in line and " copy " in line for line in seen), "the sampler saw no rclone copy"
     # Obscured passwords are reversible (rclone reveal): no password option may be in argv either.

@@ -129,10 +129,13 @@ def source_remote(source: str, secrets: SourceSecrets) -> Remote:
     return Remote("src", {"RCLONE_CONFIG_SRC_TYPE": "local"}, str(folder.resolve()))
 
 
-def run_rclone(args: list[str], env: dict[str, str], timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+def rclone_env(env: dict[str, str]) -> dict[str, str]:
     # RCLONE_CONFIG=/dev/null: no config file is read or written; the remotes live in the environment.
-    full = {**os.environ, "RCLONE_CONFIG": "/dev/null", **env}
-    return subprocess.run([rclone(), *args], env=full, capture_output=True, text=True, timeout=timeout,
+    return {**os.environ, "RCLONE_CONFIG": "/dev/null", **env}
+
+
+def run_rclone(args: list[str], env: dict[str, str], timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run([rclone(), *args], env=rclone_env(env), capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
 
 
@@ -215,9 +218,8 @@ class FilesMover:
         # --use-json-log: one JSON line per event, so "Copied (new)" is counted as it happens (the
         # progress of a copy that can take hours), not guessed from stats.
         command = [rclone(), "copy", src.spec, dst.spec, "--use-json-log", "-v", "--stats", "0"]
-        env = {**os.environ, "RCLONE_CONFIG": "/dev/null", **src.env, **dst.env}
         copied, tail = 0, []
-        with subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        with subprocess.Popen(command, env=rclone_env(src.env | dst.env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) as process:
             for line in process.stderr:
                 if '"msg":"Copied (' in line.replace('": "', '":"'):
