@@ -320,6 +320,22 @@ class Step(Strict):
 
 
 @strict
+class GroupSpaces(Strict):
+    """What a tool gives the groups of a network (`sovstack groups`), as its templates render them from
+    the stack's groups; the report says it in plain words, and `groups remove --purge` deletes `paths`."""
+
+    each_group: Text  # what every partner group gets (its members write, the others read...)
+    hub: Text  # what the hub gets for the whole network
+    archived: Text  # what stays of an archived group's space
+    # Run as root on the tool's server after a membership change (`sovstack members join|leave|move|remove`),
+    # for a tool that does not read the groups from the directory at each login.
+    refresh: Annotated[str, Field(min_length=3)] | None = None
+    # Host paths that hold one group's data ("{group}" is its id, "{group_base64}" the id in base64):
+    # deleted only by --purge.
+    paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/-]*\{group(_base64)?\}[A-Za-z0-9._/-]*$")]] = empty_list()
+
+
+@strict
 class Dump(Strict):
     """One database dumped before the snapshot and loaded back on restore (sovstack/backup_dumps.py).
 
@@ -444,6 +460,7 @@ class Deploy(Sourced):
     private_address: bool = False  # its address is secret (e.g. a report under a secret path): no link on the portal
     dns_note: Annotated[str, Field(min_length=20)] | None = None  # said by `sovstack dns` when deployed; {fqdn}: its name
     certificates: Certificates | None = None  # Caddy's certificate copied for the tool's own TLS
+    group_spaces: GroupSpaces | None = None  # network mode: each group's space in this tool
     major_steps: MajorSteps | None = None  # upgrades one major at a time: the images `sovstack update` passes
 
     def __post_init__(self) -> None:
@@ -514,7 +531,7 @@ class MajorSteps(Sourced):
 # volumes); rendered: its configuration is only rendered and validated.
 ProofLevel = Literal["real", "stand-in", "rendered"]
 # What a test shows, in the words the report uses (recommend/wording.py PROOF).
-ProofAspect = Literal["deploy", "login", "disabled-refused", "mail", "chat", "file-sharing", "web-client", "reports",
+ProofAspect = Literal["deploy", "login", "disabled-refused", "mail", "chat", "file-sharing", "group-spaces", "web-client", "reports",
                       "tls", "health", "firewall", "backup", "restore", "update", "roll-back", "diagnosis"]
 PROOF_ASPECTS: tuple[str, ...] = get_args(ProofAspect)
 
@@ -776,6 +793,8 @@ class Criteria(Strict):
     preference_bonus: Annotated[float, Field(ge=0)]
     familiarity_bonus: Annotated[float, Field(ge=0)]
     proof_bonus: Annotated[float, Field(ge=0)]
+    network_bonus: Annotated[float, Field(ge=0)]
+    network_disk_gb_per_group: Annotated[float, Field(ge=0)]
     together_bonus: Annotated[float, Field(ge=0)]
     one_account_bonus: Annotated[float, Field(ge=0)]
     office_convert_penalty: Annotated[float, Field(ge=0)]

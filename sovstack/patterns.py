@@ -11,3 +11,5 @@ LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 # and with re.fullmatch (a `$` alone lets a trailing newline through).
 EMAIL_LOCAL = r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*"
 EMAIL = rf"^(?=.{{1,254}}$)(?=[^@]{{1,64}}@){EMAIL_LOCAL}@({LABEL}\.)+[a-z]{{2,63}}$"
+# A member's user name: their uid in the directory, the local part of their mailbox, a path on disk.
+USERNAME = r"^[a-z][a-z0-9._-]{0,31}$"

@@ -62,13 +62,15 @@ def converged_server(tmp_path_factory):
 def debian_apps(tmp_path_factory):
     """One sandbox server ("test-debian-apps") with Debian's OpenLDAP, Radicale, Matomo and DokuWiki, converged by two
     pyinfra deploys (runs "fresh" and "again"), the directory members tests.servers.DEBIAN_APPS_MEMBERS
-    (ada, ben, cleo) and Caddy's root CA: a tests.servers.Deployed, removed at the end of the session.
+    (ada, ben, cleo), the network's groups tests.servers.DEBIAN_APPS_GROUPS (in sovstack.yml before the
+    deploys, no members yet) and Caddy's root CA: a tests.servers.Deployed, removed at the end of the session.
 
     Session scope, so any module may use it (Matomo's, Radicale's, a calendar migration's...) and the
     stack is converged once per run, not once per module. A module that changes what others see (disables
     a member, wipes data) puts it back before it ends; one that needs members of its own adds them under
     names no other module uses."""
-    from tests.servers import DEBIAN_APPS, DEBIAN_APPS_MEMBERS, deployed_stack
+    from tests.servers import DEBIAN_APPS, DEBIAN_APPS_GROUPS, DEBIAN_APPS_MEMBERS, deployed_stack
 
-    with deployed_stack(tmp_path_factory, "test-debian-apps", DEBIAN_APPS, DEBIAN_APPS_MEMBERS) as deployed:
+    with deployed_stack(tmp_path_factory, "test-debian-apps", DEBIAN_APPS, DEBIAN_APPS_MEMBERS,
+                        commands=DEBIAN_APPS_GROUPS) as deployed:
         yield deployed

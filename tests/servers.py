@@ -181,11 +181,13 @@ class Deployed:
 
 @contextmanager
 def deployed_stack(tmp_path_factory, name: str, tools: dict, members: dict[str, str] | None = None,
-                   prepare: Callable[[sandbox.Sandbox, Path], None] | None = None) -> Iterator[Deployed]:
+                   prepare: Callable[[sandbox.Sandbox, Path], None] | None = None,
+                   commands: list[tuple[str, ...]] = ()) -> Iterator[Deployed]:
     """The sandbox `name` up, the stack `tools` deployed twice with pyinfra (a test checks that the second
     run changes nothing), the directory `members` added, Caddy's root CA fetched; the sandbox is removed
     when the block ends, whatever happened. `prepare(server, work)` runs before the two deploys (e.g. a
-    first deploy that installs Docker, then images loaded into it)."""
+    first deploy that installs Docker, then images loaded into it); `commands` are sovstack commands run
+    on the stack file before the deploys (e.g. `groups add`)."""
     require_docker()
     state = tmp_path_factory.mktemp(f"sandbox-{name}")
     server = sandbox.up(name, state_dir=state)
@@ -194,6 +196,8 @@ def deployed_stack(tmp_path_factory, name: str, tools: dict, members: dict[str, 
         if prepare:
             prepare(server, work)
         write_stack(work, server, tools)
+        for command in commands:
+            sovstack(*command, cwd=work)
         runs = {"fresh": sovstack("deploy", "--engine", "pyinfra", cwd=work),
                 "again": sovstack("deploy", "--engine", "pyinfra", cwd=work)}
         add_members(work, members or {})
@@ -206,6 +210,11 @@ def deployed_stack(tmp_path_factory, name: str, tools: dict, members: dict[str, 
 DEBIAN_APPS = {"openldap": {"server": "main"}, "radicale": {"server": "main"}, "matomo": {"server": "main"},
                "dokuwiki": {"server": "main"}}
 DEBIAN_APPS_MEMBERS = {name: f"{name}-Calendar-0123456789" for name in ("ada", "ben", "cleo")}
+# Network mode on the same server: a hub and two partner groups, plus one to purge (tests/test_network_sandbox.py).
+DEBIAN_APPS_GROUPS = [("groups", "add", "coordination", "--name", "Coordination du réseau", "--hub", "--coordinator", "ada"),
+                      ("groups", "add", "nord", "--name", "Groupe Nord", "--coordinator", "ben"),
+                      ("groups", "add", "sud", "--name", "Groupe Sud"),
+                      ("groups", "add", "ephemere", "--name", "Groupe éphémère")]
 
 
 @dataclass

@@ -272,6 +272,58 @@ PROFILES = [
 ]
 
 
+# Network mode (question partner_groups): a hub with its partner groups, a federation of local groups, and
+# the single group they are compared with. Each row: the answers, the picks, whether the identity tool is
+# taken and why, and the disk the stack is sized for.
+HUB_NEEDS = ["knowledge", "chat", "calendar"]
+NETWORK_PROFILES = [
+    # A hub of 8 groups: DokuWiki gives each group its namespace (+network_bonus), and the directory holds
+    # the groups, so OpenLDAP is taken for Radicale and DokuWiki; 8 GB of disk more than the same tools for one
+# group (24 GB: the single group of the third row).
+    ("hub of 8 groups", dict(members=120, partner_groups=8, techie="confident", budget_eur_month=20, needs=HUB_NEEDS),
+     {"knowledge": ("self-host", "dokuwiki"), "chat": ("hosted", "framasoft"), "calendar": ("self-host", "radicale")},
+     ("openldap", "identity_why_network"), 24 + 8),
+    # A federation of 40 local groups with a volunteer techie: the same picks, 40 GB more for the groups' spaces,
+    # which takes it past the 4 GB/40 GB server the single group gets (see the next row) to the 8 GB/80 GB one.
+    ("federation of 40 local groups", dict(members=900, partner_groups=40, techie="some", budget_eur_month=20,
+                                           needs=HUB_NEEDS + ["polls"]),
+     {"knowledge": ("self-host", "dokuwiki"), "chat": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"),
+      "polls": ("hosted", "entraide-chatons")},
+     ("openldap", "identity_why_network"), 24 + 40),
+    ("single group of 900", dict(members=900, techie="some", budget_eur_month=20, needs=HUB_NEEDS + ["polls"]),
+     {"knowledge": ("self-host", "dokuwiki"), "chat": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"),
+      "polls": ("hosted", "entraide-chatons")},
+     ("openldap", None), 24),
+    # With the wiki as its only self-hosted tool, a single group needs no directory (one tool, its own
+    # accounts); a hub still does: its groups live there.
+    ("hub of 8 groups, wiki only", dict(members=60, partner_groups=8, techie="confident", budget_eur_month=10,
+                                        needs=["knowledge"]),
+     {"knowledge": ("self-host", "dokuwiki")}, ("openldap", "identity_why_network"), 20 + 2 + 8),  # + OpenLDAP's 2 GB
+    ("single group, wiki only", dict(members=60, techie="confident", budget_eur_month=10, needs=["knowledge"]),
+     {"knowledge": ("self-host", "dokuwiki")}, (None, None), 20),
+]
+
+
+@pytest.mark.parametrize("name,answers,expected,identity,disk", NETWORK_PROFILES, ids=[p[0] for p in NETWORK_PROFILES])
+def test_network_profile(catalog, questionnaire, name, answers, expected, identity, disk):
+    rec = decide(resolve(questionnaire, answers, source=name).answers, catalog)
+    got = {need: (o.mode, None if o.pick is None else (o.pick.hoster or o.pick.tool)) for need, o in rec.outcomes.items()}
+    assert got == expected
+    tool, why = identity
+    assert (rec.identity.tool.id if rec.identity else None) == tool
+    keys = [r.key for r in rec.identity.reasons] if rec.identity else []
+    assert (why in keys) if why else ("identity_why_network" not in keys)
+    assert rec.totals.disk_gb == disk
+    # The wiki's bonus for giving each group its space is said where it counts, and only for a network.
+    wiki_notes = [n.key for n in rec.outcomes["knowledge"].pick.notes]
+    assert ("network_spaces" in wiki_notes) == bool(answers.get("partner_groups"))
+
+
+def test_a_network_costs_the_federation_a_larger_server_than_a_single_group():
+    rows = {p[0]: p for p in NETWORK_PROFILES}
+    assert rows["federation of 40 local groups"][4] > 40 >= rows["single group of 900"][4]
+
+
 @pytest.mark.parametrize("name,answers,expected,exclusions", PROFILES, ids=[p[0] for p in PROFILES])
 def test_profile(catalog, questionnaire, name, answers, expected, exclusions):
     typed = resolve(questionnaire, answers, source=name).answers

@@ -130,7 +130,7 @@ def test_prompter_is_asked_again_after_a_bad_answer(questionnaire):
                 return value.pop(0)
             return value
 
-    replies = {"organisation": "", "members": ["zero", "0", "12"], "francophone": False, "techie": "some",
+    replies = {"organisation": "", "members": ["zero", "0", "12"], "partner_groups": "0", "francophone": False, "techie": "some",
                "hosting_preference": "no-preference", "budget_eur_month": "10", "server_ram_mb": "",
                "needs": ["chat"], "already_covered": [], "existing_suite": "none", "e2ee_required": False,
                "priority": "balanced"}

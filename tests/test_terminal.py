@@ -11,6 +11,7 @@ STEPS = [
     # (text the prompt shows, keys to send)
     ("association called", "Chorale\r"),
     ("How many people", "12\r"),
+    ("coordinate partner groups", "\r"),  # the default: 0, a single group
     ("mainly in French", "n"),
     ("run and update a server", "\r"),  # first choice: no one
     ("spend per month", "0\r"),

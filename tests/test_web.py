@@ -131,7 +131,7 @@ def test_a_bad_value_is_shown_next_to_the_question_with_what_is_allowed(server):
     assert "un nombre entier (au moins 1, au plus 100000)" in text_of(page.text)
     # A good value goes on to the next question.
     page = client.post(page.url, data={"csrf": csrf(page.text), "answer": "12"})
-    assert page.url.endswith("/q/francophone")
+    assert page.url.endswith("/q/partner_groups")
 
 
 def test_nothing_ticked_for_needs_is_refused_and_unticked_needs_invalidate_later_answers(server):
@@ -220,13 +220,13 @@ def test_questions_follow_the_when_conditions_and_cannot_be_skipped(server):
          on_question=lambda question_id, page: order.append((question_id, page.text)))
     ids = [q for q, _ in order]
     # No techie: no hosting preference, no server RAM; one need: no single sign-on; no office formats.
-    assert ids == ["organisation", "members", "francophone", "techie", "budget_eur_month", "needs",
+    assert ids == ["organisation", "members", "partner_groups", "francophone", "techie", "budget_eur_month", "needs",
                    "already_covered", "existing_suite", "priority"]
-    assert "Question 1 of 14" in order[0][1]  # everything may still apply at first
-    assert "Question 5 of 12" in order[4][1]  # after 'no techie'
-    assert "Question 9 of 9" in order[-1][1]
+    assert "Question 1 of 15" in order[0][1]  # everything may still apply at first
+    assert "Question 6 of 13" in order[5][1]  # after 'no techie'
+    assert "Question 10 of 10" in order[-1][1]
     # Back links go to the previous question that applies.
-    assert 'rel="prev" href="/q/techie"' in order[4][1]
+    assert 'rel="prev" href="/q/techie"' in order[5][1]
     # Back on a question already answered shows the answer; forward keeps it.
     page = client.get(server.url + "q/budget_eur_month")
     assert 'value="0"' in page.text and "Save and see the recommendation" in page.text
@@ -242,7 +242,7 @@ def test_language_switch_and_start_page(server):
     page = client.post(server.url + "lang", data={"csrf": csrf(start.text), "lang": "fr", "next": "/q/organisation"})
     assert page.url.endswith("/q/organisation")
     assert '<html lang="fr">' in page.text and "Comment s'appelle votre association" in text_of(page.text)
-    assert "Question 1 sur 14" in page.text
+    assert "Question 1 sur 15" in page.text
     # The switch only redirects within the site.
     away = client.post(server.url + "lang", data={"csrf": csrf(page.text), "lang": "en", "next": "//evil.example/"},
                        allow_redirects=False)

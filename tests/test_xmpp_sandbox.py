@@ -102,6 +102,43 @@ def test_the_room_follows_the_directory_a_disabled_member_leaves_it_with_standin
     assert f"ben@{CHAT}" in ssh(server.server, f"prosodyctl shell \"muc:affiliations('{ROOM}')\"").stdout
 
 
+@pytest.fixture(scope="module")
+def network(server):
+    """Network mode on the sample server: groups nord and sud added with `sovstack groups add`, a deploy,
+    then ada in nord and ben in sud; the groups are left in place (later modules see a no-op deploy)."""
+    work = server.work
+    sovstack("groups", "add", "nord", "--name", "Groupe Nord", cwd=work)
+    sovstack("groups", "add", "sud", "--name", "Groupe Sud", cwd=work)
+    sovstack("deploy", "--engine", "pyinfra", cwd=work)
+    for username, group in (("ada", "nord"), ("ben", "sud")):
+        out = sovstack("members", "join", username, group, cwd=work).stdout
+        assert "Prosody (XMPP): group members updated" in out, out
+    yield server
+    for username, group in (("ada", "nord"), ("ben", "sud")):
+        sovstack("members", "leave", username, group, cwd=work)
+
+
+@pytest.mark.proves("prosody", "group-spaces")
+def test_a_groups_room_admits_its_members_only_and_the_associations_room_admits_every_group_with_standins(
+        network, tls):
+    address = network.server.address
+    nord, sud = f"nord@rooms.{CHAT}", f"sud@rooms.{CHAT}"
+    assert xmpp.can_join(address, member("ada"), nord, tls) == "joined"
+    assert xmpp.can_join(address, member("ben"), nord, tls) == "registration-required"
+    assert xmpp.can_join(address, member("ben"), sud, tls) == "joined"
+    assert xmpp.can_join(address, member("ada"), sud, tls) == "registration-required"
+    # The association's room is the coalition's: members of both groups talk there.
+    got = xmpp.room_exchange(address, member("ada"), member("ben"), ROOM, "Appel commun samedi", tls)
+    assert got["heard"] == "Appel commun samedi"
+    # Moving ben to nord takes him into nord's room and out of sud's, at once (no timer wait).
+    sovstack("members", "move", "ben", "--to", "nord", cwd=network.work)
+    try:
+        assert xmpp.can_join(address, member("ben"), nord, tls) == "joined"
+        assert xmpp.can_join(address, member("ben"), sud, tls) == "registration-required"
+    finally:
+        sovstack("members", "move", "ben", "--to", "sud", cwd=network.work)
+
+
 def curl(server, ca_file, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["curl", "-sS", "--max-time", "60", "--cacert", str(ca_file), "--resolve",
                            f"{CHAT}:443:{server.server.address}", *args], capture_output=True, timeout=120)

@@ -91,3 +91,27 @@ def upload_slot(address: str, member: tuple[str, str], service: str, name: str, 
         finally:
             a.disconnect()
     return asyncio.run(run())
+
+
+def can_join(address: str, member: tuple[str, str], room: str, tls: ssl.SSLContext) -> str:
+    """What the room answers the member's join: "joined" (its own presence comes back) or the error condition
+    of the error presence a members-only room sends a stranger (registration-required)."""
+    async def run() -> str:
+        a = await _connect(address, *member, tls)
+        answer: asyncio.Future = asyncio.get_event_loop().create_future()
+
+        def presence(stanza) -> None:
+            if stanza["from"].bare != room or answer.done():
+                return
+            if stanza["type"] == "error":
+                answer.set_result(stanza["error"]["condition"])
+            elif stanza["from"].resource == "joiner":
+                answer.set_result("joined")
+        try:
+            assert a.logged_in.result(), "the member must log in"
+            a.add_event_handler("presence", presence)
+            a.send_presence(pto=f"{room}/joiner")
+            return await asyncio.wait_for(answer, 20)
+        finally:
+            a.disconnect()
+    return asyncio.run(run())

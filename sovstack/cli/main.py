@@ -689,11 +689,12 @@ def remove_cmd(tool: str, purge: bool, stack_path: Path | None, engine: str, ver
 
 
 from sovstack.cli.day2 import backup_cmd, check_cmd, dns_cmd, restore_cmd, update_cmd  # noqa: E402
+from sovstack.cli.groups import groups  # noqa: E402
 from sovstack.cli.members import members  # noqa: E402
 from sovstack.cli.migrate import migrate_cmd  # noqa: E402
 from sovstack.cli.sandbox import sandbox  # noqa: E402
 
-for _command in (members, migrate_cmd, sandbox, dns_cmd, check_cmd, backup_cmd, restore_cmd, update_cmd):
+for _command in (members, groups, migrate_cmd, sandbox, dns_cmd, check_cmd, backup_cmd, restore_cmd, update_cmd):
     main.add_command(_command)
 
 

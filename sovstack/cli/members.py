@@ -29,6 +29,31 @@ def _members_context(stack_path: Path | None):
     return loaded, open_directory(loaded.wiring, targets), targets
 
 
+def _check_group(stack_path: Path | None, group: str) -> None:
+    """A group a member may join, checked in the stack file before secrets or any server are touched."""
+    from sovstack.catalog import load_catalog
+    from sovstack.errors import UserError
+    from sovstack.stack.stackfile import load_stack
+
+    path = find_stack(stack_path)
+    stack = load_stack(path, load_catalog())
+    known = stack.groups.get(group)
+    if known is None:
+        raise UserError(f"{path}: no group {group!r}", f"use one of {', '.join(stack.groups) or '(none yet)'}, or add "
+                        "it with `sovstack groups add`, then `sovstack deploy`")
+    if known.archived:
+        raise UserError(f"group {group!r} is archived: it takes no new members",
+                        "choose another group (see `sovstack groups list`)")
+
+
+def _refresh_groups(loaded, targets) -> None:
+    """Tools that keep their own copy of the groups' members take the change now."""
+    from sovstack.members.groups import refresh
+
+    for name in refresh(loaded.wiring, targets):
+        click.echo(f"{name}: group members updated")
+
+
 def _read_password(use_stdin: bool) -> str | None:
     from sovstack.members.accounts import check_password
 
@@ -55,9 +80,10 @@ EMAIL_HELP = "The member's own mail address: the welcome mail (with a password s
 @click.option("--password-stdin", is_flag=True, help="Read the member's password from standard input instead "
               "of choosing one.")
 @click.option("--no-welcome", is_flag=True, help="Send no welcome mail (needs --password-stdin).")
+@click.option("--group", "group", help="Network mode: the group the member joins (see `sovstack groups list`).")
 @STACK
 def members_add(username: str, name: str, contact: str | None, password_stdin: bool, no_welcome: bool,
-                stack_path: Path | None) -> None:
+                group: str | None, stack_path: Path | None) -> None:
     """Add a member, who gets a welcome mail with every tool's address and how to log in.
 
     Without --password-stdin sovstack chooses a password and sends it to --email only.
@@ -66,6 +92,7 @@ def members_add(username: str, name: str, contact: str | None, password_stdin: b
     Example:
       sovstack members add alice --name "Alice Martin" --email alice@example.net
       printf '%s' "$PASSWORD" | sovstack members add bob --name Bob --password-stdin
+      sovstack members add chloe --name "Chloé Petit" --email chloe@example.net --group lyon
     """
     from sovstack.errors import UserError
     from sovstack.members.accounts import check_member, new_password
@@ -75,11 +102,19 @@ def members_add(username: str, name: str, contact: str | None, password_stdin: b
     if given is None and (no_welcome or not member.contact):
         raise UserError(f"members add {username}: nobody would learn the password sovstack chooses",
                         "give the member's own address with --email, or the password with --password-stdin")
+    if group is not None:
+        _check_group(stack_path, group)
     loaded, directory, targets = _members_context(stack_path)
     mail = directory.mail_of(member)
+    if group is not None:
+        directory.check_joinable(group)  # refused before the member is added
     password = given or new_password()
     directory.add([(member, password)])
     click.echo(f"added {member.username} ({mail})")
+    if group is not None:
+        directory.join(member.username, group)
+        click.echo(f"{member.username} joined group {group}")
+        _refresh_groups(loaded, targets)
     if not no_welcome:
         click.echo(_welcome(loaded, targets, member, mail, None if given else password))
 
@@ -215,6 +250,7 @@ def members_remove(username: str, purge: bool, stack_path: Path | None) -> None:
     loaded, directory, targets = _members_context(stack_path)
     directory.remove(username)
     click.echo(f"removed {username}")
+    _refresh_groups(loaded, targets)
     server_tool = loaded.wiring.mail_server
     if purge and loaded.wiring.mail_route == "self-hosted":
         server = loaded.stack.tools[server_tool].server
@@ -223,3 +259,58 @@ def members_remove(username: str, purge: bool, stack_path: Path | None) -> None:
         if result.returncode != 0:
             raise UserError(f"server {server!r}: could not delete {box}", "delete it by hand")
         click.echo(f"deleted the mailbox {box} on {server}")
+
+
+@members.command("join")
+@click.argument("username")
+@click.argument("group")
+@STACK
+def members_join(username: str, group: str, stack_path: Path | None) -> None:
+    """Network mode: add a member to a group (they keep the groups they are in).
+
+    \b
+    Example:
+      sovstack members join alice lyon
+    """
+    _check_group(stack_path, group)
+    loaded, directory, targets = _members_context(stack_path)
+    changed = directory.join(username, group)
+    click.echo(f"{username}: {'joined' if changed else 'already in'} group {group}")
+    if changed:
+        _refresh_groups(loaded, targets)
+
+
+@members.command("leave")
+@click.argument("username")
+@click.argument("group")
+@STACK
+def members_leave(username: str, group: str, stack_path: Path | None) -> None:
+    """Network mode: take a member out of a group (they stay a member of the association).
+
+    \b
+    Example:
+      sovstack members leave alice lyon
+    """
+    loaded, directory, targets = _members_context(stack_path)
+    changed = directory.leave(username, group)
+    click.echo(f"{username}: {'left' if changed else 'was not in'} group {group}")
+    if changed:
+        _refresh_groups(loaded, targets)
+
+
+@members.command("move")
+@click.argument("username")
+@click.option("--to", "to", required=True, help="The group the member moves to.")
+@STACK
+def members_move(username: str, to: str, stack_path: Path | None) -> None:
+    """Network mode: move a member to another partner group (out of the others; the hub is kept).
+
+    \b
+    Example:
+      sovstack members move alice --to grenoble
+    """
+    _check_group(stack_path, to)
+    loaded, directory, targets = _members_context(stack_path)
+    left = directory.move(username, to)
+    click.echo(f"{username}: now in group {to}" + (f" (left {', '.join(left)})" if left else ""))
+    _refresh_groups(loaded, targets)

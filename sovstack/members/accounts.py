@@ -16,7 +16,7 @@ from pathlib import Path
 from sovstack import patterns
 from sovstack.errors import UserError
 
-USERNAME = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
+USERNAME = re.compile(patterns.USERNAME)
 EMAIL = re.compile(patterns.EMAIL, re.IGNORECASE)  # the stack file's admin_email takes the same
 MIN_PASSWORD = 10
 CSV_COLUMNS = ("username", "name", "email")

@@ -100,7 +100,88 @@ class Directory:
                   stdin=f"dn: {dn}\nchangetype: modify\nreplace: userPassword\n{ldif_value('userPassword', password)}\n-\n")
 
     def remove(self, username: str) -> None:
-        self._run(f"ldapdelete {LDAPI} {shlex.quote(self._member_dn(username))}")
+        dn = self._member_dn(username)
+        for group in self.groups_of(username):  # no dangling member values left in the groups
+            self._change_membership(group, dn, "delete")
+        self._run(f"ldapdelete {LDAPI} {shlex.quote(dn)}")
+
+    # Groups of a network (sovstack.yml 'groups'); their entries are created by deploy.
+
+    @property
+    def groups_dn(self) -> str:
+        return f"ou=groups,{self.wiring.base_dn}"
+
+    def group_dn(self, group: str) -> str:
+        return f"cn={group},{self.groups_dn}"
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each group entry in the directory and the user names of its members."""
+        out = self._run(f"ldapsearch {LDAPI} -LLL -o ldif_wrap=no -b {shlex.quote(self.groups_dn)} -s one "
+                        "'(objectClass=groupOfNames)' cn member")
+        suffix = f",{self.users_dn}"
+        found = {}
+        for entry in parse_ldif(out):
+            if "cn" not in entry:
+                continue
+            found[entry["cn"][0]] = sorted(m[len("uid="):-len(suffix)] for m in entry.get("member", [])
+                                           if m.startswith("uid=") and m.endswith(suffix))
+        return found
+
+    def groups_of(self, username: str) -> list[str]:
+        return sorted(g for g, members in self.groups().items() if username in members)
+
+    def check_joinable(self, group: str) -> None:
+        """A group members may join: in the stack file, not archived, and deployed."""
+        known = self.stack.groups.get(group)
+        if known is None:
+            raise UserError(f"no group {group!r} in the stack file",
+                            f"use one of {', '.join(self.stack.groups) or '(none yet)'}, or add it with "
+                            "`sovstack groups add`, then `sovstack deploy`")
+        if known.archived:
+            raise UserError(f"group {group!r} is archived: it takes no new members",
+                            "choose another group (see `sovstack groups list`)")
+        if group not in self.groups():
+            raise UserError(f"group {group!r} is not in the directory yet", "run `sovstack deploy`, then again")
+
+    def _change_membership(self, group: str, member_dn: str, how: str) -> None:
+        self._run(f"ldapmodify {LDAPI} >/dev/null",
+                  stdin=f"dn: {self.group_dn(group)}\nchangetype: modify\n{how}: member\nmember: {member_dn}\n-\n")
+
+    def join(self, username: str, group: str) -> bool:
+        """Add a member to a group; returns whether anything changed."""
+        dn = self._member_dn(username)
+        self.check_joinable(group)
+        if group in self.groups_of(username):
+            return False
+        self._change_membership(group, dn, "add")
+        return True
+
+    def leave(self, username: str, group: str) -> bool:
+        dn = self._member_dn(username)
+        if group not in self.groups_of(username):
+            return False
+        self._change_membership(group, dn, "delete")
+        return True
+
+    def move(self, username: str, to: str) -> list[str]:
+        """Move a member into group `to` out of every other partner group (the hub is not a partner group:
+        a hub member who moves stays in the hub). Returns the groups they left."""
+        dn = self._member_dn(username)
+        self.check_joinable(to)
+        hub = self.stack.hub()
+        left = [g for g in self.groups_of(username) if g not in (to, hub)]
+        if to not in self.groups_of(username):
+            self._change_membership(to, dn, "add")
+        for group in left:
+            self._change_membership(group, dn, "delete")
+        return left
+
+    def delete_group(self, group: str) -> bool:
+        """Delete a group's entry (its members stay members of the association)."""
+        if group not in self.groups():
+            return False
+        self._run(f"ldapdelete {LDAPI} {shlex.quote(self.group_dn(group))}")
+        return True
 
 
 def open_directory(w: Wiring, target_for) -> Directory:

@@ -24,6 +24,7 @@ class Answers(Strict):
     # them, so they are not spelled again here. Needs are the catalog's.
     organisation: str | None = None
     members: int
+    partner_groups: int = 0  # network mode: the partner groups a hub coordinates (0: a single group)
     francophone: bool = False
     techie: str
     hosting_preference: str = "no-preference"

@@ -161,7 +161,10 @@ class _Context:
 
     def disk(self, tool_ids: list[str]) -> int:
         base = self.criteria.base.disk_gb.recommended
-        return int(math.ceil(base + sum(self.catalog.tools[t].resources.disk_gb.recommended for t in tool_ids)))
+        # Network mode: the partner groups' spaces, once there is a server to hold them.
+        groups = self.answers.partner_groups * self.criteria.network_disk_gb_per_group if tool_ids else 0
+        return int(math.ceil(base + groups + sum(self.catalog.tools[t].resources.disk_gb.recommended
+                                                 for t in tool_ids)))
 
     def server_for(self, ram_mb: int, disk_gb: int) -> dict[str, Any]:
         """The smallest listed server that fits, or several of the largest when none does."""
@@ -213,8 +216,17 @@ class _Context:
         bonus = self.criteria.proof_bonus
         return bonus, [say("proven", bonus=_num(bonus))]
 
+    def network_bonus(self, mode: str, tool: Tool | None) -> tuple[float, list[Reason]]:
+        # Group spaces are what sovstack's deployment sets up, so only on the group's own server.
+        groups = self.answers.partner_groups
+        if not groups or mode != SELF_HOST or tool is None or not tool.deploy or not tool.deploy.group_spaces:
+            return 0.0, []
+        bonus = self.criteria.network_bonus
+        return bonus, [say("network_spaces", groups=groups, bonus=_num(bonus))]
+
     def bonuses(self, mode: str, tool: Tool | None) -> tuple[float, list[Reason]]:
-        found = [self.preference_bonus(mode), self.familiarity_bonus(tool), self.proof_bonus(mode, tool)]
+        found = [self.preference_bonus(mode), self.familiarity_bonus(tool), self.proof_bonus(mode, tool),
+                 self.network_bonus(mode, tool)]
         return sum(b for b, _ in found), [n for _, notes in found for n in notes]
 
 
@@ -476,12 +488,20 @@ def _identity_options(ctx: _Context, stack_tools: list[str]) -> tuple[list[tuple
             out(tool, say("members_unmanaged"))
             continue
         connected = [t for t in members if login_protocol(ctx.catalog, provider, t)[0]]
-        if len(connected) < 2:
+        # In network mode one tool with group spaces is enough: the groups themselves live in the directory.
+        if len(connected) < 2 and not (connected and _network_spaces(ctx, connected)):
             out(tool, say("identity_connects_few", count=len(connected), tools=", ".join(connected) or "-"))
             continue
         options.append((len(connected), ctx.weighted(tool.scores.values()), tool.id, tool, connected))
     options.sort(key=lambda o: (-o[0], -o[1], o[2]))
     return [(o[3], o[4]) for o in options], excluded
+
+
+def _network_spaces(ctx: _Context, tools: list[str]) -> list[str]:
+    """In network mode, the tools among `tools` that give groups spaces (they need the directory's groups)."""
+    if not ctx.answers.partner_groups:
+        return []
+    return [t for t in tools if ctx.catalog.tools[t].deploy and ctx.catalog.tools[t].deploy.group_spaces]
 
 
 def choose_identity(ctx: _Context, stack_tools: list[str], rank: int = 0) -> Identity | None:
@@ -496,7 +516,9 @@ def choose_identity(ctx: _Context, stack_tools: list[str], rank: int = 0) -> Ide
     best, connected = options[0]
     provider = _provider(ctx, best)
     why = [say("identity_why_sso")] if ctx.answers.sso_required else \
-        [say("identity_why_many", count=len(connected))]
+        [say("identity_why_many", count=len(connected))] if len(connected) > 1 else []
+    if _network_spaces(ctx, connected):
+        why.append(say("identity_why_network"))
     used = sorted({login_protocol(ctx.catalog, provider, t)[0] for t in connected})
     unconnected = [(t, _unconnected(ctx, provider, t)) for t in member_tools(ctx, stack_tools) if t not in connected]
     reasons = why + [say("identity_covers", tools=", ".join(connected), protocols="/".join(p.upper() for p in used))]

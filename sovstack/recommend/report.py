@@ -178,6 +178,7 @@ def _context(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any]
         "has_hosted": any(o.mode == "hosted" for o in rec.outcomes.values()),
         "hoster_asks": hoster_asks(rec, catalog, lang),
         "moving_in": moving_in(rec, catalog, lang),
+        "network": network(rec, catalog, lang),
         "criteria": CRITERIA,
         "criteria_labels": {c: catalog.criteria.criteria[c].get(lang) for c in CRITERIA},
         "need_label": lambda n: catalog.criteria.needs[n].label.get(lang),
@@ -289,6 +290,32 @@ def moving_in(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any
         checklist.append({"label": None, "text": t["move_revoke"]})
     kept = [catalog.criteria.needs[n].label.get(lang) for n in order if n not in moving]
     return {"needs": needs, "checklist": checklist, "stays": stays, "kept": kept}
+
+
+def network(rec: Recommendation, catalog: Catalog, lang: str) -> dict[str, Any] | None:
+    """Network mode in plain words: for each chosen need, what the hub and each partner group get (the
+    catalog's group_spaces of a self-hosted tool), or that it is done by hand. None for a single group."""
+    from sovstack.recommend.wording import REPORT_TEXT
+
+    groups = rec.answers.partner_groups
+    if not groups:
+        return None
+    t = REPORT_TEXT[lang]
+    needs = []
+    for need, outcome in rec.outcomes.items():
+        if outcome.pick is None:
+            continue
+        tool = catalog.tools.get(outcome.pick.tool) if outcome.pick.tool else None
+        spaces = tool.deploy.group_spaces if outcome.pick.mode == "self-host" and tool and tool.deploy else None
+        entry = {"label": catalog.criteria.needs[need].label.get(lang), "service": service_name(rec, catalog, need),
+                 "spaces": [], "by_hand": None}
+        if spaces:
+            entry["spaces"] = [(t["net_each"], spaces.each_group.get(lang)), (t["net_hub"], spaces.hub.get(lang)),
+                               (t["net_archived"], spaces.archived.get(lang))]
+        else:
+            entry["by_hand"] = t["net_by_hand"]
+        needs.append(entry)
+    return {"intro": t["net_intro"].format(groups=groups), "needs": needs, "how": t["net_how"]}
 
 
 def hoster_asks(rec: Recommendation, catalog: Catalog, lang: str) -> list[dict[str, Any]]:

@@ -215,6 +215,30 @@ REPORT = {
     },
     "move_stays": {"en": "What stays behind", "fr": "Ce qui ne suit pas"},
     "move_files": {"en": "your file storage", "fr": "votre espace de fichiers"},
+    # The "Your network" section (report.network): what each tool gives the hub and its partner groups.
+    "net": {"en": "Your network", "fr": "Votre réseau"},
+    "net_intro": {
+        "en": "You coordinate {groups} partner groups. sovstack sets the tools up for a network: one account per "
+              "person, each group with its own spaces, and a hub that shares its toolkits with every group.",
+        "fr": "Vous coordonnez {groups} groupes partenaires. sovstack organise les outils en réseau : un compte par "
+              "personne, à chaque groupe ses espaces, et un pôle qui partage ses boîtes à outils avec tous les groupes.",
+    },
+    "net_each": {"en": "for each group", "fr": "pour chaque groupe"},
+    "net_hub": {"en": "for the hub", "fr": "pour le pôle"},
+    "net_archived": {"en": "when a group stops", "fr": "quand un groupe s'arrête"},
+    "net_by_hand": {
+        "en": "sovstack does not set up group spaces there: create one per group by hand",
+        "fr": "sovstack n'y crée pas d'espaces par groupe : en créer un par groupe à la main",
+    },
+    "net_how": {
+        "en": "Your techie adds the hub and each group (`sovstack groups add`), then puts each member in their group "
+              "(`sovstack members join`, or `--group` when adding them). A member can move to another group "
+              "(`sovstack members move`). A group that stops is archived, not deleted: its spaces stay, read-only.",
+        "fr": "Votre technicien·ne ajoute le pôle et chaque groupe (`sovstack groups add`), puis met chaque membre "
+              "dans son groupe (`sovstack members join`, ou `--group` à l'ajout). Un membre peut changer de groupe "
+              "(`sovstack members move`). Un groupe qui s'arrête est archivé, pas supprimé : ses espaces restent, "
+              "en lecture seule.",
+    },
     "techie": {"en": "For your techie", "fr": "Pour votre technicien·ne"},
     "details": {"en": "Details: scores and options compared", "fr": "Détails : notes et options comparées"},
     "details_english": {
@@ -445,6 +469,12 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "proven on a real Debian 13 server by sovstack's tests (+{bonus})",
         "fr": "éprouvé sur un vrai serveur Debian 13 par les tests de sovstack (+{bonus})",
     },
+    "network_spaces": {
+        "en": "sovstack gives each of your {groups} partner groups its own space in it, and the hub one that every "
+              "group reads (+{bonus})",
+        "fr": "sovstack y donne à chacun de vos {groups} groupes partenaires son propre espace, et au pôle un "
+              "espace que tous les groupes lisent (+{bonus})",
+    },
     "familiar": {
         "en": "looks like the {suite} tools your members use today (+{bonus})",
         "fr": "ressemble aux outils {suite} que vos membres utilisent aujourd'hui (+{bonus})",
@@ -592,6 +622,12 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "`sovstack members` cannot add or remove members in it yet",
         "fr": "`sovstack members` ne sait pas encore y ajouter ni y retirer des membres",
     },
+    "identity_why_network": {
+        "en": "your partner groups live in its directory: each group's members, and who may write in each group's "
+              "spaces",
+        "fr": "vos groupes partenaires vivent dans son annuaire : les membres de chaque groupe, et qui peut écrire "
+              "dans les espaces de chaque groupe",
+    },
     "identity_connects_few": {
         "en": "sovstack would connect only {count} of your self-hosted tools to it ({tools}); it takes at least two",
         "fr": "sovstack n'y connecterait que {count} de vos outils auto-hébergés ({tools}) ; il en faut au moins deux",
@@ -676,6 +712,7 @@ PROOF = {
         "mail": {"en": "mail sent, signed and received", "fr": "courriel envoyé, signé et reçu"},
         "chat": {"en": "group chat", "fr": "discussion de groupe"},
         "file-sharing": {"en": "file sharing", "fr": "partage de fichiers"},
+        "group-spaces": {"en": "each group's own space in a network", "fr": "l'espace propre à chaque groupe d'un réseau"},
         "web-client": {"en": "web client in a browser", "fr": "client web dans un navigateur"},
         "reports": {"en": "reports", "fr": "rapports"},
         "tls": {"en": "encryption (TLS)", "fr": "chiffrement (TLS)"},

@@ -68,7 +68,10 @@ def stack_context(w: Wiring) -> dict[str, Any]:
     stack = w.stack
     return {"organisation": stack.organisation, "domain": stack.domain, "admin_email": stack.admin_email,
             "language": stack.language, "tls": stack.tls, "federation": stack.federation, "mail_host": w.mail_host,
-            "ldap_base_dn": w.base_dn}
+            "ldap_base_dn": w.base_dn,
+            # Network mode (sovstack groups): what each tool's templates make of the groups' spaces.
+            "groups": [{"id": g, **group.model_dump()} for g, group in sorted(stack.groups.items())],
+            "hub": stack.hub()}
 
 
 def render(w: Wiring, secrets: Secrets, out: Path) -> list[Bundle]:

@@ -3,7 +3,9 @@ mode, checksum, what a change restarts); and writing bundles and inventories to 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import shlex
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -61,7 +63,24 @@ def systemd_word(value: object) -> str:
 
 # One quoting filter per target language: a value from the stack file, the answers or the member list
 # that lands in a script or a config is written through the filter of that language (tests/test_hostile_values.py).
-FILTERS = {"sh": lambda value: shlex.quote(str(value)), "php": php_string, "sql": sql_string, "lua": lua_string,
+def ldif_line(value: object, attribute: str) -> str:
+    """One LDIF attribute line, base64 so that any name stays intact (RFC 2849)."""
+    return f"{attribute}:: {base64.b64encode(str(value).encode()).decode()}"
+
+
+def dokuwiki_name(value: object) -> str:
+    """A user or group name as DokuWiki's ACL file spells it (its auth_nameencode: ASCII punctuation
+    as %xx in lowercase hex, other characters as they are)."""
+    return re.sub(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]", lambda m: f"%{ord(m.group(0)):x}", str(value))
+
+
+def radicale_group(value: object) -> str:
+    """A group's folder name under Radicale's GROUPS/: its name in base64 (radicale/storage/multifilesystem/
+    discover.py). A group id's letters, digits and hyphens never give '/' or '+' (tests/test_groups.py)."""
+    return base64.b64encode(str(value).encode()).decode()
+
+
+FILTERS = {"sh": lambda value: shlex.quote(str(value)), "ldif": ldif_line, "b64": radicale_group, "dokuwiki_name": dokuwiki_name, "php": php_string, "sql": sql_string, "lua": lua_string,
            "systemd": systemd_word,
            # a password slapd checks, written as its {SSHA} hash so the clear value never reaches a command
            "ssha": ssha}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sovstack.catalog import Catalog, deployable, describe_validation_error
 from sovstack.errors import UserError
 from sovstack.layout import ROOT
-from sovstack.patterns import EMAIL, LABEL
+from sovstack.patterns import EMAIL, LABEL, USERNAME
 from sovstack.yamlio import load_yaml
 
 DOMAIN = rf"^({LABEL}\.)+[a-z]{{2,63}}$"
@@ -154,6 +154,39 @@ class Backups(Strict):
     keep_monthly: int = Field(default=12, ge=0, le=1200)
 
 
+GROUP_ID = r"^[a-z][a-z0-9-]{0,30}$"
+# Names the tools already give a meaning to: DokuWiki's default group, the directory's group of everyone.
+RESERVED_GROUPS = ("all", "admin", "members", "user", "toolkit")
+
+
+class Group(Strict):
+    """One group of a network (a hub and its partner groups, `sovstack groups`). Its members are in the
+    directory (a group entry under ou=groups); the stack file holds what deploy converges from."""
+
+    name: str = Field(min_length=1, max_length=100)
+    coordinators: list[str] = []  # user names of the members who coordinate it
+    hub: bool = False  # the hub writes the public goods every group reads
+    # Removed with `sovstack groups remove` without --purge: its spaces stay, read-only, and it takes no
+    # new members; `--purge` deletes them.
+    archived: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.isprintable() or value != value.strip():
+            raise ValueError("must be one line of printable text, with no space at either end")
+        return value
+
+    @field_validator("coordinators")
+    @classmethod
+    def _coordinators(cls, value: list[str]) -> list[str]:
+        for username in value:
+            if not re.fullmatch(USERNAME, username):
+                raise ValueError(f"{username!r} is not a user name: use 1 to 32 lowercase letters, digits, dots, "
+                                 "hyphens or underscores, starting with a letter")
+        return value
+
+
 class Stack(Strict):
     organisation: str = Field(min_length=1)
     domain: str = Field(pattern=DOMAIN, max_length=200)
@@ -169,6 +202,8 @@ class Stack(Strict):
     federation: bool = True
     portal: Portal = Portal()
     backup: Backups = Backups()
+    # Network mode: the hub and its partner groups (empty for a single association).
+    groups: dict[str, Group] = {}
 
     @field_validator("organisation")
     @classmethod
@@ -197,6 +232,28 @@ class Stack(Strict):
             if not re.match(NAME, name):
                 raise ValueError(f"server name {name!r} must be lowercase letters, digits and hyphens")
         return value
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: dict) -> dict:
+        for group_id in value:
+            if not re.fullmatch(GROUP_ID, group_id):
+                raise ValueError(f"group id {group_id!r} must be 1 to 31 lowercase letters, digits and hyphens, "
+                                 "starting with a letter")
+            if group_id in RESERVED_GROUPS:
+                raise ValueError(f"group id {group_id!r} is reserved (the tools use {', '.join(RESERVED_GROUPS)}); "
+                                 "choose another id")
+        hubs = [g for g, group in value.items() if group.hub]
+        if len(hubs) > 1:
+            raise ValueError(f"{' and '.join(hubs)} are both marked hub: true; a network has one hub")
+        return value
+
+    def hub(self) -> str | None:
+        """The id of the network's hub group, or None."""
+        return next((g for g, group in self.groups.items() if group.hub), None)
+
+    def active_groups(self) -> list[str]:
+        return sorted(g for g, group in self.groups.items() if not group.archived)
 
     def tools_on(self, server: str) -> list[str]:
         return sorted(tool for tool, place in self.tools.items() if place.server == server)
@@ -288,6 +345,7 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
             if needed not in stack.tools:
                 problems.append(f"{key}': {tool.name} needs {needed}; fix: add {needed} to 'tools'")
     problems += _portal_problems(stack, seen_hosts, path)
+    problems += _group_problems(stack, catalog, path)
     for need, provider in stack.hosted.items():
         if need not in catalog.criteria.needs:
             problems.append(f"{path}: key 'hosted.{need}': not a need; fix: use one of "
@@ -308,3 +366,16 @@ def _portal_problems(stack: Stack, seen_hosts: dict[tuple[str, str], str], path:
         problems.append(f"{path}: key 'portal.subdomain' = {portal.subdomain!r}: also used by {other}; "
                         f"fix: give the portal another subdomain, or the tool another one under 'tools.{other}'")
     return problems
+
+
+def _group_problems(stack: Stack, catalog: Catalog, path: Path | str) -> list[str]:
+    """Groups live in the directory: a stack with groups needs an identity tool sovstack manages members in."""
+    if not stack.groups:
+        return []
+    holders = [t for t in stack.tools if t in catalog.tools and "identity" in catalog.tools[t].categories
+               and catalog.tools[t].deploy and catalog.tools[t].deploy.directory
+               and catalog.tools[t].deploy.directory.manages_members]
+    if holders:
+        return []
+    return [f"{path}: key 'groups': the groups' members live in the directory, and this stack has none that "
+            f"sovstack manages; fix: add openldap to 'tools' (or remove 'groups')"]

@@ -1,0 +1,68 @@
+"""The groups of a network (a hub and its partner groups): their spaces in the stack's tools, and
+deleting them (`sovstack groups remove --purge`). The stack file's 'groups' block is stack/groupsfile.py;
+the group entries and their members are members/directory.py."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from dataclasses import dataclass
+
+from sovstack.catalog import GroupSpaces
+from sovstack.errors import UserError
+from sovstack.members.directory import Directory
+from sovstack.wiring.model import Wiring
+
+
+@dataclass(frozen=True)
+class Space:
+    tool: str
+    name: str  # the tool's name, for people
+    spaces: GroupSpaces
+
+
+def spaces(w: Wiring) -> list[Space]:
+    """The tools of the stack that give groups a space, in the stack's order."""
+    return [Space(t, w.catalog.tools[t].name, w.catalog.tools[t].deploy.group_spaces) for t in sorted(w.stack.tools)
+            if w.catalog.tools[t].deploy and w.catalog.tools[t].deploy.group_spaces]
+
+
+def refresh(w: Wiring, target_for) -> list[str]:
+    """After a membership change: run the refresh of each tool that does not read the groups at login
+    (its catalog group_spaces.refresh), on its server. Returns the tools refreshed."""
+    if not w.stack.groups:
+        return []
+    done = []
+    for space in spaces(w):
+        if not space.spaces.refresh:
+            continue
+        server = w.stack.tools[space.tool].server
+        result = target_for(server).run(space.spaces.refresh, as_root=True)
+        if result.returncode != 0:
+            raise UserError(f"server {server!r}: {space.name} did not take the new group members: "
+                            f"{result.stderr.strip()[-300:]}", "run `sovstack deploy`, which sets them again")
+        done.append(space.name)
+    return done
+
+
+def purge(w: Wiring, directory: Directory, target_for, group: str) -> list[str]:
+    """Delete a group's spaces on every server and its directory entry; returns what was deleted.
+    `group` is a validated id of the stack file's groups (its paths are quoted all the same)."""
+    if group not in w.stack.groups:
+        raise UserError(f"no group {group!r} in the stack file", "see `sovstack groups list`")
+    done = []
+    for space in spaces(w):
+        server = w.stack.tools[space.tool].server
+        encoded = base64.b64encode(group.encode()).decode()
+        paths = [p.replace("{group_base64}", encoded).replace("{group}", group) for p in space.spaces.paths]
+        if not paths:
+            continue
+        result = target_for(server).run("rm -rf -- " + " ".join(shlex.quote(p) for p in paths), as_root=True)
+        if result.returncode != 0:
+            raise UserError(f"server {server!r}: could not delete {group}'s space in {space.name}: "
+                            f"{result.stderr.strip()[-300:]}", "delete it by hand, then run again")
+        done.append(f"{space.name} on {server}: {', '.join(paths)}")
+    if directory.delete_group(group):
+        done.append(f"the directory's group entry {directory.group_dn(group)}")
+    refresh(w, target_for)
+    return done
