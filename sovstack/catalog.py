@@ -12,7 +12,7 @@ import pickle
 import re
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from datetime import date
 from functools import cached_property
@@ -879,7 +879,9 @@ def login_protocol(catalog: Catalog, provider_id: str, tool_id: str,
 
     `provider_server` names the provider's server when it is not the tool's own (None: same server)."""
     tool = catalog.tools[tool_id]
-    if tool_id == provider_id or "identity" in tool.categories:
+    # An identity tool holds its own members, except a portal that reads them from the stack's directory
+    # over LDAP (deploy.wires: LemonLDAP::NG over OpenLDAP): it logs in to the directory like any tool.
+    if tool_id == provider_id or ("identity" in tool.categories and not tool_wiring(catalog, tool_id)):
         return None, "it is the directory"
     # Only what sovstack really sets up on the provider (an LDAP layout, OIDC clients) counts.
     by = catalog.tools[provider_id]
@@ -900,6 +902,39 @@ def login_protocol(catalog: Catalog, provider_id: str, tool_id: str,
     if not usable:
         return None, f"{tool.name} speaks {', '.join(free)}, sovstack connects {by.name} over {', '.join(offered) or 'nothing yet'}"
     return None, tool.sso.not_wired or f"sovstack does not configure {tool.name}'s {'/'.join(usable)} login yet"
+
+
+def login_order(catalog: Catalog, identity_ids: Iterable[str]) -> list[str]:
+    """A stack's identity tools in the order a tool's login is looked for: the one holding an LDAP directory
+    first (it holds the members; LDAP first), then the others (an OpenID Connect portal over it) by id."""
+    def holds_directory(tid: str) -> bool:
+        deploy = catalog.tools[tid].deploy
+        return bool(deploy and deploy.directory)
+    return sorted(identity_ids, key=lambda t: (not holds_directory(t), t))
+
+
+def login_route(catalog: Catalog, provider_ids: Sequence[str], tool_id: str,
+                provider_servers: Mapping[str, str | None] | None = None,
+                prefer: str | None = None) -> tuple[str | None, str | None, str]:
+    """How `tool_id` logs in when the stack holds the identity tools `provider_ids` (login_order): the
+    protocol, the identity tool it logs in to, or None and why (the first provider's reason).
+
+    Each provider is asked with the one-provider rule (login_protocol); the first that connects the tool
+    wins (LDAP at the directory before OpenID Connect at a portal), unless `prefer` (the stack file's
+    per-tool `login`) names a protocol another provider connects it with."""
+    found: list[tuple[str, str]] = []
+    first_why = "the stack has no identity tool"
+    for index, provider_id in enumerate(provider_ids):
+        server = (provider_servers or {}).get(provider_id)
+        protocol, why = login_protocol(catalog, provider_id, tool_id, server)
+        if protocol:
+            found.append((protocol, provider_id))
+        elif index == 0:
+            first_why = why
+    if not found:
+        return None, None, first_why
+    chosen = next((f for f in found if f[0] == prefer), found[0])
+    return chosen[0], chosen[1], ""
 
 
 def has_member_login(tool: Tool) -> bool:

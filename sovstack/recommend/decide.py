@@ -23,7 +23,8 @@ from sovstack.catalog import (
     deployable,
     has_member_login,
     login_base,
-    login_protocol,
+    login_order,
+    login_route,
     manages_members,
     with_requirements,
 )
@@ -436,10 +437,16 @@ def _companions(ctx: _Context, pick: Candidate) -> list[str]:
     return [usable[0].id] if usable else []
 
 
-def _provider(ctx: _Context, identity: Tool) -> str:
-    """The identity tool render wires the others to when this one is deployed (wiring/identity.py
-    `provider`: the first identity tool of the stack by id, so one it requires may be it)."""
-    return min(t for t in ctx.with_requirements([identity.id]) if "identity" in ctx.catalog.tools[t].categories)
+def _providers(ctx: _Context, identity: Tool) -> list[str]:
+    """The identity tools render wires the others to when this one is deployed (wiring/identity.py
+    `providers`: it and those it requires, the directory first; LemonLDAP::NG brings OpenLDAP)."""
+    return login_order(ctx.catalog, [t for t in ctx.with_requirements([identity.id])
+                                     if "identity" in ctx.catalog.tools[t].categories])
+
+
+def _connects(ctx: _Context, providers: list[str], tool_id: str) -> str | None:
+    """The protocol render connects `tool_id` with (catalog.login_route, the wiring's rule), or None."""
+    return login_route(ctx.catalog, providers, tool_id)[0]
 
 
 def member_tools(ctx: _Context, stack_tools: list[str]) -> list[str]:
@@ -462,7 +469,7 @@ def _identity_options(ctx: _Context, stack_tools: list[str]) -> tuple[list[tuple
     connects, and the others with why not.
 
     A candidate is deployed by sovstack, its members are managed by `sovstack members`, and it connects
-    at least two of the stack's tools by the wiring's own rule (catalog.login_protocol), so every
+    at least two of the stack's tools by the wiring's own rule (catalog.login_route), so every
     "connects" the report makes is a wire render sets up.
     """
     members = member_tools(ctx, stack_tools)
@@ -483,14 +490,19 @@ def _identity_options(ctx: _Context, stack_tools: list[str]) -> tuple[list[tuple
         if tool.admin_difficulty.value > ctx.capacity:
             out(tool, say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
             continue
-        provider = _provider(ctx, tool)
-        if not manages_members(ctx.catalog, provider):
+        providers = _providers(ctx, tool)
+        if not manages_members(ctx.catalog, providers[0]):
             out(tool, say("members_unmanaged"))
             continue
-        connected = [t for t in members if login_protocol(ctx.catalog, provider, t)[0]]
+        connected = [t for t in members if _connects(ctx, providers, t)]
         # In network mode one tool with group spaces is enough: the groups themselves live in the directory.
         if len(connected) < 2 and not (connected and _network_spaces(ctx, connected)):
             out(tool, say("identity_connects_few", count=len(connected), tools=", ".join(connected) or "-"))
+            continue
+        # A portal over a directory (LemonLDAP::NG over OpenLDAP) is worth its weight only when it connects a
+        # tool the directory alone does not (the wiring takes LDAP first: catalog.login_route).
+        if len(providers) > 1 and connected == [t for t in members if _connects(ctx, providers[:1], t)]:
+            out(tool, say("portal_adds_nothing", directory=providers[0]))
             continue
         options.append((len(connected), ctx.weighted(tool.scores.values()), tool.id, tool, connected))
     options.sort(key=lambda o: (-o[0], -o[1], o[2]))
@@ -514,13 +526,13 @@ def choose_identity(ctx: _Context, stack_tools: list[str], rank: int = 0) -> Ide
     if not options:
         return None
     best, connected = options[0]
-    provider = _provider(ctx, best)
+    providers = _providers(ctx, best)
     why = [say("identity_why_sso")] if ctx.answers.sso_required else \
         [say("identity_why_many", count=len(connected))] if len(connected) > 1 else []
     if _network_spaces(ctx, connected):
         why.append(say("identity_why_network"))
-    used = sorted({login_protocol(ctx.catalog, provider, t)[0] for t in connected})
-    unconnected = [(t, _unconnected(ctx, provider, t)) for t in member_tools(ctx, stack_tools) if t not in connected]
+    used = sorted({_connects(ctx, providers, t) for t in connected})
+    unconnected = [(t, _unconnected(ctx, providers[0], t)) for t in member_tools(ctx, stack_tools) if t not in connected]
     reasons = why + [say("identity_covers", tools=", ".join(connected), protocols="/".join(p.upper() for p in used))]
     reasons += _through(ctx, stack_tools, connected)
     through = [t for t in stack_tools if t not in connected and login_base(ctx.catalog, t, stack_tools) in connected]
@@ -782,7 +794,7 @@ def account_of(ctx: _Context, need: str, pick: Candidate | None, stack_tools: li
         return SELF_HOST, say("split_identity", identity=identity.tool.id)
     if identity is not None:
         return f"tool:{base}", say("split_unconnected", tool=base, identity=identity.tool.id,
-                                   why=_unconnected(ctx, _provider(ctx, identity.tool), base))
+                                   why=_unconnected(ctx, _providers(ctx, identity.tool)[0], base))
     return f"tool:{base}", say("split_no_identity", tool=base)
 
 

@@ -628,6 +628,12 @@ REASONS: dict[str, dict[str, str]] = {
         "fr": "vos groupes partenaires vivent dans son annuaire : les membres de chaque groupe, et qui peut écrire "
               "dans les espaces de chaque groupe",
     },
+    "portal_adds_nothing": {
+        "en": "it signs members in on top of {directory}, which connects the same tools alone; for single sign-on "
+              "over OpenID Connect, add it to the stack file and give a tool `login: oidc`",
+        "fr": "il connecte les membres par-dessus {directory}, qui relie seul les mêmes outils ; pour une connexion "
+              "unique par OpenID Connect, ajoutez-le au fichier de la pile et donnez à un outil `login: oidc`",
+    },
     "identity_connects_few": {
         "en": "sovstack would connect only {count} of your self-hosted tools to it ({tools}); it takes at least two",
         "fr": "sovstack n'y connecterait que {count} de vos outils auto-hébergés ({tools}) ; il en faut au moins deux",

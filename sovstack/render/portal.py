@@ -98,7 +98,7 @@ def entries(w: Wiring) -> list[dict[str, Any]]:
         fqdn = stack.fqdn(tool_id, catalog)
         protocol = w.tools[tool_id].member_login
         if protocol == "oidc":
-            login = text["login_member_oidc"].format(provider=catalog.tools[w.provider].name)
+            login = text["login_member_oidc"].format(provider=catalog.tools[w.tools[tool_id].member_login_by].name)
         elif protocol:
             login = text["login_member"]
         elif "identity" in tool.categories:

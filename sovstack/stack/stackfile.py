@@ -95,6 +95,9 @@ class Server(Strict):
 class Placement(Strict):
     server: str
     subdomain: str | None = Field(default=None, pattern=rf"^{LABEL}$")
+    # How members log in to this tool when the stack offers both (an LDAP directory and an OpenID Connect
+    # portal such as LemonLDAP::NG): None takes LDAP where the tool speaks it (catalog.login_route).
+    login: Literal["ldap", "oidc"] | None = None
 
 
 class MailRelay(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sovstack.catalog import Catalog, OidcEndpoints, login_protocol, served, tool_wiring
+from sovstack.catalog import Catalog, OidcEndpoints, login_order, login_route, served, tool_wiring
 from sovstack.catalog import login_base as catalog_login_base
 from sovstack.stack.passwords import ssha
 from sovstack.stack.stackfile import Stack
@@ -19,19 +19,26 @@ from sovstack.wiring.model import Wiring, ldap_base_dn
 HOST_FROM_CONTAINERS = "host.docker.internal"
 
 
+def providers(stack: Stack, catalog: Catalog) -> list[str]:
+    """The stack's identity tools, the directory first (catalog.login_order): OpenLDAP alone, or OpenLDAP and
+    LemonLDAP::NG, its OpenID Connect portal."""
+    return login_order(catalog, [t for t in stack.tools if "identity" in catalog.tools[t].categories])
+
+
 def provider(stack: Stack, catalog: Catalog) -> str | None:
-    found = [t for t in sorted(stack.tools) if "identity" in catalog.tools[t].categories]
+    """The identity tool holding the members (`sovstack members` manages them there)."""
+    found = providers(stack, catalog)
     return found[0] if found else None
 
 
-def protocol(stack: Stack, catalog: Catalog, provider_id: str | None, tool_id: str) -> tuple[str | None, str]:
-    """The protocol sovstack connects `tool_id` to the stack's directory with, or None and why
-    (the rule itself is the catalog's, shared with the decision: catalog.login_protocol)."""
-    if provider_id is None:
-        return None, "the stack has no identity tool"
-    provider_server = stack.tools[provider_id].server
-    elsewhere = provider_server != stack.tools[tool_id].server
-    return login_protocol(catalog, provider_id, tool_id, provider_server if elsewhere else None)
+def protocol(stack: Stack, catalog: Catalog, provider_ids: list[str], tool_id: str) -> tuple[str | None, str | None, str]:
+    """The protocol sovstack connects `tool_id` with and the identity tool it logs in to, or None and why
+    (the rule itself is the catalog's, shared with the decision: catalog.login_route)."""
+    if not provider_ids:
+        return None, None, "the stack has no identity tool"
+    here = stack.tools[tool_id].server
+    elsewhere = {p: stack.tools[p].server for p in provider_ids if stack.tools[p].server != here}
+    return login_route(catalog, provider_ids, tool_id, elsewhere, stack.tools[tool_id].login)
 
 
 def login_base(stack: Stack, catalog: Catalog, tool_id: str) -> str:
@@ -42,21 +49,21 @@ def login_base(stack: Stack, catalog: Catalog, tool_id: str) -> str:
 
 def context(w: Wiring, tool_id: str, secrets: dict[str, str]) -> dict[str, Any] | None:
     """What a tool's templates see as `identity`, or None when the tool is not wired to the directory."""
-    wired = w.tools[tool_id].identity
-    if wired is None or w.provider is None:
+    wired, by = w.tools[tool_id].identity, w.tools[tool_id].identity_by
+    if wired is None or by is None:
         return None
-    deploy = w.catalog.tools[w.provider].deploy
-    ctx: dict[str, Any] = {"tool": w.provider, "name": w.catalog.tools[w.provider].name, "protocol": wired}
+    deploy = w.catalog.tools[by].deploy
+    ctx: dict[str, Any] = {"tool": by, "name": w.catalog.tools[by].name, "protocol": wired}
     if wired == "ldap":
-        ctx["ldap"] = _ldap_context(w, tool_id, secrets.get("ldap_bind_password"))
+        ctx["ldap"] = _ldap_context(w, by, tool_id, secrets.get("ldap_bind_password"))
         # The directory listens on the host (slapd, or lldap on the host's network): Docker's gateway.
         ctx["extra_hosts"] = [f"{HOST_FROM_CONTAINERS}:host-gateway"]
     else:
-        fqdn = w.stack.fqdn(w.provider, w.catalog)
+        fqdn = w.stack.fqdn(by, w.catalog)
         ctx["oidc"] = _oidc_context(deploy.oidc_provider, fqdn, tool_id, secrets.get("oidc_client_secret"))
         # The tool fetches the provider's keys and tokens server-side: on the same server, straight to
         # Caddy through Docker's gateway instead of a round trip through public DNS.
-        same_server = w.stack.tools[w.provider].server == w.stack.tools[tool_id].server
+        same_server = w.stack.tools[by].server == w.stack.tools[tool_id].server
         ctx["extra_hosts"] = [f"{fqdn}:host-gateway"] if same_server else []
     return ctx
 
@@ -66,8 +73,8 @@ def host_url(port: int) -> str:
     return f"ldap://127.0.0.1:{port}"
 
 
-def _ldap_context(w: Wiring, tool_id: str, password: str | None) -> dict[str, Any]:
-    directory = w.catalog.tools[w.provider].deploy.directory
+def _ldap_context(w: Wiring, by: str, tool_id: str, password: str | None) -> dict[str, Any]:
+    directory = w.catalog.tools[by].deploy.directory
     base = w.base_dn
     members = directory.person_filter.format(base=base)
     return {
@@ -96,23 +103,23 @@ def _oidc_context(endpoints: OidcEndpoints, fqdn: str | None, tool_id: str, secr
 
 
 def clients(w: Wiring, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    """The provider's side: one client per wired tool (an lldap service account, a Keycloak client, an
-    authentik application), with the secret the tool renders. Only the provider's templates use it."""
-    if w.provider is None:
-        return []
+    """The providers' side: one client per wired tool (an lldap service account, a Keycloak client, an
+    authentik application), with the secret the tool renders and the identity tool it is a client of
+    (`provider`: LDAP clients at the directory, OpenID Connect clients at the portal when the stack has
+    both). Only the providers' templates use it, each taking its protocol's clients."""
     found = []
     for tool_id in sorted(w.stack.tools):
-        wired = w.tools[tool_id].identity
-        if wired is None:
+        wired, by = w.tools[tool_id].identity, w.tools[tool_id].identity_by
+        if wired is None or by is None:
             continue
         own = tool_secrets.get(tool_id, {})
         tool = w.catalog.tools[tool_id]
-        client: dict[str, Any] = {"tool": tool_id, "name": tool.name, "protocol": wired,
+        client: dict[str, Any] = {"tool": tool_id, "name": tool.name, "protocol": wired, "provider": by,
                                   # the variable a provider's env file holds this client's secret in
                                   "env": "SOVSTACK_SECRET_" + tool_id.upper().replace("-", "_")}
         if wired == "ldap":
             password = own.get("ldap_bind_password")
-            directory = w.catalog.tools[w.provider].deploy.directory
+            directory = w.catalog.tools[by].deploy.directory
             client.update(user_id=tool_id, email=f"{tool_id}@{w.stack.domain}", password=password,
                           bind_dn=directory.service_dn.format(tool=tool_id, base=w.base_dn),
                           # for directories that take a hash (slapd: {SSHA}), stable across renders
@@ -126,4 +133,4 @@ def clients(w: Wiring, tool_secrets: dict[str, dict[str, str]]) -> list[dict[str
 
 
 __all__ = ["HOST_FROM_CONTAINERS", "clients", "context", "ldap_base_dn", "login_base", "protocol", "provider",
-           "served", "tool_wiring"]
+           "providers", "served", "tool_wiring"]

@@ -54,6 +54,8 @@ class ToolWiring:
     member_login: str | None  # how a member logs in to it: an add-on logs in through its base tool
     sends_mail: bool  # it sends mail itself (smtp.method env or config-file)
     secrets: tuple[str, ...]  # what secrets.yml holds for it: deploy.secrets, then what the wiring needs
+    identity_by: str | None = None  # the identity tool it logs in to (the directory, or an OpenID Connect portal)
+    member_login_by: str | None = None  # the identity tool behind member_login
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +64,7 @@ class Wiring:
 
     stack: Stack
     catalog: Catalog
-    provider: str | None  # the identity tool
+    provider: str | None  # the identity tool holding the members (the directory)
     mail_server: str | None  # the self-hosted mail server, if any (a relay still wins: see mail_route)
     mail_route: str | None  # "relay", "self-hosted" (a server sovstack gives accounts on), or None
     mail_host: str  # the mail server's name (MX, certificate, submission)
@@ -72,6 +74,7 @@ class Wiring:
     log_reader: str | None  # the analytics tool reading Caddy's access log
     properties: tuple[Property, ...]  # the pages the tracker counts, portal first
     links: tuple[Link, ...] = ()
+    providers: tuple[str, ...] = ()  # every identity tool of the stack, the directory first
 
     @property
     def base_dn(self) -> str:
