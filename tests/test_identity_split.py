@@ -97,6 +97,8 @@ def test_an_oidc_tool_is_a_client_of_the_portal_with_the_secret_it_renders(tmp_p
                      for p in CATALOG.tools[tool_id].sso.settings["oidc"].redirect_paths]
     assert client["oidcRPMetaDataOptionsRedirectUris"].split() == expected_uris
     assert conf["oidcRPMetaDataExportedVars"][tool_id]["preferred_username"] == "uid"
+    # Claims in the ID token too: Synapse and others read them there when the scope has openid.
+    assert client["oidcRPMetaDataOptionsIDTokenForceClaims"] == 1
     # The client secrets are in a root-only file, never in a step script or a world-readable file.
     entry = next(e for e in bundle.manifest["files"] if e["dest"] == CONF)
     assert entry["mode"] == "0600" and entry["secret"]

@@ -198,6 +198,9 @@ def test_the_portal_signs_a_member_in_to_a_registered_tool_over_openid_connect_w
         assert (header["alg"], header["kid"]) == ("RS256", "sovstack")
         assert identity["iss"] == f"https://{NAME}/" and identity["aud"] in (rp["client_id"], [rp["client_id"]])
         assert identity["nonce"] == "n-42"
+        # The member's claims are in the ID token itself, where Synapse reads them (user_profile_method auto
+        # with the openid scope): its Matrix ID comes from preferred_username.
+        assert (identity["preferred_username"], identity["email"]) == ("alice", "alice@example.org")
         info = portal(deployed).get(f"https://{NAME}/oauth2/userinfo", timeout=60,
                                     headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}).json()
         assert (info["preferred_username"], info["email"], info["name"]) == ("alice", "alice@example.org", "Alice")
