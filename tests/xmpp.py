@@ -110,7 +110,8 @@ def can_join(address: str, member: tuple[str, str], room: str, tls: ssl.SSLConte
         try:
             assert a.logged_in.result(), "the member must log in"
             a.add_event_handler("presence", presence)
-            a.send_presence(pto=f"{room}/joiner")
+            # A join presence (with the MUC element), as join_muc_wait sends it; its wait misses Prosody's error.
+            a.plugin["xep_0045"].make_join_stanza(room=room, nick="joiner", maxchars=0).send()
             return await asyncio.wait_for(answer, 20)
         finally:
             a.disconnect()
