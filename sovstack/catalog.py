@@ -461,6 +461,12 @@ class Deploy(Sourced):
     dns_note: Annotated[str, Field(min_length=20)] | None = None  # said by `sovstack dns` when deployed; {fqdn}: its name
     certificates: Certificates | None = None  # Caddy's certificate copied for the tool's own TLS
     group_spaces: GroupSpaces | None = None  # network mode: each group's space in this tool
+    # Run as root on its server after members are added, removed, disabled or enabled: a tool that keeps its
+    # own copy of the member list (Mailman's subscriptions) takes the change now, not at the next deploy.
+    member_sync: str | None = None
+    # Receives and sends mail at its own name (Mailman's lists.<domain>) through the stack's mail server: `sovstack
+    # dns` gives that name MX, SPF and DKIM records too.
+    mail_domain: bool = False
     major_steps: MajorSteps | None = None  # upgrades one major at a time: the images `sovstack update` passes
 
     def __post_init__(self) -> None:
@@ -556,6 +562,9 @@ class Tool(Strict):
     resources: Resources
     databases: Databases
     requires_tools: list[str] = empty_list()
+    # Tools that, when the stack has them, must be on its server (Mailman reads the directory over ldapi and
+    # takes mail from Postfix's transport map, both local).
+    runs_beside: list[str] = empty_list()
     sso: Sso
     smtp: Smtp
     limits: Limits
@@ -1129,7 +1138,7 @@ def _cross_references(root: Path, tools: dict[str, Tool], hosters: dict[str, Hos
             ports[port] = tool.id
     for tool in tools.values():
         path = root / "tools" / f"{tool.id}.yml"
-        for key in ("requires_tools", "addon_for"):
+        for key in ("requires_tools", "addon_for", "runs_beside"):
             for other in getattr(tool, key):
                 if other not in tools:
                     problems.append(f"{path}: key '{key}' = {other!r}: no such tool in the catalog; "

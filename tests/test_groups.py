@@ -132,8 +132,9 @@ def test_bad_group_commands_name_the_value_and_change_nothing(tmp_path, args, wo
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
-def rendered(tmp_path, groups: dict, tools: tuple[str, ...] = ("openldap", "dokuwiki", "radicale")) -> dict[str, str]:
-    data = stack_with(groups)
+def rendered(tmp_path, groups: dict, tools: tuple[str, ...] = ("openldap", "dokuwiki", "radicale"),
+             organisation: str = "Voisins") -> dict[str, str]:
+    data = {**stack_with(groups), "organisation": organisation}
     data["tools"] = {t: {"server": "main"} for t in tools}
     stack = parse_stack(data, "sovstack.yml", CATALOG)
     w = wire(stack, CATALOG)
@@ -326,3 +327,55 @@ def test_the_chat_gives_each_active_group_a_members_only_room(tmp_path):
     assert subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True, timeout=30).returncode == 0
     assert "-b cn=lyon-nord,ou=groups,dc=voisins,dc=test -s base member" in script
     assert "members=\"$members['lyon-nord']={$group_jids},\"" in script
+
+
+MAILMAN = ("openldap", "postfix-dovecot", "mailman3")
+
+
+def lists_settings(files: dict[str, str], tmp_path) -> dict:
+    """The rendered list script, loaded as Python (its main() does not run): the settings it was given."""
+    import runpy
+
+    path = tmp_path / "mailman3-lists.py"
+    path.write_text(files["/usr/local/lib/sovstack/mailman3-lists.py"])
+    return runpy.run_path(str(path), run_name="rendered")
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_any_group_and_organisation_name_reaches_the_lists_intact(tmp_path, name):
+    data = {"nord": {"name": name}, "coordination": {"name": "Pôle", "hub": True}, "sud": {"name": "Sud", "archived": True}}
+    files = rendered(tmp_path, data, MAILMAN, organisation=name)
+    found = lists_settings(files, tmp_path)
+    assert found["LISTS"] == {
+        "members": {"group": None, "display": name, "archived": False},
+        "coordination": {"group": "coordination", "display": "Pôle", "archived": False},
+        "nord": {"group": "nord", "display": name, "archived": False},
+        "sud": {"group": "sud", "display": "Sud", "archived": True}}
+    assert (found["HUB"], found["DOMAIN"], found["DIRECTORY"]) == ("coordination", "lists.voisins.test", True)
+
+
+def test_postfix_hands_the_list_domain_to_mailman_and_rspamd_signs_for_it_only_with_mailman(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with_lists = rendered(tmp_path / "a", {}, MAILMAN)
+    without = rendered(tmp_path / "b", {}, ("openldap", "postfix-dovecot"))
+    main_cf = with_lists["/etc/postfix/main.cf"]
+    for line in ("relay_domains = lists.voisins.test", "transport_maps = hash:/var/lib/mailman3/data/postfix_lmtp",
+                 "relay_recipient_maps = hash:/var/lib/mailman3/data/postfix_lmtp"):
+        assert f"\n{line}\n" in main_cf
+        assert line.split(" = ")[0] + " =" not in without["/etc/postfix/main.cf"]
+    assert "use_esld = false;" in with_lists["/etc/rspamd/local.d/dkim_signing.conf"]
+    assert "use_esld" not in without["/etc/rspamd/local.d/dkim_signing.conf"]
+    # The server itself sends list mail on port 25; strangers still need a sender domain that exists.
+    assert "smtpd_sender_restrictions = permit_mynetworks, reject_non_fqdn_sender, reject_unknown_sender_domain" in main_cf
+
+
+def test_mailman_apart_from_its_mail_server_is_refused_naming_the_fix():
+    data = stack_with({})
+    data["tools"] = {"openldap": {"server": "main"}, "postfix-dovecot": {"server": "main"},
+                     "mailman3": {"server": "lists"}}
+    data["servers"]["lists"] = {"address": "203.0.113.11"}
+    with pytest.raises(UserError) as refused:
+        parse_stack(data, "sovstack.yml", CATALOG)
+    assert "tools.mailman3.server' = 'lists'" in str(refused.value) and "runs beside postfix-dovecot" in str(refused.value)
+    assert "place both on one server" in str(refused.value)

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from sovstack.wiring.dkim import txt_value
-from tests import xmpp
+from tests import mailbox, xmpp
 from tests.servers import sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
@@ -50,12 +50,7 @@ def tls(server) -> ssl.SSLContext:
 
 
 def imap(server, tls: ssl.SSLContext) -> imaplib.IMAP4_SSL:
-    address = server.server.address
-
-    class Client(imaplib.IMAP4_SSL):  # connect to the sandbox's address, check the name mail.voisins.test
-        def _create_socket(self, timeout):
-            return tls.wrap_socket(socket.create_connection((address, 993), timeout), server_hostname=MAIL_HOST)
-    return Client(MAIL_HOST, 993, ssl_context=tls, timeout=30)
+    return mailbox.imap(server.server.address, tls, MAIL_HOST)
 
 
 def imap_login_ok(server, tls, user: str, password: str) -> bool:
@@ -70,26 +65,11 @@ def imap_login_ok(server, tls, user: str, password: str) -> bool:
 
 
 def submission(server, tls, port: int = 587) -> smtplib.SMTP:
-    client = smtplib.SMTP(server.server.address, port, timeout=30)
-    client._host = MAIL_HOST  # the name STARTTLS checks the certificate against
-    client.starttls(context=tls)
-    return client
+    return mailbox.submission(server.server.address, tls, MAIL_HOST, port)
 
 
 def wait_for_message(server, tls, user: str, subject: str, timeout: float = 60) -> bytes:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        client = imap(server, tls)
-        client.login(user, PASSWORDS.get(user, ""))
-        client.select("INBOX")
-        _, found = client.search(None, "SUBJECT", f'"{subject}"')
-        if found[0]:
-            _, data = client.fetch(found[0].split()[-1], "(RFC822)")
-            client.logout()
-            return data[0][1]
-        client.logout()
-        time.sleep(2)
-    raise AssertionError(f"no message {subject!r} for {user} within {timeout} s")
+    return mailbox.wait_for(server.server.address, tls, MAIL_HOST, user, PASSWORDS.get(user, ""), subject, timeout)
 
 
 def dkim_record(server) -> bytes:

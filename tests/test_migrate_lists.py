@@ -229,15 +229,38 @@ def test_a_bad_file_exits_2_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in stack.parent.iterdir()) == before
 
 
-def test_a_real_move_is_refused_saying_what_to_do_with_standin_mailchimp_export(tmp_path):
-    """No list tool is deployable: the move stops before anything is written, and says what to do."""
+def test_a_move_into_a_stack_without_mailman_is_refused_saying_what_to_do_with_standin_mailchimp_export(tmp_path):
+    """The stack has no list tool: the move stops before anything is written, and says what to do."""
     path = mailchimp_zip(tmp_path, [member("ann@asso.example")])
     stack = stack_in(tmp_path / "stack")
     before = sorted(p.name for p in stack.parent.iterdir())
     done = sovstack("migrate", "lists", "--from", str(path), "--to", "infolettre", cwd=stack.parent,
                     env=clean_env())
     assert done.returncode == 2, done.stdout + done.stderr
-    for phrase in ("no list tool", "GNU Mailman 3", "does not deploy it yet", "keep the export file",
+    for phrase in ("lists move into Mailman 3", "the stack has no mailman3", "add mailman3 to 'tools'",
                    "Framalistes by Framasoft", "never the unsubscribed"):
         assert phrase in done.stderr, phrase
     assert sorted(p.name for p in stack.parent.iterdir()) == before  # no migration report either
+
+
+@pytest.mark.parametrize("to, named, fix", [
+    ("Info Lettre", "not a list name", "lower-case letters, digits and dashes"),
+    ("9lives", "not a list name", "starting with a letter"),
+    ("members", "keeps that list's subscribers from the directory (every member)", "a name of its own"),
+    ("nord", "the group nord's members", "a name of its own"),
+])
+def test_a_newsletter_name_mailman_cannot_take_or_sovstack_keeps_is_refused_before_any_server(tmp_path, to, named, fix):
+    import yaml
+
+    path = mailchimp_zip(tmp_path, [member("ann@asso.example")])
+    stack = stack_in(tmp_path / "stack")
+    data = yaml.safe_load(stack.read_text())
+    data["tools"]["mailman3"] = {"server": "main"}
+    data["groups"] = {"nord": {"name": "Groupe Nord"}}
+    stack.write_text(yaml.safe_dump(data))
+    before = sorted(p.name for p in stack.parent.iterdir())
+    done = sovstack("migrate", "lists", "--from", str(path), "--to", to, cwd=stack.parent, env=clean_env())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--to {to}" in done.stderr or f"--to {to!r}" in done.stderr, done.stderr
+    assert named in done.stderr and fix in done.stderr, done.stderr
+    assert sorted(p.name for p in stack.parent.iterdir()) == before  # the server (203.0.113.10) was never asked

@@ -45,20 +45,22 @@ PROFILES = [
      # Video: the same-hoster bonus now comes after the one-account filter, which keeps email on your own
      # server, so Disroot's Jitsi no longer gets it; the free Jitsi rooms tie and Entraide CHATONS is first by id.
      # Calendar: Radicale, and wiki: DokuWiki, both deployed from Debian and logging members in through the
-     # directory (one account). Lists and events: no tool of theirs is deployed by sovstack yet (deploy.how:
-     # refused), and with one account required the hosted lists (Framalistes, Riseup) and Framasoft's
-     # Mobilizon.fr have separate accounts, while ARN is too small for 400: the group keeps what it has, said so.
+     # directory (one account). Lists: Mailman 3 from Debian, proven (+0.5), beside the Postfix+Dovecot that
+     # email takes (+1): members are subscribed from the directory and need no account of their own, while
+     # the hosted lists (Framalistes, Riseup) have separate accounts. Events: no tool of theirs is deployed
+     # by sovstack yet, Framasoft's Mobilizon.fr has separate accounts and ARN is too small for 400: the group
+     # keeps what it has, said so.
      # Polls need no member account (sso_applies: false): the free Framadate of Entraide CHATONS, first by id
      # over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "video": ("hosted", "entraide-chatons"), "lists": ("keep", None), "calendar": ("self-host", "radicale"),
+      "video": ("hosted", "entraide-chatons"), "lists": ("self-host", "mailman3"), "calendar": ("self-host", "radicale"),
       "knowledge": ("self-host", "dokuwiki"), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"chat": [("mattermost", "user_cap_hosted"), ("rocketchat", "user_cap")], "files": [("framaspace", "max_accounts")],
       "email": [("mailcow", "not_deployed"), ("stalwart", "not_deployed")],
       "video": [("bigbluebutton", "not_deployed")],
-      "lists": [("mailman3", "not_deployed"), ("sympa", "not_deployed"), ("framasoft", "no_shared_account"),
+      "lists": [("sympa", "not_deployed"), ("framasoft", "no_shared_account"),
                 ("riseup", "no_shared_account")],
       "calendar": [("nextcloud-calendar", "not_deployed"), ("framaspace", "max_accounts")],
       "polls": [("nextcloud-polls", "not_deployed")]}),
@@ -163,14 +165,15 @@ PROFILES = [
      # runs inside the Nextcloud chosen for files (+1 each way); Synapse (sovereignty 5, free OIDC/SAML).
      # Email: Postfix+Dovecot and docker-mailserver tie at 15; the proven one (+0.5) leads.
      # The whole stack takes the 16 GB server, well within €100.
-     # Calendar: Radicale, wiki: DokuWiki (both Debian, directory login). Lists, events: nothing sovstack
-     # deploys yet, and the hosted ones have separate accounts (Framasoft, Riseup) or are too small (ARN): kept
-     # as they are. Polls need no member account:
+     # Calendar: Radicale, wiki: DokuWiki (both Debian, directory login). Lists: Mailman 3 from Debian beside
+     # the mail server, its subscribers taken from the directory. Events: nothing sovstack deploys yet, and
+     # the hosted ones have separate accounts (Framasoft) or are too small (ARN): kept as they are. Polls need
+     # no member account:
      # the free Framadate of Entraide CHATONS, first by id over Framasoft's at the same score.
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
       "files": ("self-host", "nextcloud"), "chat": ("self-host", "matrix-synapse"),
       "video": ("hosted", "entraide-chatons"), "forms": ("self-host", "nextcloud-forms"),
-      "analytics": ("self-host", "goatcounter"), "lists": ("keep", None), "calendar": ("self-host", "radicale"),
+      "analytics": ("self-host", "goatcounter"), "lists": ("self-host", "mailman3"), "calendar": ("self-host", "radicale"),
       "knowledge": ("self-host", "dokuwiki"), "events": ("keep", None), "polls": ("hosted", "entraide-chatons")},
      {"files": [("framaspace", "max_accounts")], "chat": [("mattermost", "user_cap_hosted"), ("framasoft", "no_shared_account")],
       "email": [("mailu", "no_free_sso")], "forms": [("framasoft", "no_shared_account")],
@@ -192,18 +195,19 @@ PROFILES = [
      # one option, DokuWiki (23.5, 256 MB); keeping what the group has scores nothing, so the best fit of the
      # whole stack keeps DokuWiki and squeezes the heavy tools: Mailu (2.5 GB) no longer fits, and
      # Postfix+Dovecot (22.5, proven) with Roundcube takes mail; that leaves room for Prosody (22.5) over
-     # Framateam (22) and Galène (24) over Entraide CHATONS' Jitsi (23), and the stack fills 8192 MB exactly.
-     # Synapse (2.5 GB) does not fit; Jitsi needs 8 GB alone. Etherpad, Nextcloud with its Forms,
-     # GoatCounter and Radicale as before. Lists and events: Framasoft's free Framalistes and Mobilizon.fr (no
-     # self-hosted option is deployable yet); polls: no poll tool is deployed by sovstack yet, so the free
-     # Framadate of Entraide CHATONS (first by id over Framasoft's, both 22).
+     # Framateam (22). Lists: Mailman 3 from Debian (24.5, proven) over Framalistes (23); its 1 GB leaves no
+     # room for Galène (24), so video goes to Entraide CHATONS' free Jitsi (23), and the stack fills 8192 MB
+     # exactly. Synapse (2.5 GB) does not fit; Jitsi needs 8 GB alone. Etherpad, Nextcloud with its Forms,
+     # GoatCounter and Radicale as before. Events: Framasoft's free Mobilizon.fr (no self-hosted option is
+     # deployable yet); polls: no poll tool is deployed by sovstack yet, so the free Framadate of Entraide
+     # CHATONS (first by id over Framasoft's, both 22).
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
-      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("self-host", "galene"),
+      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("hosted", "entraide-chatons"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "lists": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"), "knowledge": ("self-host", "dokuwiki"),
+      "lists": ("self-host", "mailman3"), "calendar": ("self-host", "radicale"), "knowledge": ("self-host", "dokuwiki"),
       "events": ("hosted", "framasoft"), "polls": ("hosted", "entraide-chatons")},
      {"chat": [("matrix-synapse", "stack_fit")], "email": [("mailu", "stack_fit")],
-      "video": [("jitsi-meet", "ram_server")],
+      "video": [("galene", "stack_fit"), ("jitsi-meet", "ram_server")],
       "forms": [("framasoft", "end_of_life_other")], "polls": [("nextcloud-polls", "not_deployed")],
       "calendar": [("framaspace", "francophone_only")]}),
     ("sports club of 120 on €10, volunteer techie",
@@ -354,3 +358,22 @@ def test_same_hoster_bonus_only_where_accounts_are_shared(catalog, questionnaire
                     assert catalog.hosters[c.hoster].single_account, (need, c.hoster)
                     own = c.tool or c.software  # an offer whose software is not a catalog tool names that
                     assert own and note.values["tool"] == own and own in note.render("en"), (need, c.hoster)
+
+
+@pytest.mark.parametrize("needs, email", [
+    (["lists", "documents"], "is not among the needs"),
+    (["email", "lists"], "email goes to"),
+])
+def test_mailman_stands_only_beside_the_mail_server_email_itself_takes(catalog, questionnaire, needs, email):
+    # Mailman hands list mail through Postfix+Dovecot on the association's server: beside mail kept elsewhere,
+    # or beside another mail server, that Postfix would take the association's domain. Sovereignty first, so
+    # Mailman would otherwise lead lists; with email it makes Mailu lead mail (the case to refuse).
+    answers = dict(members=30, techie="confident", budget_eur_month=20, priority="sovereignty", needs=needs)
+    rec = decide(resolve(questionnaire, answers, source="mailman").answers, catalog)
+    lists = rec.outcomes["lists"]
+    assert (lists.pick.tool or lists.pick.hoster) != "mailman3"
+    assert "mailman3" not in rec.totals.self_hosted_tools and "postfix-dovecot" not in rec.totals.self_hosted_tools
+    why = {e.tool: e.why.render("en") for e in lists.excluded if e.tool}
+    assert "hands list mail through Postfix + Dovecot" in why["mailman3"] and email in why["mailman3"], why
+    if "email" in needs:
+        assert rec.outcomes["email"].pick.tool != "postfix-dovecot"

@@ -46,12 +46,12 @@ def _check_group(stack_path: Path | None, group: str) -> None:
                         "choose another group (see `sovstack groups list`)")
 
 
-def _refresh_groups(loaded, targets) -> None:
-    """Tools that keep their own copy of the groups' members take the change now."""
+def _refresh_groups(loaded, targets, groups_changed: bool = True) -> None:
+    """Tools that keep their own copy of the members or the groups' members take the change now."""
     from sovstack.members.groups import refresh
 
-    for name in refresh(loaded.wiring, targets):
-        click.echo(f"{name}: group members updated")
+    for name in refresh(loaded.wiring, targets, groups_changed):
+        click.echo(f"{name}: members updated")
 
 
 def _read_password(use_stdin: bool) -> str | None:
@@ -114,7 +114,7 @@ def members_add(username: str, name: str, contact: str | None, password_stdin: b
     if group is not None:
         directory.join(member.username, group)
         click.echo(f"{member.username} joined group {group}")
-        _refresh_groups(loaded, targets)
+    _refresh_groups(loaded, targets, groups_changed=group is not None)
     if not no_welcome:
         click.echo(_welcome(loaded, targets, member, mail, None if given else password))
 
@@ -143,6 +143,7 @@ def members_import(csv_file: Path, stack_path: Path | None) -> None:
     batch = [(member, new_password()) for member in found]
     directory.add(batch)
     click.echo(f"added {len(batch)} member(s)")
+    _refresh_groups(loaded, targets, groups_changed=False)
     failed = []
     for member, password in batch:
         try:
@@ -184,8 +185,10 @@ def members_disable(username: str, stack_path: Path | None) -> None:
     Example:
       sovstack members disable alice
     """
-    _, directory, _ = _members_context(stack_path)
+    loaded, directory, targets = _members_context(stack_path)
     changed = directory.set_disabled(username, True)
+    if changed:
+        _refresh_groups(loaded, targets, groups_changed=False)
     click.echo(f"{username}: {'disabled' if changed else 'already disabled'}")
 
 
@@ -199,8 +202,10 @@ def members_enable(username: str, stack_path: Path | None) -> None:
     Example:
       sovstack members enable alice
     """
-    _, directory, _ = _members_context(stack_path)
+    loaded, directory, targets = _members_context(stack_path)
     changed = directory.set_disabled(username, False)
+    if changed:
+        _refresh_groups(loaded, targets, groups_changed=False)
     click.echo(f"{username}: {'enabled' if changed else 'already active'}")
 
 

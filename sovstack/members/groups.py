@@ -27,21 +27,28 @@ def spaces(w: Wiring) -> list[Space]:
             if w.catalog.tools[t].deploy and w.catalog.tools[t].deploy.group_spaces]
 
 
-def refresh(w: Wiring, target_for) -> list[str]:
-    """After a membership change: run the refresh of each tool that does not read the groups at login
-    (its catalog group_spaces.refresh), on its server. Returns the tools refreshed."""
-    if not w.stack.groups:
-        return []
+def refresh(w: Wiring, target_for, groups_changed: bool = True) -> list[str]:
+    """After a membership change, on each tool's server: its member_sync (a tool that keeps its own copy of
+    the member list, Mailman's subscriptions), and when groups changed in a network, its group_spaces.refresh
+    (a tool that does not read the groups from the directory at each login). Returns the tools refreshed."""
     done = []
-    for space in spaces(w):
-        if not space.spaces.refresh:
+    for tool_id in sorted(w.stack.tools):
+        deploy = w.catalog.tools[tool_id].deploy
+        if deploy is None:
             continue
-        server = w.stack.tools[space.tool].server
-        result = target_for(server).run(space.spaces.refresh, as_root=True)
-        if result.returncode != 0:
-            raise UserError(f"server {server!r}: {space.name} did not take the new group members: "
-                            f"{result.stderr.strip()[-300:]}", "run `sovstack deploy`, which sets them again")
-        done.append(space.name)
+        commands = []
+        if groups_changed and w.stack.groups and deploy.group_spaces and deploy.group_spaces.refresh:
+            commands.append(deploy.group_spaces.refresh)
+        if deploy.member_sync and deploy.member_sync not in commands:
+            commands.append(deploy.member_sync)
+        name, server = w.catalog.tools[tool_id].name, w.stack.tools[tool_id].server
+        for command in commands:
+            result = target_for(server).run(command, as_root=True)
+            if result.returncode != 0:
+                raise UserError(f"server {server!r}: {name} did not take the new members: "
+                                f"{result.stderr.strip()[-300:]}", "run `sovstack deploy`, which sets them again")
+        if commands:
+            done.append(name)
     return done
 
 

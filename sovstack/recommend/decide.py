@@ -279,6 +279,10 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     refused = _not_deployed(ctx, [tool.id])  # init's own rule: a pick is always drafted into sovstack.yml
     if refused:
         return out(refused)
+    mail_servers = [t for t in tool.requires_tools if ctx.catalog.tools[t].smtp.method == "is-mail-server"]
+    if mail_servers and "email" not in a.needs:  # the domain's mail stays elsewhere: no mail server of ours
+        return out(say("mail_server_elsewhere", server=ctx.catalog.tools[mail_servers[0]].name,
+                       email=say("mail_server_elsewhere_kept")))
     if tool.admin_difficulty.value > ctx.capacity:
         return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
     uncapped = _uncapped_hosts(ctx, tool.id)
@@ -733,6 +737,29 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
             state.picks[need] = nxt
 
 
+def _mail_server_mismatches(ctx: _Context, state: _State, ranked: dict[str, list[Candidate]],
+                            excluded: dict[str, list[Exclusion]]) -> bool:
+    """A pick that requires a mail server (Mailman beside Postfix+Dovecot) stands only when email's own pick
+    is that server: a second mail server beside another, or beside mail kept elsewhere, would take the
+    association's domain from it. Such picks leave the ranking, with the reason; True if any did."""
+    email = state.picks.get("email")
+    removed = False
+    for need, pick in state.picks.items():
+        if pick is None or pick.mode != SELF_HOST or need == "email":
+            continue
+        servers = [t for t in ctx.catalog.tools[pick.tool].requires_tools
+                   if ctx.catalog.tools[t].smtp.method == "is-mail-server"]
+        if not servers or (email is not None and email.mode == SELF_HOST and email.tool == servers[0]):
+            continue
+        where = (say("mail_server_elsewhere_kept") if email is None
+                 else say("mail_server_elsewhere_other", chosen=_label(email)))
+        reason = say("mail_server_elsewhere", server=ctx.catalog.tools[servers[0]].name, email=where)
+        ranked[need] = [c for c in ranked[need] if c.key != pick.key]
+        excluded[need].append(Exclusion(pick.tool, None, SELF_HOST, reason))
+        removed = True
+    return removed
+
+
 def decide(answers: Answers, catalog: Catalog) -> Recommendation:
     ctx = _Context(answers, catalog)
     needs = [n for n in NEEDS if n in answers.needs]
@@ -747,6 +774,9 @@ def decide(answers: Answers, catalog: Catalog) -> Recommendation:
     _rank_together(ctx, [n for n in needs if n not in covered], ranked)
     state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
     _fit(ctx, ranked, state, kept=covered)
+    while _mail_server_mismatches(ctx, state, ranked, excluded):  # each round removes a pick: it ends
+        state = _State({n: (None if n in covered or not ranked[n] else ranked[n][0]) for n in needs})
+        _fit(ctx, ranked, state, kept=covered)
     tools, companions, identity = _assemble(ctx, state)
     totals = _totals(ctx, state, tools)
 

@@ -359,6 +359,18 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "sovstack does not deploy it: {why}",
         "fr": "sovstack ne le déploie pas : {why}",
     },
+    "mail_server_elsewhere": {
+        "en": "it hands list mail through {server} on the association's own server, and {email}",
+        "fr": "il fait passer le courrier des listes par {server} sur le serveur de l'association, et {email}",
+    },
+    "mail_server_elsewhere_kept": {
+        "en": "email is not among the needs (the association's mail stays where it is)",
+        "fr": "le courriel ne fait pas partie des besoins (le courrier de l'association reste où il est)",
+    },
+    "mail_server_elsewhere_other": {
+        "en": "email goes to {chosen}",
+        "fr": "le courriel va à {chosen}",
+    },
     "not_deployed_needs": {
         "en": "needs {tool}, which sovstack does not deploy: {why}",
         "fr": "demande {tool}, que sovstack ne déploie pas : {why}",

@@ -344,6 +344,10 @@ def check_against_catalog(stack: Stack, catalog: Catalog, path: Path | str) -> l
             if base in stack.tools and stack.tools[base].server != place.server:
                 problems.append(f"{key}.server' = {place.server!r}: an add-on runs beside {base} "
                                 f"(on {stack.tools[base].server!r}); fix: place both on one server")
+        for beside in tool.runs_beside:
+            if beside in stack.tools and stack.tools[beside].server != place.server:
+                problems.append(f"{key}.server' = {place.server!r}: {tool.name} runs beside {beside} "
+                                f"(on {stack.tools[beside].server!r}); fix: place both on one server")
         for needed in tool.requires_tools:
             if needed not in stack.tools:
                 problems.append(f"{key}': {tool.name} needs {needed}; fix: add {needed} to 'tools'")

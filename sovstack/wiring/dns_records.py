@@ -96,7 +96,30 @@ def records(w: Wiring, secrets: Secrets, stack_file: Path | str = "sovstack.yml"
         said = mail_records(w, secrets, stack_file)
         # The mail host is the mail server's own web name: its record is said once, with the mail ones.
         found = [r for r in found if r.name != said[0].name]
-        found += said
+        found += said + tool_mail_records(w, said)
+    return found
+
+
+def tool_mail_records(w: Wiring, mail_said: list[Record]) -> list[Record]:
+    """MX, SPF and DKIM for the name of each tool that receives and sends mail at its own name (its catalog
+    deploy.mail_domain: Mailman's lists.<domain>), through the stack's mail server and its DKIM key."""
+    stack, catalog = w.stack, w.catalog
+    mx = next(r for r in mail_said if r.type == "MX")
+    dkim_value = next(r.value for r in mail_said if r.name == dkim.record_name(stack.domain))
+    found = []
+    for tool_id in sorted(stack.tools):
+        if not catalog.tools[tool_id].deploy.mail_domain:
+            continue
+        fqdn, name = stack.fqdn(tool_id, catalog), catalog.tools[tool_id].name
+        found += [
+            Record(fqdn, "MX", mx.value, TTL, f"where mail for @{fqdn} is delivered ({name})", tool_id,
+                   f"mail to the addresses of {name} at {fqdn} reaches the mail server, which hands it to {name}"),
+            Record(fqdn, "TXT", SPF, TTL, f"which servers may send mail from @{fqdn} (SPF)", tool_id,
+                   f"{name} sends from @{fqdn}; receivers check it comes from a server that name allows"),
+            Record(dkim.record_name(fqdn), "TXT", dkim_value, TTL,
+                   f"public key that checks the signatures of mail from @{fqdn} (DKIM)", tool_id,
+                   f"the mail server signs {name}'s mail for {fqdn}; receivers check it with this key"),
+        ]
     return found
 
 

@@ -1,10 +1,11 @@
 """Lists: a Mailchimp audience export, a Google Groups member export or a plain CSV of addresses.
 
-The identity key is the address, compared lower-cased. Only the inventory is built: no list tool in
-sovstack's catalog can be deployed yet (Mailman 3, Sympa and listmonk are all `deploy: refused`), so
-`destination()` says so and names what the group can do meanwhile. The inventory already holds what
-a later copy needs: the addresses to subscribe, those to invite (no record of consent at the source)
-and those to record as bans (unsubscribed or cleaned at the source, never subscribed).
+The identity key is the address, compared lower-cased. The destination is a newsletter on the stack's
+Mailman 3 (<list>@lists.<domain>, named by --to): the addresses with a record of consent are
+subscribed without a confirmation mail, those without one get Mailman's invitation (they join only if
+they accept), and those unsubscribed or cleaned at the source are banned, never subscribed. The copy and
+the verification run Mailman's REST API on the server, through the script deploy installs there
+(/usr/local/lib/sovstack/mailman3-lists.py newsletter / roster), the addresses on its standard input.
 
 Source shapes (facts: the project's migration notes, section "Mailing lists"):
 - Mailchimp audience export: a zip of subscribed_members_export_<id>.csv,
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -321,6 +323,32 @@ def _offer_name(catalog: Any, offer: Any) -> str:
     return catalog.tools[offer.tool].name if offer.tool in catalog.tools else (offer.software or "lists")
 
 
+LIST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")  # Mailman's listname_chars, as sovstack names lists
+SCRIPT = "/usr/local/lib/sovstack/mailman3-lists.py"
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    """A list of its own on the stack's Mailman 3, reached through the script deploy installs on its server."""
+
+    target: Any  # engines.remote.Target of Mailman's server
+    name: str  # validated by LIST_NAME
+    domain: str  # lists.<domain>
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.domain}"
+
+    def call(self, command: str, job: dict | None = None) -> dict:
+        line = f"python3 {SCRIPT} newsletter" if command == "newsletter" else f"python3 {SCRIPT} roster {self.name}"
+        result = self.target.run(line, timeout=900, as_root=True, stdin=json.dumps(job) if job else None)
+        if result.returncode != 0:
+            raise UserError(f"server {self.target.name!r}: Mailman did not take the list {self}: "
+                            f"{(result.stderr or result.stdout).strip()[-400:]}",
+                            "check that `sovstack deploy` completed (Mailman 3 from Debian); what was copied stays, "
+                            "a re-run copies the rest")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 class ListsMover:
     kind = KIND
     inventory_takes_to = True  # the list's name comes from --to (or the file): see run.inventory
@@ -338,25 +366,50 @@ class ListsMover:
             return _mailchimp(path, collection)
         return _csv(path, collection)
 
-    def destination(self, loaded: Any, to: str) -> Any:
-        catalog = loaded.catalog
-        tools = sorted((t for t in catalog.tools.values() if "lists" in t.categories), key=lambda t: t.name)
-        refused = [f"{t.name} ({(t.deploy.reason or 'not deployable').strip().rstrip('.') if t.deploy else 'hosted only'})"
-                   for t in tools if not t.deploy or t.deploy.how == "refused"]
-        offers = sorted({f"{_offer_name(catalog, o)} by {h.name}" for h in catalog.hosters.values()
-                         for o in h.offers if o.need == "lists"})
-        raise UserError(
-            f"lists: no list tool in this version of sovstack can take members yet; the catalog marks each "
-            f"as not deployable: {'; '.join(refused)}",
-            "keep the export file safe (it is the evidence of consent), check what would move with "
-            f"--dry-run, and meanwhile use a hoster's lists ({', '.join(offers) or 'see `sovstack catalog`'}) "
-            "and import the subscribed addresses there by hand, never the unsubscribed or cleaned ones")
+    def destination(self, loaded: Any, to: str) -> Newsletter:
+        stack, catalog = loaded.stack, loaded.catalog
+        if "mailman3" not in stack.tools:
+            offers = sorted({f"{_offer_name(catalog, o)} by {h.name}" for h in catalog.hosters.values()
+                             for o in h.offers if o.need == "lists"})
+            raise UserError(f"{loaded.path}: lists move into Mailman 3, and the stack has no mailman3",
+                            "add mailman3 to 'tools' (beside postfix-dovecot), deploy, then run again; or use a "
+                            f"hoster's lists ({', '.join(offers) or 'see `sovstack catalog`'}) and import the "
+                            "subscribed addresses there by hand, never the unsubscribed or cleaned ones")
+        name = to.strip()
+        if not LIST_NAME.match(name):
+            raise UserError(f"--to {to!r}: not a list name",
+                            "use lower-case letters, digits and dashes, starting with a letter (e.g. --to infolettre)")
+        if name == "members" or name in stack.groups:
+            raise UserError(f"--to {name}: sovstack keeps that list's subscribers from the directory "
+                            f"({'every member' if name == 'members' else 'the group ' + name + chr(39) + 's members'})",
+                            "give the newsletter a name of its own, e.g. --to infolettre")
+        return Newsletter(loaded.target(stack.tools["mailman3"].server), name, stack.fqdn("mailman3", catalog))
 
-    def copy(self, source: str, secrets: SourceSecrets, inventory: Inventory, dest: Any, progress: Progress) -> int:
-        raise NotImplementedError("destination() refuses every lists move until a list tool is deployable")
+    def copy(self, source: str, secrets: SourceSecrets, inventory: Inventory, dest: Newsletter,
+             progress: Progress) -> int:
+        before = dest.call("roster")
+        rows = {item: inventory.extra[item] for item in inventory.items}
+        job = {"list": dest.name, "display": dest.name,
+               "subscribe": sorted(r.written.strip() for r in rows.values() if r.action == "subscribe"),
+               "invite": sorted(r.written.strip() for r in rows.values() if r.action == "invite"),
+               "ban": bans(inventory)}
+        after = dest.call("newsletter", job)
+        progress(len(rows), len(rows))
+        had = set(before["members"]) | set(before["pending"])
+        return len({i.id for i in rows} & (set(after["members"]) | set(after["pending"])) - had)
 
-    def verify(self, source: str, secrets: SourceSecrets, inventory: Inventory, dest: Any) -> Verification:
-        raise NotImplementedError("destination() refuses every lists move until a list tool is deployable")
+    def verify(self, source: str, secrets: SourceSecrets, inventory: Inventory, dest: Newsletter) -> Verification:
+        there = dest.call("roster")
+        found = set()
+        altered = {}
+        for item in inventory.items:
+            action = inventory.extra[item].action
+            if item.id in there["members"] or (action == "invite" and item.id in there["pending"]):
+                found.add(item)
+        for ban in inventory.skipped:  # a ban the source recorded must hold: never a subscriber
+            if ban.why in BAN_REASONS and ban.id in there["members"]:
+                altered[Item(ban.collection, ban.id)] = "unsubscribed or cleaned at the source, yet subscribed here"
+        return Verification(expected=sorted(inventory.items), found=found, altered=altered)
 
 
 MOVER = ListsMover()

@@ -1,0 +1,262 @@
+"""Mailing lists for real: Debian 13's Mailman 3 (mailman3-full) beside Postfix, Dovecot and Rspamd, with the
+members and groups in Debian's OpenLDAP, on a sandbox server of its own. Members post through submission and
+read through IMAP from this machine, TLS checked against Caddy's CA; nothing here is a stand-in.
+
+The network: the hub "coordination" (ada), "nord" (ben, dan) and "sud" (cleo). The lists sovstack creates:
+"members" (the coalition's announcement list, where the hub posts) and one per group.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import json
+import shlex
+import ssl
+import time
+from email.message import EmailMessage
+
+import dkim
+import pytest
+import yaml
+
+from sovstack.stack.secrets import new_private_key
+from sovstack.wiring.dkim import txt_value
+from tests import mailbox
+from tests.servers import changed_tasks, changes, deployed_stack, sovstack, ssh
+from tests.test_migrate_lists import mailchimp_zip, member
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.docker, pytest.mark.timeout(900)]
+DOMAIN = "voisins.test"
+LISTS = f"lists.{DOMAIN}"
+MAIL_HOST = f"mail.{DOMAIN}"
+PASSWORDS = {name: f"{name}-Lists-0123456789" for name in ("ada", "ben", "cleo", "dan")}
+GROUPS = [("groups", "add", "coordination", "--name", "Coordination", "--hub", "--coordinator", "ada"),
+          ("groups", "add", "nord", "--name", "Groupe Nord"),
+          ("groups", "add", "sud", "--name", "Groupe Sud")]
+JOINED = [("ada", "coordination"), ("ben", "nord"), ("dan", "nord"), ("cleo", "sud")]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tools = {"openldap": {"server": "main"}, "postfix-dovecot": {"server": "main"}, "mailman3": {"server": "main"}}
+    with deployed_stack(tmp_path_factory, "test-mailman", tools, commands=GROUPS) as deployed:
+        for username, password in PASSWORDS.items():  # mailboxes on the stack: no --email
+            sovstack("members", "add", username, "--name", username.title(), "--password-stdin", "--no-welcome",
+                     cwd=deployed.work, stdin=password + "\n")
+        for username, group in JOINED:
+            out = sovstack("members", "join", username, group, cwd=deployed.work).stdout
+            assert "GNU Mailman 3: members updated" in out, out
+        yield deployed
+
+
+@pytest.fixture(scope="module")
+def tls(stack) -> ssl.SSLContext:
+    return stack.tls()
+
+
+def post(stack, tls, user: str, to: str, subject: str) -> str:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = f"{user.title()} <{user}@{DOMAIN}>", to, subject
+    message["Message-ID"] = email.utils.make_msgid(domain=DOMAIN)
+    message.set_content("Réunion mardi à 19 h.\n")
+    with mailbox.submission(stack.server.address, tls, MAIL_HOST) as client:
+        client.login(user, PASSWORDS[user])
+        client.send_message(message)
+    return message["Message-ID"]
+
+
+def received(stack, tls, user: str, subject: str) -> list[bytes]:
+    return mailbox.find(stack.server.address, tls, MAIL_HOST, user, PASSWORDS[user], subject)
+
+
+def wait_for(stack, tls, user: str, subject: str) -> bytes:
+    return mailbox.wait_for(stack.server.address, tls, MAIL_HOST, user, PASSWORDS[user], subject)
+
+
+def rest(stack, path: str, method: str = "GET") -> dict:
+    """Mailman's REST API on the server, with its password read there and given to curl on its standard input
+    (printf is the shell's own: no process shows it)."""
+    url = shlex.quote(f"http://127.0.0.1:8001/3.1{path}")
+    command = ("password=$(sed -n 's/^admin_pass: //p' /etc/mailman3/mailman.cfg) && "
+               f"printf 'user = \"restadmin:%s\"\\n' \"$password\" | curl -sS --fail -X {method} -K - {url}")
+    out = ssh(stack.server, command).stdout
+    return json.loads(out) if out.strip() else {}
+
+
+def subscribers(stack, name: str) -> set[str]:
+    return {e["email"] for e in rest(stack, f"/lists/{name}.{LISTS}/roster/member").get("entries", [])}
+
+
+def dns_records(stack) -> list[dict]:
+    return json.loads(sovstack("dns", "--json", cwd=stack.work).stdout)["records"]
+
+
+def record(records: list[dict], name: str, rtype: str) -> str:
+    values = [r["value"] for r in records if r["name"] == name and r["type"] == rtype]
+    assert len(values) == 1, (name, rtype, values)
+    return values[0]
+
+
+def dkim_valid(message: bytes, name: str, value: bytes) -> bool:
+    def dns(query, timeout=5):
+        return value if query.rstrip(b".") == name.encode() else None
+    return dkim.verify(message, dnsfunc=dns)
+
+
+@pytest.mark.proves("mailman3", "deploy")
+def test_a_second_deploy_changes_nothing(stack):
+    assert changes(stack.runs["again"].stdout) == 0, "\n".join(changed_tasks(stack.runs["again"].stdout))
+
+
+@pytest.mark.proves("mailman3", "health")
+def test_the_web_interface_answers_through_caddy_and_lists_are_not_advertised(stack):
+    out = stack.runs["again"].stdout
+    assert f"mailman3 https://{LISTS}: ok (local 200, https 200)" in out, out[-2000:]
+    page = ssh(stack.server, f"curl -sS --fail --resolve {LISTS}:443:127.0.0.1 --cacert "
+                             f"/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt https://{LISTS}/postorius/lists/").stdout
+    assert "Mailing Lists" in page or "Listes de diffusion" in page, page[:500]
+    assert "nord@" not in page  # members' lists are not shown to strangers
+
+
+@pytest.mark.proves("mailman3", "group-spaces")
+def test_each_list_holds_the_directorys_members_and_the_coalition_list_lets_only_the_hub_post(stack):
+    assert subscribers(stack, "nord") == {f"ben@{DOMAIN}", f"dan@{DOMAIN}"}
+    assert subscribers(stack, "sud") == {f"cleo@{DOMAIN}"}
+    assert subscribers(stack, "coordination") == {f"ada@{DOMAIN}"}
+    coalition = rest(stack, f"/lists/members.{LISTS}/roster/member")["entries"]
+    assert {e["email"]: e["moderation_action"] for e in coalition} == {
+        f"ada@{DOMAIN}": "accept", f"ben@{DOMAIN}": "hold", f"cleo@{DOMAIN}": "hold", f"dan@{DOMAIN}": "hold"}
+
+
+@pytest.mark.proves("mailman3", "mail")
+def test_a_post_to_a_groups_list_reaches_its_members_signed_and_not_the_other_groups(stack, tls):
+    subject = f"nord {time.time()}"
+    post(stack, tls, "ben", f"nord@{LISTS}", subject)
+    message = wait_for(stack, tls, "dan", subject)
+    parsed = email.message_from_bytes(message)
+    assert parsed["Subject"].startswith("[Groupe Nord] ")
+    records = dns_records(stack)
+    key = record(records, f"dkim._domainkey.{LISTS}", "TXT").encode()
+    assert dkim_valid(message, f"dkim._domainkey.{LISTS}", key)
+    # The same check fails with another key: the signature is made with the stack's key.
+    assert not dkim_valid(message, f"dkim._domainkey.{LISTS}", txt_value(new_private_key()).encode())
+    wait_for(stack, tls, "ben", subject)  # the poster gets their copy too (Mailman's default)
+    assert received(stack, tls, "cleo", subject) == []  # sud's member: delivered in the same pass, so not coming
+    assert received(stack, tls, "ada", subject) == []
+
+
+@pytest.mark.proves("mailman3", "mail")
+def test_list_mail_aligns_with_the_list_domain_for_spf_and_dkim(stack, tls):
+    subject = f"alignment {time.time()}"
+    post(stack, tls, "cleo", f"sud@{LISTS}", subject)
+    message = wait_for(stack, tls, "cleo", subject)
+    parsed = email.message_from_bytes(message)
+    from_domain = email.utils.parseaddr(parsed["From"])[1].rsplit("@", 1)[1]
+    envelope_domain = email.utils.parseaddr(parsed["Return-Path"])[1].rsplit("@", 1)[1]
+    signature = dkim.DKIM(message)
+    assert from_domain == envelope_domain == LISTS  # DMARC: From aligned with SPF's domain (strictly)
+    assert f"cleo@{DOMAIN}" in parsed["Reply-To"]  # answers go to the poster, whose From was rewritten
+    tags = dict(t.strip().split("=", 1) for t in parsed["DKIM-Signature"].replace("\n", "").split(";") if "=" in t)
+    assert tags["d"].strip() == LISTS and tags["s"].strip() == "dkim"  # DMARC: From aligned with DKIM's d=
+    records = dns_records(stack)
+    assert signature.verify(dnsfunc=lambda q, timeout=5: record(records, f"dkim._domainkey.{LISTS}", "TXT").encode()
+                            if q.rstrip(b".") == f"dkim._domainkey.{LISTS}".encode() else None)
+    # SPF: the list domain lets its MX send, and its MX is the server the mail left from.
+    assert record(records, LISTS, "TXT") == "v=spf1 mx -all"
+    mx_host = record(records, LISTS, "MX").split()[1].rstrip(".")
+    assert record(records, mx_host, "A") == stack.server.address
+
+
+def test_the_coalition_list_delivers_the_hubs_post_to_everyone_and_holds_a_partners(stack, tls):
+    subject = f"campagne {time.time()}"
+    post(stack, tls, "ada", f"members@{LISTS}", subject)
+    for user in ("ben", "cleo", "dan"):
+        wait_for(stack, tls, user, subject)
+    held_subject = f"from sud {time.time()}"
+    post(stack, tls, "cleo", f"members@{LISTS}", held_subject)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        held = rest(stack, f"/lists/members.{LISTS}/held").get("entries", [])
+        if any(held_subject in h.get("subject", "") for h in held):
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError(f"cleo's post was not held: {held}")
+    assert received(stack, tls, "ben", held_subject) == []
+
+
+def test_a_member_who_unsubscribes_stops_receiving_and_is_not_subscribed_again(stack, tls):
+    # dan leaves nord's list by mail, as any list member can: a request, then a reply to the confirmation.
+    post(stack, tls, "dan", f"nord-leave@{LISTS}", "unsubscribe")
+    confirmation = email.message_from_bytes(wait_for(stack, tls, "dan", "confirm"), policy=email.policy.default)
+    reply = EmailMessage()
+    # Mailman asks for a plain reply: to its -confirm+<token> address, which it sends the request from.
+    reply["From"], reply["To"] = f"dan@{DOMAIN}", confirmation["Reply-To"] or confirmation["From"]
+    reply["Subject"] = f"Re: {confirmation['Subject']}"
+    reply.set_content("")
+    with mailbox.submission(stack.server.address, tls, MAIL_HOST) as client:
+        client.login("dan", PASSWORDS["dan"])
+        client.send_message(reply)
+    deadline = time.monotonic() + 90
+    while f"dan@{DOMAIN}" in subscribers(stack, "nord") and time.monotonic() < deadline:
+        time.sleep(2)
+    assert subscribers(stack, "nord") == {f"ben@{DOMAIN}"}
+    # A membership change and a deploy later, the directory's nord still holds dan, and his choice stands.
+    sovstack("members", "join", "cleo", "nord", cwd=stack.work)
+    try:
+        sovstack("deploy", "--engine", "pyinfra", cwd=stack.work)
+        assert subscribers(stack, "nord") == {f"ben@{DOMAIN}", f"cleo@{DOMAIN}"}
+        subject = f"after leaving {time.time()}"
+        post(stack, tls, "ben", f"nord@{LISTS}", subject)
+        wait_for(stack, tls, "cleo", subject)
+        assert received(stack, tls, "dan", subject) == []
+    finally:
+        sovstack("members", "leave", "cleo", "nord", cwd=stack.work)
+    assert subscribers(stack, "nord") == {f"ben@{DOMAIN}"}
+
+
+def test_a_disabled_member_is_unsubscribed_and_subscribed_again_when_enabled(stack):
+    out = sovstack("members", "disable", "cleo", cwd=stack.work).stdout
+    assert "GNU Mailman 3: members updated" in out, out
+    try:
+        assert subscribers(stack, "sud") == set()
+        assert f"cleo@{DOMAIN}" not in subscribers(stack, "members")
+    finally:
+        sovstack("members", "enable", "cleo", cwd=stack.work)
+    assert subscribers(stack, "sud") == {f"cleo@{DOMAIN}"}
+
+
+def test_the_lists_secrets_stay_out_of_the_world_readable_files(stack):
+    secrets = yaml.safe_load((stack.work / "secrets.yml").read_text())["tools"]["mailman3"]
+    modes = ssh(stack.server, "stat -c '%n %U:%G %a' /etc/mailman3/mailman.cfg /etc/mailman3/mailman-web.py "
+                              "/etc/mailman3/mailman-hyperkitty.cfg").stdout.split("\n")
+    assert modes[:3] == ["/etc/mailman3/mailman.cfg root:list 640", "/etc/mailman3/mailman-web.py root:www-data 640",
+                         "/etc/mailman3/mailman-hyperkitty.cfg root:list 640"]
+    script = ssh(stack.server, "cat /usr/local/lib/sovstack/mailman3-lists.py").stdout
+    assert not any(value in script for value in secrets.values())
+
+
+def test_a_mailchimp_audience_moves_into_a_newsletter_verified_and_a_rerun_copies_nothing_with_standin_export(
+        stack, tmp_path):
+    export = mailchimp_zip(tmp_path, [member("ann@asso.example"), member("Bob@Asso.example"),
+                                      member("new@asso.example", optin="", confirm="")],
+                           unsubscribed=[member("gone@asso.example")], cleaned=[member("bounced@asso.example")])
+    move = ("migrate", "lists", "--from", str(export), "--to", "infolettre")
+    first = sovstack(*move, cwd=stack.work).stdout
+    assert "3 expected, 3 copied this run, 0 missing, 0 altered, 2 skipped: verified" in first, first
+    again = sovstack(*move, cwd=stack.work).stdout
+    assert "3 expected, 0 copied this run, 0 missing, 0 altered, 2 skipped: verified" in again, again
+    members = rest(stack, f"/lists/infolettre.{LISTS}/roster/member")["entries"]
+    assert sorted(e["email"].lower() for e in members) == ["ann@asso.example", "bob@asso.example"]
+    pending = rest(stack, f"/lists/infolettre.{LISTS}/requests")["entries"]
+    assert [e["email"] for e in pending] == ["new@asso.example"]  # no record of consent: invited, not subscribed
+    bans = rest(stack, f"/lists/infolettre.{LISTS}/bans")["entries"]
+    assert sorted(e["email"] for e in bans) == ["bounced@asso.example", "gone@asso.example"]
+    # A subscriber lost at the destination is named, and the run exits 1.
+    bob = next(e for e in members if e["email"].lower() == "bob@asso.example")
+    rest(stack, "/members/" + bob["member_id"], method="DELETE")
+    checked = sovstack(*move, "--verify-only", cwd=stack.work, check=False)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "bob@asso.example" in checked.stdout + checked.stderr
