@@ -379,3 +379,70 @@ def test_mailman_apart_from_its_mail_server_is_refused_naming_the_fix():
         parse_stack(data, "sovstack.yml", CATALOG)
     assert "tools.mailman3.server' = 'lists'" in str(refused.value) and "runs beside postfix-dovecot" in str(refused.value)
     assert "place both on one server" in str(refused.value)
+
+
+class DirectoryServer:
+    """Stands in for the directory's server: answers the members' and the groups' searches, records every
+    command and applies the membership changes (LDIF on stdin), so a change reads what it just wrote."""
+
+    name = "main"
+    people = ",ou=people,dc=voisins,dc=test"
+
+    def __init__(self, groups: dict[str, list[str]]):
+        self.groups = {g: list(m) for g, m in groups.items()}
+        self.commands: list[str] = []
+
+    def run(self, command: str, stdin: str | None = None, as_root: bool = False) -> subprocess.CompletedProcess:
+        self.commands.append(command)
+        out = ""
+        if command.startswith("ldapsearch") and "ou=people" in command:
+            out = "".join(f"dn: uid={u}{self.people}\nuid: {u}\ncn: {u.title()}\n\n" for u in ("ada", "ben"))
+        elif command.startswith("ldapsearch") and "ou=groups" in command:
+            out = "".join(f"dn: cn={g},ou=groups,dc=voisins,dc=test\ncn: {g}\n"
+                          + "".join(f"member: uid={u}{self.people}\n" for u in members) + "\n"
+                          for g, members in self.groups.items())
+        elif command.startswith("ldapmodify") and stdin and "ou=groups" in stdin:
+            group = re.search(r"^dn: cn=([^,]+),", stdin, re.M).group(1)
+            how, uid = re.search(r"^(add|delete): member\nmember: uid=([^,]+),", stdin, re.M).groups()
+            (self.groups[group].append if how == "add" else self.groups[group].remove)(uid)
+        return subprocess.CompletedProcess(command, 0, out, "")
+
+    def group_searches(self) -> int:
+        return sum(c.startswith("ldapsearch") and "ou=groups" in c for c in self.commands)
+
+
+def network_directory(groups_in_directory: dict[str, list[str]]):
+    from sovstack.members.directory import Directory
+
+    stack = parse_stack(stack_with({"hub": {"name": "Hub", "hub": True}, "nord": {"name": "Nord"},
+                                    "sud": {"name": "Sud"}, "est": {"name": "Est", "archived": True}}),
+                        "sovstack.yml", CATALOG)
+    server = DirectoryServer(groups_in_directory)
+    return Directory(wire(stack, CATALOG), server), server
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda d: d.join("ada", "nord"), {"hub": ["ada"], "nord": ["ada"], "sud": ["ada"]}),
+    (lambda d: d.join("ada", "sud"), {"hub": ["ada"], "nord": [], "sud": ["ada"]}),  # already in: nothing written
+    (lambda d: d.move("ada", "nord"), {"hub": ["ada"], "nord": ["ada"], "sud": []}),  # the hub is kept
+])
+def test_a_join_or_move_reads_the_directorys_groups_once(change, expected):
+    directory, server = network_directory({"hub": ["ada"], "nord": [], "sud": ["ada"]})
+    change(directory)
+    assert server.group_searches() == 1, server.commands
+    assert server.groups == expected
+
+
+@pytest.mark.parametrize("group, words", [
+    ("nowhere", ["no group 'nowhere' in the stack file", "use one of hub, nord, sud, est", "sovstack groups add"]),
+    ("est", ["group 'est' is archived", "takes no new members", "sovstack groups list"]),
+])
+def test_a_group_nobody_may_join_is_refused_from_the_stack_file_before_any_server_is_asked(group, words):
+    directory, server = network_directory({"hub": [], "nord": [], "sud": [], "est": []})
+    for check in (directory.stack.check_joinable, lambda g: directory.join("ada", g),
+                  lambda g: directory.move("ada", g)):
+        with pytest.raises(UserError) as error:
+            check(group)
+        for word in words:
+            assert word in str(error.value), str(error.value)
+    assert not any("ou=groups" in c for c in server.commands), server.commands

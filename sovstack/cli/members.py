@@ -32,18 +32,10 @@ def _members_context(stack_path: Path | None):
 def _check_group(stack_path: Path | None, group: str) -> None:
     """A group a member may join, checked in the stack file before secrets or any server are touched."""
     from sovstack.catalog import load_catalog
-    from sovstack.errors import UserError
     from sovstack.stack.stackfile import load_stack
 
     path = find_stack(stack_path)
-    stack = load_stack(path, load_catalog())
-    known = stack.groups.get(group)
-    if known is None:
-        raise UserError(f"{path}: no group {group!r}", f"use one of {', '.join(stack.groups) or '(none yet)'}, or add "
-                        "it with `sovstack groups add`, then `sovstack deploy`")
-    if known.archived:
-        raise UserError(f"group {group!r} is archived: it takes no new members",
-                        "choose another group (see `sovstack groups list`)")
+    load_stack(path, load_catalog()).check_joinable(group, str(path))
 
 
 def _refresh_groups(loaded, targets, groups_changed: bool = True) -> None:

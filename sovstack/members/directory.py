@@ -127,21 +127,19 @@ class Directory:
                                            if m.startswith("uid=") and m.endswith(suffix))
         return found
 
-    def groups_of(self, username: str) -> list[str]:
-        return sorted(g for g, members in self.groups().items() if username in members)
+    def groups_of(self, username: str, found: dict[str, list[str]] | None = None) -> list[str]:
+        """The groups a member is in, from `found` (one read of groups()) or a fresh read."""
+        found = self.groups() if found is None else found
+        return sorted(g for g, members in found.items() if username in members)
 
-    def check_joinable(self, group: str) -> None:
-        """A group members may join: in the stack file, not archived, and deployed."""
-        known = self.stack.groups.get(group)
-        if known is None:
-            raise UserError(f"no group {group!r} in the stack file",
-                            f"use one of {', '.join(self.stack.groups) or '(none yet)'}, or add it with "
-                            "`sovstack groups add`, then `sovstack deploy`")
-        if known.archived:
-            raise UserError(f"group {group!r} is archived: it takes no new members",
-                            "choose another group (see `sovstack groups list`)")
-        if group not in self.groups():
+    def check_joinable(self, group: str) -> dict[str, list[str]]:
+        """A group members may join: in the stack file, not archived (the stack's rule), and deployed.
+        Returns the directory's groups as read for the check, so a change reads them once."""
+        self.stack.check_joinable(group)
+        found = self.groups()
+        if group not in found:
             raise UserError(f"group {group!r} is not in the directory yet", "run `sovstack deploy`, then again")
+        return found
 
     def _change_membership(self, group: str, member_dn: str, how: str) -> None:
         self._run(f"ldapmodify {LDAPI} >/dev/null",
@@ -150,8 +148,8 @@ class Directory:
     def join(self, username: str, group: str) -> bool:
         """Add a member to a group; returns whether anything changed."""
         dn = self._member_dn(username)
-        self.check_joinable(group)
-        if group in self.groups_of(username):
+        found = self.check_joinable(group)
+        if username in found[group]:
             return False
         self._change_membership(group, dn, "add")
         return True
@@ -167,10 +165,10 @@ class Directory:
         """Move a member into group `to` out of every other partner group (the hub is not a partner group:
         a hub member who moves stays in the hub). Returns the groups they left."""
         dn = self._member_dn(username)
-        self.check_joinable(to)
+        found = self.check_joinable(to)
         hub = self.stack.hub()
-        left = [g for g in self.groups_of(username) if g not in (to, hub)]
-        if to not in self.groups_of(username):
+        left = [g for g in self.groups_of(username, found) if g not in (to, hub)]
+        if username not in found[to]:
             self._change_membership(to, dn, "add")
         for group in left:
             self._change_membership(group, dn, "delete")

@@ -255,6 +255,18 @@ class Stack(Strict):
         """The id of the network's hub group, or None."""
         return next((g for g, group in self.groups.items() if group.hub), None)
 
+    def check_joinable(self, group: str, where: str = "the stack file") -> None:
+        """A group members may join: in the stack file and not archived (checked before secrets or any
+        server are touched); `where` names the stack file in the message."""
+        known = self.groups.get(group)
+        if known is None:
+            raise UserError(f"no group {group!r} in {where}",
+                            f"use one of {', '.join(self.groups) or '(none yet)'}, or add it with "
+                            "`sovstack groups add`, then `sovstack deploy`")
+        if known.archived:
+            raise UserError(f"group {group!r} is archived: it takes no new members",
+                            "choose another group (see `sovstack groups list`)")
+
     def active_groups(self) -> list[str]:
         return sorted(g for g, group in self.groups.items() if not group.archived)
 
