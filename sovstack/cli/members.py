@@ -258,6 +258,18 @@ def members_remove(username: str, purge: bool, stack_path: Path | None) -> None:
         click.echo(f"deleted the mailbox {box} on {server}")
 
 
+def _change_membership(stack_path: Path | None, username: str, group: str, joining: bool) -> None:
+    """`members join` and `members leave`: one membership change, then the tools that copy the groups follow."""
+    if joining:
+        _check_group(stack_path, group)
+    loaded, directory, targets = _members_context(stack_path)
+    changed = (directory.join if joining else directory.leave)(username, group)
+    done, unchanged = ("joined", "already in") if joining else ("left", "was not in")
+    click.echo(f"{username}: {done if changed else unchanged} group {group}")
+    if changed:
+        _refresh_groups(loaded, targets)
+
+
 @members.command("join")
 @click.argument("username")
 @click.argument("group")
@@ -269,12 +281,7 @@ def members_join(username: str, group: str, stack_path: Path | None) -> None:
     Example:
       sovstack members join alice lyon
     """
-    _check_group(stack_path, group)
-    loaded, directory, targets = _members_context(stack_path)
-    changed = directory.join(username, group)
-    click.echo(f"{username}: {'joined' if changed else 'already in'} group {group}")
-    if changed:
-        _refresh_groups(loaded, targets)
+    _change_membership(stack_path, username, group, joining=True)
 
 
 @members.command("leave")
@@ -288,11 +295,7 @@ def members_leave(username: str, group: str, stack_path: Path | None) -> None:
     Example:
       sovstack members leave alice lyon
     """
-    loaded, directory, targets = _members_context(stack_path)
-    changed = directory.leave(username, group)
-    click.echo(f"{username}: {'left' if changed else 'was not in'} group {group}")
-    if changed:
-        _refresh_groups(loaded, targets)
+    _change_membership(stack_path, username, group, joining=False)
 
 
 @members.command("move")
