@@ -322,7 +322,8 @@ class Step(Strict):
 @strict
 class GroupSpaces(Strict):
     """What a tool gives the groups of a network (`sovstack groups`), as its templates render them from
-    the stack's groups; the report says it in plain words, and `groups remove --purge` deletes `paths`."""
+    the stack's groups; the report says it in plain words, and `groups remove --purge` deletes `paths` and
+    runs `purge`."""
 
     each_group: Text  # what every partner group gets (its members write, the others read...)
     hub: Text  # what the hub gets for the whole network
@@ -333,6 +334,9 @@ class GroupSpaces(Strict):
     # Host paths that hold one group's data ("{group}" is its id, "{group_base64}" the id in base64):
     # deleted only by --purge.
     paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/-]*\{group(_base64)?\}[A-Za-z0-9._/-]*$")]] = empty_list()
+    # Run as root on the tool's server by --purge, after `paths` ("{group}" is the id, shell-quoted), for data
+    # no path can name: kept inside the running tool, or in files whose names it encodes (Prosody's rooms).
+    purge: Annotated[str, Field(pattern=r"\{group\}")] | None = None
 
 
 @strict

@@ -446,3 +446,44 @@ def test_a_group_nobody_may_join_is_refused_from_the_stack_file_before_any_serve
         for word in words:
             assert word in str(error.value), str(error.value)
     assert not any("ou=groups" in c for c in server.commands), server.commands
+
+
+def run_room_script(tmp_path, members: dict[str, list[str]], *args: str) -> tuple[subprocess.CompletedProcess, str]:
+    """The chat's room script as rendered, run here with a stand-in ldapsearch and a prosodyctl that records
+    the Lua it is given (and answers like Prosody's console)."""
+    files = rendered(tmp_path, NETWORK, tools=("openldap", "prosody"))
+    bin_dir, members_dir = tmp_path / "bin", tmp_path / "members"
+    bin_dir.mkdir(exist_ok=True)
+    members_dir.mkdir(exist_ok=True)
+    (bin_dir / "ldapsearch").write_text(FAKE_LDAPSEARCH)
+    (bin_dir / "prosodyctl").write_text(f'#!/bin/sh\nprintf "%s\\n" "$2" >> {tmp_path}/lua\n'
+                                        'case "$2" in *purge*) echo "deleted the room x@rooms.y";; '
+                                        '*) echo "in step";; esac\n')
+    for tool in ("ldapsearch", "prosodyctl"):
+        (bin_dir / tool).chmod(0o755)
+    for group, names in members.items():
+        (members_dir / group).write_text("".join(f"{n}\n" for n in names))
+    result = subprocess.run(["sh", "-c", files["/usr/local/lib/sovstack/prosody-room.sh"], "prosody-room.sh", *args],
+                            env={"PATH": f"{bin_dir}:/usr/bin:/bin", "MEMBERS_DIR": str(members_dir)},
+                            capture_output=True, text=True, timeout=30)
+    lua = tmp_path / "lua"
+    return result, lua.read_text() if lua.exists() else ""
+
+
+def test_a_group_without_its_directory_entry_gets_no_room_list_so_a_purged_groups_room_is_not_made_again(tmp_path):
+    # coordination's entry is there, lyon-nord's is not (purged, or not deployed yet).
+    result, lua = run_room_script(tmp_path, {"coordination": []})
+    assert result.returncode == 0, result.stderr
+    assert "['coordination']={}" in lua and "['association']=" in lua
+    assert "lyon-nord" not in lua, lua
+
+
+@pytest.mark.parametrize("group, accepted", [("lyon-nord", True), ("Lyon", False), ("x'y", False), ("", False),
+                                             ("a;b", False)])
+def test_the_room_script_purges_only_a_group_id(tmp_path, group, accepted):
+    result, lua = run_room_script(tmp_path, {}, "--purge", group)
+    assert (result.returncode == 0) is accepted, result.stderr
+    if accepted:
+        assert f".purge('{group}')" in lua and result.stdout.strip() == "deleted the room x@rooms.y"
+    else:
+        assert lua == "" and "not a group id" in result.stderr

@@ -10,6 +10,7 @@ through Caddy. Chromium loads the converse.js web client from the same name. Pro
 from __future__ import annotations
 
 import json
+import shlex
 import ssl
 import subprocess
 
@@ -137,6 +138,60 @@ def test_a_groups_room_admits_its_members_only_and_the_associations_room_admits_
         assert xmpp.can_join(address, member("ben"), sud, tls) == "registration-required"
     finally:
         sovstack("members", "move", "ben", "--to", "sud", cwd=network.work)
+
+
+# Prosody's internal storage for the rooms of rooms.<chat name>: the host name with each character other than a
+# letter or digit written %xx; a room is config/<room>.dat, its line in persistent.dat, and muc_log/<room>.* once
+# someone spoke in it.
+ROOMS_STORE = "/var/lib/prosody/rooms%2exmpp%2evoisins%2etest"
+
+
+def room_files(server, group: str) -> list[str]:
+    """The files of Prosody's storage that hold anything of the group's room: named after it, or naming it."""
+    room = shlex.quote(f"{group}@rooms.{CHAT}")
+    return sorted(set(ssh(server, f"cd {ROOMS_STORE} && find . -name {shlex.quote(group + '.*')} && "
+                                  f"{{ grep -rlF {room} . || true; }}").stdout.split()))
+
+
+def room_in_prosody(server, group: str) -> str:
+    """What the running Prosody knows of the group's room, in memory or loaded from its storage."""
+    host, jid = f"rooms.{CHAT}", f"{group}@rooms.{CHAT}"
+    lua = f">return prosody.hosts['{host}'].modules.muc.get_room_from_jid('{jid}') and 'present' or 'absent'"
+    out = ssh(server, f"prosodyctl shell {shlex.quote(lua)}").stdout
+    assert ("present" in out) != ("absent" in out), out
+    return "present" if "present" in out else "absent"
+
+
+@pytest.mark.proves("prosody", "group-spaces")
+def test_purging_a_group_deletes_its_room_from_prosody_and_nothing_makes_it_again_with_standins(network, tls):
+    work, address, room = network.work, network.server.address, f"est@rooms.{CHAT}"
+    sovstack("groups", "add", "est", "--name", "Groupe Est", cwd=work)
+    try:
+        sovstack("deploy", "--engine", "pyinfra", cwd=work)
+        for username in ("ada", "ben"):
+            sovstack("members", "join", username, "est", cwd=work)
+        said = xmpp.room_exchange(address, member("ada"), member("ben"), room, "Compte rendu de l'Est", tls)
+        assert said["heard"] == "Compte rendu de l'Est"
+        assert xmpp.can_join(address, member("cleo"), room, tls) == "registration-required"
+        before = room_files(network.server, "est")
+        assert {"./config/est.dat", "./persistent.dat"} <= set(before), before
+        assert any(f.startswith("./muc_log/") for f in before), before  # its history
+
+        out = sovstack("groups", "remove", "est", "--purge", cwd=work).stdout
+        assert f"deleted the room {room}" in out, out
+        assert room_files(network.server, "est") == []
+        assert room_in_prosody(network.server, "est") == "absent"
+        # Neither the room timer (the server's script still names the group until the next deploy), nor the
+        # deploy, nor the timer after it makes the room again.
+        ssh(network.server, "systemctl start sovstack-prosody-room.service")
+        sovstack("deploy", "--engine", "pyinfra", cwd=work)
+        ssh(network.server, "systemctl start sovstack-prosody-room.service")
+        assert room_files(network.server, "est") == []
+        assert room_in_prosody(network.server, "est") == "absent"
+        assert room_in_prosody(network.server, "nord") == "present"  # the probe can answer present
+    finally:
+        if "est:" in (work / "sovstack.yml").read_text():  # leave the later modules the groups they expect
+            sovstack("groups", "remove", "est", "--purge", cwd=work, check=False)
 
 
 def curl(server, ca_file, *args: str) -> subprocess.CompletedProcess:

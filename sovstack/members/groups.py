@@ -53,23 +53,30 @@ def refresh(w: Wiring, target_for, groups_changed: bool = True) -> list[str]:
 
 
 def purge(w: Wiring, directory: Directory, target_for, group: str) -> list[str]:
-    """Delete a group's spaces on every server and its directory entry; returns what was deleted.
-    `group` is a validated id of the stack file's groups (its paths are quoted all the same)."""
+    """Delete a group's directory entry and its spaces on every server; returns what was deleted.
+    `group` is a validated id of the stack file's groups (its paths are quoted all the same). The entry goes
+    first: a tool that makes the groups' spaces from the directory (Prosody's room timer) then has nothing
+    to make again once its space is deleted."""
     if group not in w.stack.groups:
         raise UserError(f"no group {group!r} in the stack file", "see `sovstack groups list`")
     done = []
+    if directory.delete_group(group):
+        done.append(f"the directory's group entry {directory.group_dn(group)}")
     for space in spaces(w):
         server = w.stack.tools[space.tool].server
         encoded = base64.b64encode(group.encode()).decode()
         paths = [p.replace("{group_base64}", encoded).replace("{group}", group) for p in space.spaces.paths]
-        if not paths:
+        commands = ["rm -rf -- " + " ".join(shlex.quote(p) for p in paths)] if paths else []
+        if space.spaces.purge:
+            commands.append(space.spaces.purge.replace("{group}", shlex.quote(group)))
+        if not commands:
             continue
-        result = target_for(server).run("rm -rf -- " + " ".join(shlex.quote(p) for p in paths), as_root=True)
+        result = target_for(server).run(" && ".join(commands), as_root=True)
         if result.returncode != 0:
             raise UserError(f"server {server!r}: could not delete {group}'s space in {space.name}: "
                             f"{result.stderr.strip()[-300:]}", "delete it by hand, then run again")
-        done.append(f"{space.name} on {server}: {', '.join(paths)}")
-    if directory.delete_group(group):
-        done.append(f"the directory's group entry {directory.group_dn(group)}")
+        # The purge command says what it deleted, one thing a line (paths name themselves).
+        deleted = paths + [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        done.append(f"{space.name} on {server}: {', '.join(deleted)}")
     refresh(w, target_for)
     return done
