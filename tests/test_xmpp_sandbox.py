@@ -178,9 +178,9 @@ def test_purging_a_group_deletes_its_room_from_prosody_and_nothing_makes_it_agai
         assert any(f.startswith("./muc_log/") for f in before), before  # its history
 
         out = sovstack("groups", "remove", "est", "--purge", cwd=work).stdout
-        assert f"deleted the room {room}" in out, out
         assert room_files(network.server, "est") == []
         assert room_in_prosody(network.server, "est") == "absent"
+        assert f"deleted the room {room}" in out, out
         # Neither the room timer (the server's script still names the group until the next deploy), nor the
         # deploy, nor the timer after it makes the room again.
         ssh(network.server, "systemctl start sovstack-prosody-room.service")
