@@ -142,6 +142,9 @@ PROVIDER_FACT_MISTAKES = [
     ("openldap", lambda d: d["deploy"]["directory"].update(service_dn="cn=admin"), ["openldap.yml", "service_dn"]),
     ("openldap", lambda d: d["deploy"]["directory"].update(colour="blue"), ["openldap.yml", "directory.colour"]),
     ("nextcloud", lambda d: d["deploy"].update(mail_accounts=True), ["nextcloud.yml", "is-mail-server"]),
+    # --purge runs it for one group: a command that does not name the group would delete more than that
+    ("prosody", lambda d: d["deploy"]["group_spaces"].update(purge="sh /usr/local/lib/sovstack/prosody-room.sh"),
+     ["prosody.yml", "deploy.group_spaces.purge", "prosody-room.sh"]),
     # an app logs in through a base it requires, so the base is always in the stack with it
     ("nextcloud-forms", lambda d: d["sso"].update(via="seafile"), ["nextcloud-forms.yml", "sso.via", "'seafile'",
                                                                     "requires_tools"]),
