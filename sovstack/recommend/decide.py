@@ -279,9 +279,9 @@ def judge_self_host(ctx: _Context, tool: Tool, need: str) -> Candidate | Exclusi
     refused = _not_deployed(ctx, [tool.id])  # init's own rule: a pick is always drafted into sovstack.yml
     if refused:
         return out(refused)
-    mail_servers = [t for t in tool.requires_tools if ctx.catalog.tools[t].smtp.method == "is-mail-server"]
-    if mail_servers and "email" not in a.needs:  # the domain's mail stays elsewhere: no mail server of ours
-        return out(say("mail_server_elsewhere", server=ctx.catalog.tools[mail_servers[0]].name,
+    mail_server = _required_mail_server(ctx, tool)
+    if mail_server and "email" not in a.needs:  # the domain's mail stays elsewhere: no mail server of ours
+        return out(say("mail_server_elsewhere", server=ctx.catalog.tools[mail_server].name,
                        email=say("mail_server_elsewhere_kept")))
     if tool.admin_difficulty.value > ctx.capacity:
         return out(say("too_hard", difficulty=tool.admin_difficulty.value, why=tool.admin_difficulty.reason))
@@ -737,6 +737,11 @@ def _step_down(ctx: _Context, ranked: dict[str, list[Candidate]], state: _State)
             state.picks[need] = nxt
 
 
+def _required_mail_server(ctx: _Context, tool: Tool) -> str | None:
+    """The mail server a tool hands its mail through (Mailman: Postfix+Dovecot), or None."""
+    return next((t for t in tool.requires_tools if ctx.catalog.tools[t].smtp.method == "is-mail-server"), None)
+
+
 def _mail_server_mismatches(ctx: _Context, state: _State, ranked: dict[str, list[Candidate]],
                             excluded: dict[str, list[Exclusion]]) -> bool:
     """A pick that requires a mail server (Mailman beside Postfix+Dovecot) stands only when email's own pick
@@ -747,13 +752,12 @@ def _mail_server_mismatches(ctx: _Context, state: _State, ranked: dict[str, list
     for need, pick in state.picks.items():
         if pick is None or pick.mode != SELF_HOST or need == "email":
             continue
-        servers = [t for t in ctx.catalog.tools[pick.tool].requires_tools
-                   if ctx.catalog.tools[t].smtp.method == "is-mail-server"]
-        if not servers or (email is not None and email.mode == SELF_HOST and email.tool == servers[0]):
+        server = _required_mail_server(ctx, ctx.catalog.tools[pick.tool])
+        if not server or (email is not None and email.mode == SELF_HOST and email.tool == server):
             continue
         where = (say("mail_server_elsewhere_kept") if email is None
                  else say("mail_server_elsewhere_other", chosen=_label(email)))
-        reason = say("mail_server_elsewhere", server=ctx.catalog.tools[servers[0]].name, email=where)
+        reason = say("mail_server_elsewhere", server=ctx.catalog.tools[server].name, email=where)
         ranked[need] = [c for c in ranked[need] if c.key != pick.key]
         excluded[need].append(Exclusion(pick.tool, None, SELF_HOST, reason))
         removed = True
