@@ -22,6 +22,7 @@ import pytest
 
 from sovstack.migrate import dav
 from tests import takeout_dav
+from tests.dav_standin import DavStandin
 from tests.servers import add_members, sovstack
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -51,7 +52,7 @@ def deployed(dav_server, tmp_path_factory):
 
 
 @contextmanager
-def member(deployed):
+def member(deployed, username=MEMBER, password=PASSWORD):
     """The member's own DAV client, reaching calendar.voisins.test at the sandbox as public DNS would."""
     real = socket.getaddrinfo
 
@@ -59,7 +60,7 @@ def member(deployed):
         return real(deployed.server.address if host == NAME else host, *args, **kwargs)
 
     with mock.patch("socket.getaddrinfo", resolve):
-        with caldav.DAVClient(f"https://{NAME}/", username=MEMBER, password=PASSWORD, timeout=60,
+        with caldav.DAVClient(f"https://{NAME}/", username=username, password=password, timeout=60,
                               ssl_verify_cert=str(deployed.ca)) as client:
             yield client
 
@@ -68,15 +69,15 @@ def source(deployed, kind):
     return dav.inventory(str(deployed.files[kind]), kind)
 
 
-def collection_url(deployed, kind) -> str:
+def collection_url(deployed, kind, username=MEMBER) -> str:
     coll = next(iter(source(deployed, kind).extra.values())).collection
-    return f"https://{NAME}/{MEMBER}/{coll.slug}/"
+    return f"https://{NAME}/{username}/{coll.slug}/"
 
 
-def held(deployed, kind) -> dict[str, tuple]:
+def held(deployed, kind, username=MEMBER, password=PASSWORD) -> dict[str, tuple]:
     """UID -> what verify compares, as the member reads the collection (GET through Caddy)."""
-    with member(deployed) as client:
-        answer = client.request(collection_url(deployed, kind), "GET")
+    with member(deployed, username, password) as client:
+        answer = client.request(collection_url(deployed, kind, username), "GET")
     assert answer.status == 200, answer.status
     return dav.fingerprints(kind, answer.raw, "destination")
 
@@ -159,3 +160,37 @@ def test_a_loss_at_the_destination_is_caught_and_a_deleted_item_copied_again_wit
     report = json.loads((deployed.work / "migration-report.json").read_text())["moves"]
     entry = next(m for m in report if m["kind"] == kind and m["member"] == MEMBER)
     assert not entry["verified"] and [a["id"] for a in entry["altered"]] == [altered_uid]
+
+
+# --- from a former hoster's CalDAV/CardDAV server ----------------------------------------------------
+
+FORMER_MEMBER, FORMER_PASSWORD = "noe", "noe-Hebergeur-0123456789"
+
+
+@pytest.fixture(scope="module")
+def former_hoster(deployed, tmp_path_factory):
+    """The stand-in former hoster (tests/dav_standin.py: Debian's Radicale on this machine's loopback),
+    holding the Takeout stand-ins' items; they move into another member of the directory."""
+    add_members(deployed.work, {FORMER_MEMBER: FORMER_PASSWORD})
+    standin = DavStandin(tmp_path_factory.mktemp("former-hoster"))
+    standin.expected = {kind: standin.seed(kind, deployed.files[kind]) for kind in KINDS}
+    yield standin
+    standin.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_dav_server_moves_into_the_members_radicale_with_standin_radicale_source(deployed, former_hoster, kind):
+    expected = former_hoster.expected[kind]
+
+    def move():
+        return sovstack("migrate", kind, "--from", former_hoster.source, "--password-file",
+                        str(former_hoster.password_file), "--to", FORMER_MEMBER, cwd=deployed.work)
+
+    first = move()
+    n = len(expected.items)
+    assert f"{n} expected, {n} copied this run, 0 missing, 0 altered" in first.stdout, first.stdout
+    # What the member's app sees: exactly the former server's items, by UID and by what verify compares.
+    assert held(deployed, kind, FORMER_MEMBER, FORMER_PASSWORD) == {i.id: p.fingerprint
+                                                                     for i, p in expected.extra.items()}
+    again = move()
+    assert " 0 copied this run, 0 missing, 0 altered" in again.stdout and "verified" in again.stdout, again.stdout

@@ -6,16 +6,29 @@ into a real Radicale."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import xml.dom.minidom
+from pathlib import Path
+from unittest import mock
 
 import pytest
+import requests
+import yaml
 from click.testing import CliRunner
 
 from sovstack.cli.main import main as cli
 from sovstack.errors import UserError
-from sovstack.migrate import dav
+from sovstack.migrate import dav, davserver
+from sovstack.migrate.davhoster import DavHoster
+from sovstack.migrate.model import SourceSecrets
+from sovstack.migrate.movers.dav import DavMover
 from sovstack.migrate.radicale import mkcol
-from tests import takeout_dav
+from tests import dav_standin, takeout_dav
+from tests.dav_standin import DavStandin
+from tests.test_cli_conventions import stack_in
 
 
 @pytest.fixture
@@ -168,6 +181,9 @@ class StandinRadicale:
     """Plays the server's answers (a stand-in for Radicale on the server): PROPFIND answers `existing`,
     each PUT answers the next status of `puts`; records every request."""
 
+    what = "Radicale"
+    log_hint = "check Radicale's log on the server: journalctl -u radicale"
+
     def __init__(self, existing, puts):
         self.existing, self.puts, self.requests = existing, list(puts), []
         self.user = "alice"
@@ -224,3 +240,209 @@ def test_a_collection_of_another_type_is_refused_before_any_item_is_sent_with_st
     with pytest.raises(UserError, match="exists and is not a calendar"):
         MOVER.copy(str(takeout[0]), None, found, server, lambda done, total: None)
     assert not [r for r in server.requests if r["method"] in ("PUT", "MKCOL")]
+
+
+# --- a CalDAV/CardDAV server as the source (vdirsyncer, Debian's package, on this machine) -------------
+
+@pytest.fixture(scope="module")
+def dav_source(tmp_path_factory):
+    """The stand-in former hoster (tests/dav_standin.py: Debian's Radicale on the loopback) holding the
+    Takeout stand-ins' calendar and cards."""
+    folder = tmp_path_factory.mktemp("dav-source")
+    standin = DavStandin(folder / "server")
+    (folder / "takeout").mkdir()
+    files = takeout_dav.write_takeout(folder / "takeout")
+    standin.expected = {kind: standin.seed(kind, path) for kind, path in zip(("calendars", "contacts"), files)}
+    yield standin
+    standin.stop()
+
+
+def sovstack_dry_run(kind, source, password_file, tmp_path, sample=None):
+    """The CLI in its own process (as the techie runs it), its temporary files in tmp_path/tmp."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    process = subprocess.Popen([sys.executable, "-m", "sovstack", "migrate", kind, "--from", source,
+                                "--password-file", str(password_file), "--dry-run", "--json"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    while sample is not None and process.poll() is None:
+        seen += sample()
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err, seen
+
+
+@pytest.mark.parametrize("kind", ["calendars", "contacts"])
+def test_a_dav_server_source_lists_what_it_holds_and_writes_nothing_with_standin_radicale_source(
+        dav_source, kind, tmp_path):
+    before = dav_source.fingerprint()
+    code, out, err, _ = sovstack_dry_run(kind, dav_source.source, dav_source.password_file, tmp_path)
+    assert code == 0, err
+    shown = json.loads(out)
+    expected = dav_source.expected[kind]
+    assert {(i["collection"], i["id"]) for i in shown["items"]} == {(i.collection, i.id) for i in expected.items}
+    assert len(shown["items"]) == len(expected.items) and shown["skipped"] == []
+    # The items as they would be uploaded: what verify compares is what the Takeout held.
+    found = DavMover(kind).inventory(dav_source.source, SourceSecrets(dav_source.password_file))
+    assert {i: p.fingerprint for i, p in found.extra.items()} == {i: p.fingerprint for i, p in expected.extra.items()}
+    assert {p.collection.slug for p in found.extra.values()} == {p.collection.slug for p in expected.extra.values()}
+    assert dav_source.fingerprint() == before  # the source is read-only to the move
+    assert list((tmp_path / "tmp").iterdir()) == []  # vdirsyncer's copy and the secret's file are gone
+
+
+def _cmdlines():
+    lines = []
+    for entry in Path("/proc").iterdir():
+        try:
+            lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+        except OSError:
+            pass
+    return lines
+
+
+def test_the_source_password_is_never_in_a_process_arguments_with_standin_radicale_source(dav_source, tmp_path):
+    code, _, err, seen = sovstack_dry_run("calendars", dav_source.source, dav_source.password_file, tmp_path,
+                                          sample=_cmdlines)
+    assert code == 0, err
+    assert any("vdirsyncer" in line for line in seen)  # the sampling saw the mover at work
+    assert not [line for line in seen if dav_standin.PASSWORD in line]
+
+
+def test_a_wrong_password_names_the_source_and_leaves_nothing_with_standin_radicale_source(dav_source, tmp_path):
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not-the-password")
+    code, out, err, _ = sovstack_dry_run("contacts", dav_source.source, wrong, tmp_path)
+    assert code == 2 and out == ""
+    assert f"--from {dav_source.source}: vdirsyncer could not list the collections" in err and "401" in err, err
+    assert "--password-file" in err and "not-the-password" not in err
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("source, secret, message", [
+    ("http://bob@192.0.2.7/dav/", "password", "plain http would send the password in clear to 192.0.2.7"),
+    ("https://cloud.example.org/remote.php/dav/", "password", "names the member's user name and the host"),
+    ("https://bob:hunter2@cloud.example.org/", "password", "the address holds a password"),
+    ("https://bob@cloud.example.org/", "token", "OAuth tokens are not used"),
+    ("https://bob@cloud.example.org/", None, "app password at that server is needed: --password-file is not given"),
+    ('https://bob@cloud.example.org/"x', "password", "quotes, backslashes and line breaks"),
+])
+def test_a_bad_server_source_is_refused_before_anything_runs(tmp_path, source, secret, message):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("hunter2")
+    secrets = SourceSecrets(secret_file if secret else None, secret or "password")
+    with mock.patch("subprocess.run", side_effect=AssertionError("vdirsyncer must not run")):
+        with pytest.raises(UserError, match=message) as caught:
+            DavMover("calendars").inventory(source, secrets)
+    assert caught.value.hint and "hunter2" not in caught.value.message + caught.value.hint
+
+
+def test_the_vdirsyncer_config_quotes_every_value_and_reads_the_source_only(tmp_path):
+    url, user = davserver.parse("https://alice%40asso.example@cloud.example.org:8443/dav/", "contacts")
+    assert (url, user) == ("https://cloud.example.org:8443/dav/", "alice@asso.example")
+    (tmp_path / "sec ret").write_text("hunter2-secret")
+    text = davserver._config("contacts", url, 'al"ice', tmp_path / "sec ret", tmp_path)
+    assert "hunter2-secret" not in text  # vdirsyncer fetches it with `cat FILE`: only the file's name is shown
+    import tomllib  # vdirsyncer's values are JSON; these happen to parse as TOML strings too
+
+    parsed = {k: v for k, v in (line.split(" = ", 1) for line in text.splitlines() if " = " in line)}
+    assert json.loads(parsed["username"]) == 'al"ice' and json.loads(parsed["url"]) == url
+    assert json.loads(parsed["password.fetch"]) == ["command", "cat", str(tmp_path / "sec ret")]
+    assert parsed["read_only"] == "true" and parsed["type"] in ('"carddav"', '"filesystem"')
+    assert tomllib.loads(f"v = {parsed['username']}")["v"] == 'al"ice'
+
+
+# --- a hoster's CalDAV/CardDAV server as the destination (MEMBER=https://HOST/PATH) ---------------------
+
+@pytest.fixture
+def hoster(tmp_path):
+    """A stand-in for a hoster's Nextcloud: Debian's Radicale on the loopback, empty, the member's login
+    bob (tests/dav_standin.py); and a stack file, which the move reads but whose servers it never contacts."""
+    standin = DavStandin(tmp_path / "hoster")
+    stack_in(tmp_path / "stack")
+    (tmp_path / "takeout").mkdir()
+    standin.files = dict(zip(("calendars", "contacts"), takeout_dav.write_takeout(tmp_path / "takeout")))
+    yield standin
+    standin.stop()
+
+
+def move_to_hoster(hoster, kind, source, *extra):
+    return CliRunner().invoke(cli, ["migrate", kind, "--from", str(source), "--to", f"{dav_standin.USER}={hoster.url('')}",
+                                    "--to-password-file", str(hoster.password_file), *extra,
+                                    "--stack", str(hoster.folder.parent / "stack" / "sovstack.yml")])
+
+
+def hoster_holds(hoster, kind):
+    dest = DavHoster(hoster.url(""), dav_standin.USER, dav_standin.PASSWORD, kind).discover()
+    slugs = {p.collection.slug for p in dav.inventory(str(hoster.files[kind]), kind).extra.values()}
+    return {uid: fp for slug in slugs for uid, fp in dav.fingerprints(kind, dest.read_collection(slug) or [], slug).items()}
+
+
+@pytest.mark.parametrize("kind", ["calendars", "contacts"])
+def test_a_move_to_a_hosters_server_round_trips_and_catches_a_loss_with_standin_radicale_hoster(hoster, kind):
+    expected = dav.inventory(str(hoster.files[kind]), kind)
+    n = len(expected.items)
+    first = move_to_hoster(hoster, kind, hoster.files[kind])
+    assert first.exit_code == 0, first.output
+    assert f"{n} expected, {n} copied this run, 0 missing, 0 altered" in first.output, first.output
+    assert hoster_holds(hoster, kind) == {i.id: p.fingerprint for i, p in expected.extra.items()}
+    again = move_to_hoster(hoster, kind, hoster.files[kind])
+    assert " 0 copied this run, 0 missing, 0 altered" in again.output, again.output
+    # The member's app deletes one item and changes another at the hoster: the next run names the
+    # changed one (never overwriting it) and copies the deleted one again.
+    payload = sorted(expected.extra.items())
+    (_, gone), (changed_item, changed) = payload[0], payload[-1]
+    auth = (dav_standin.USER, dav_standin.PASSWORD)
+    base = hoster.url(f"{changed.collection.slug}/")
+    assert requests.delete(base + gone.href, auth=auth, timeout=30).status_code in (200, 204)
+    text = requests.get(base + changed.href, auth=auth, timeout=30).text
+    field = "SUMMARY:" if kind == "calendars" else "FN:"
+    edited = re.sub(rf"(?m)^{field}(.*)$", lambda m: f"{field}{m.group(1)} (changé)", text, count=1)
+    assert requests.put(base + changed.href, data=edited.encode(), auth=auth, timeout=30,
+                        headers={"Content-Type": dav.CONTENT_TYPE[kind]}).status_code in (201, 204)
+    caught = move_to_hoster(hoster, kind, hoster.files[kind])
+    assert caught.exit_code == 1, caught.output
+    assert " 1 copied this run, 0 missing, 1 altered" in caught.output, caught.output
+    assert f"altered: {changed_item.collection} / {changed_item.id} ({field[:-1]}" in caught.output, caught.output
+    assert "(changé)" in requests.get(base + changed.href, auth=auth, timeout=30).text  # not overwritten
+
+
+def test_a_server_to_server_move_needs_no_password_in_any_argument_with_standin_radicale_source_and_hoster(
+        hoster, dav_source):
+    moved = move_to_hoster(hoster, "contacts", dav_source.source, "--password-file", str(dav_source.password_file))
+    n = len(dav_source.expected["contacts"].items)
+    assert moved.exit_code == 0 and f"{n} expected, {n} copied this run" in moved.output, moved.output
+
+
+@pytest.mark.parametrize("to, secret, message", [
+    ("bob=ftp://cloud.example.org/", True, "is not a CalDAV/CardDAV server address"),
+    ("bob=http://cloud.example.org/dav/", True, "plain HTTP would send bob's app password unencrypted"),
+    ("bob=https://bob:pw@cloud.example.org/", True, "the address holds a password"),
+    ("bo b=https://cloud.example.org/", True, "bo b"),
+    ("bob=https://cloud.example.org/", False, "app password at https://cloud.example.org/ is needed"),
+])
+def test_a_bad_hoster_destination_is_refused_before_anything_is_copied(tmp_path, to, secret, message):
+    stack_in(tmp_path / "stack")
+    ics = takeout_dav.write_takeout(tmp_path)[0]
+    (tmp_path / "app").write_text("app-password")
+    result = CliRunner().invoke(cli, ["migrate", "calendars", "--from", str(ics), "--to", to,
+                                      *(["--to-password-file", str(tmp_path / "app")] if secret else []),
+                                      "--stack", str(tmp_path / "stack" / "sovstack.yml")])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "app-password" not in result.output
+
+
+@pytest.mark.parametrize("tools, to, expected", [
+    ({"nextcloud": {"server": "main", "subdomain": "cloud"}}, "alice",
+     "https://cloud.voisins.example.org/remote.php/dav/"),
+    ({}, "alice=https://nuage.chatons.example/remote.php/dav/", "https://nuage.chatons.example/remote.php/dav/"),
+])
+def test_the_destination_is_the_stacks_nextcloud_or_the_hosters_server_named(tmp_path, tools, to, expected):
+    from sovstack.engines.apply import load
+
+    stack_file = stack_in(tmp_path)
+    data = yaml.safe_load(stack_file.read_text())
+    data["tools"] = {k: v for k, v in data["tools"].items() if k != "radicale"} | tools
+    stack_file.write_text(yaml.safe_dump(data))
+    dest = DavMover("calendars").destination(load(stack_file), to)
+    assert isinstance(dest, DavHoster) and (dest.url, dest.user) == (expected, "alice")
+    with pytest.raises(UserError, match="app password at .* is needed: --to-password-file is not given"):
+        DavMover("calendars")._open(dest, SourceSecrets())

@@ -48,6 +48,8 @@ def migrate_cmd(kind: str, source: str | None, to: str | None, moves_csv: Path |
       sovstack migrate calendars --from takeout/Calendar/Bureau.ics --dry-run --json
       sovstack migrate calendars --from takeout/Calendar/Bureau.ics --to alice
       sovstack migrate calendars --moves calendars.csv
+      sovstack migrate contacts --from https://alice@cloud.former.example/remote.php/dav/ \\
+          --password-file alice.pass --to alice
       sovstack migrate mail --from imaps://alice%40gmail.com@imap.gmail.com --to alice --password-file alice.pass
       sovstack migrate mail --from imaps://alice%40gmail.com@imap.gmail.com --to alice --password-file alice.pass --final
       sovstack migrate mail --from "takeout/Mail/All mail Including Spam and Trash.mbox" --to alice

@@ -1,7 +1,7 @@
 """Calendars and address books as files (Google Takeout's .ics, one calendar per file, and .vcf):
 what they hold, item by item, keyed by UID, and each item as the one file Radicale stores for it.
 
-Pure: reads the source files, writes nothing. The identity key is the UID. A moved instance of a
+Pure: reads the source files (or a server's collections, as davserver.py stored them), writes nothing. The identity key is the UID. A moved instance of a
 recurring event (same UID, with RECURRENCE-ID) travels with its series in one item, as CalDAV
 stores it (RFC 4791 4.1). A card without a UID gets one derived from its content, the same on every
 run, and that UID is written into what is uploaded.
@@ -74,8 +74,8 @@ def source_files(source: str, kind: str) -> list[Path]:
         return files
     if not path.is_file():
         raise UserError(f"--from {source}: no such file or folder",
-                        f"give a Takeout {suffix} file (or its folder); a CalDAV/CardDAV server as source is not "
-                        "built yet")
+                        f"give a Takeout {suffix} file (or its folder), or a server's address: "
+                        "https://USER@HOST/PATH with --password-file")
     if path.suffix.lower() != suffix:
         other = "contacts" if kind == "calendars" else "calendars"
         raise UserError(f"--from {source}: {kind} are read from {suffix} files, not {path.suffix or 'this file'}",
@@ -97,17 +97,48 @@ def read_text(path: Path) -> str:
 def inventory(source: str, kind: str) -> Inventory:
     """Every item of every file of the source, exactly once: in `items` (with its Payload in `extra`)
     or in `skipped` with the reason."""
+    read = _calendar if kind == "calendars" else _cards
+    return _inventory(source, kind, ((path, *read(path, read_text(path))) for path in source_files(source, kind)),
+                      "rename a file, or its X-WR-CALNAME")
+
+
+def inventory_vdir(folder: Path, source: str, kind: str) -> Inventory:
+    """The same from a server's collections as vdirsyncer stores them (davserver.pulled): a folder per
+    collection, one file per item, the collection's name in its `displayname` file."""
+    def collections():
+        for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+            named = path / "displayname"
+            name = " ".join(named.read_text(encoding="utf-8", errors="replace").split()) if named.is_file() else ""
+            files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() == SUFFIX[kind])
+            if kind == "contacts":
+                yield (path, *_cards(path, "\n".join(read_text(f) for f in files), name or path.name))
+                continue
+            from icalendar import Calendar
+
+            merged, zones = Calendar(), set()
+            for f in files:
+                calendar = parse_calendar(read_text(f), f"{source} ({path.name}/{f.name})")
+                if "PRODID" not in merged and "PRODID" in calendar:
+                    merged.add("PRODID", calendar["PRODID"])
+                for component in calendar.subcomponents:
+                    zone = str(component.get("TZID", "")) if component.name == "VTIMEZONE" else None
+                    if zone is None or zone not in zones:
+                        merged.add_component(component)
+                        zones.add(zone)
+            yield (path, *_calendar_items(merged, name or path.name, path))
+
+    return _inventory(source, kind, collections(), "rename one of them on the server")
+
+
+def _inventory(source: str, kind: str, read, rename: str) -> Inventory:
     found = Inventory(kind, source)
     slugs: dict[str, Path] = {}
-    for path in source_files(source, kind):
-        text = read_text(path)
-        read = _calendar if kind == "calendars" else _cards
-        name, groups = read(path, text)
+    for path, name, groups in read:
         coll = Collection(name, slug(name, "calendar" if kind == "calendars" else "contacts"), path)
         if coll.slug in slugs:
             raise UserError(f"--from {source}: {slugs[coll.slug].name} and {path.name} would both become the "
                             f"collection {coll.slug!r}",
-                            "move them one at a time with different names (rename a file, or its X-WR-CALNAME)")
+                            f"move them one at a time with different names ({rename})")
         slugs[coll.slug] = path
         for uid, entry in groups.items():
             if isinstance(entry, str):
@@ -174,10 +205,13 @@ def group_events(calendar) -> dict[str, list]:
 
 
 def _calendar(path: Path, text: str):
+    calendar = parse_calendar(text, str(path))
+    return _calendar_items(calendar, " ".join(str(calendar.get("X-WR-CALNAME", "")).split()) or path.stem, path)
+
+
+def _calendar_items(calendar, name: str, path: Path):
     from icalendar import Calendar
 
-    calendar = parse_calendar(text, str(path))
-    name = " ".join(str(calendar.get("X-WR-CALNAME", "")).split()) or path.stem
     zones = {str(z.get("TZID")): z for z in calendar.subcomponents if z.name == "VTIMEZONE"}
     out: dict[str, object] = {}
     for uid, components in group_events(calendar).items():
@@ -257,7 +291,7 @@ def parse_cards(text: str, where: str) -> list[tuple[str, object]]:
     return cards
 
 
-def _cards(path: Path, text: str):
+def _cards(path: Path, text: str, name: str = ""):
     cards = parse_cards(text, str(path))
     if not cards and text.strip():
         raise UserError(f"--from {path}: no vCard in it (no BEGIN:VCARD ... END:VCARD)",
@@ -277,19 +311,28 @@ def _cards(path: Path, text: str):
             out[uid] = note
             continue
         out[uid] = (unique[0], card_fingerprint(found[0]), note)
-    return path.stem, out
+    return name or path.stem, out
 
 
 # --- what the destination holds ------------------------------------------------------------------
 
-def fingerprints(kind: str, text: str, where: str) -> dict[str, tuple]:
-    """UID -> fingerprint of a collection as the destination serves it (GET on the collection)."""
-    if not text.strip():
-        return {}
+def fingerprints(kind: str, texts: str | list[str], where: str) -> dict[str, tuple]:
+    """UID -> fingerprint of a collection as the destination serves it: one text (Radicale's GET on the
+    collection) or one text per item (a REPORT's calendar-data or address-data)."""
+    events: dict[str, list] = {}
+    cards: dict[str, tuple] = {}
+    for text in [texts] if isinstance(texts, str) else texts:
+        if not text.strip():
+            continue
+        if kind == "calendars":
+            for uid, components in group_events(parse_calendar(text, where)).items():
+                events.setdefault(uid, []).extend(components)
+        else:
+            cards |= {str(card.uid.value).strip(): card_fingerprint(card)
+                      for _, card in parse_cards(text, where) if hasattr(card, "uid")}
     if kind == "calendars":
-        return {uid: event_fingerprint(cs) for uid, cs in group_events(parse_calendar(text, where)).items()}
-    return {str(card.uid.value).strip(): card_fingerprint(card)
-            for _, card in parse_cards(text, where) if hasattr(card, "uid")}
+        return {uid: event_fingerprint(components) for uid, components in events.items()}
+    return cards
 
 
 def difference(expected: tuple, found: tuple, kind: str) -> str:

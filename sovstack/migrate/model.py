@@ -140,7 +140,35 @@ class SourceSecrets:
     # password for a file tool reached over WebDAV (--to-password-file, or the CSV's to_secret_file).
     to_path: Path | None = None
 
-    def read(self) -> str | None:
-        if self.path is None:
-            return None
-        return self.path.read_text(encoding="utf-8").rstrip("\r\n")
+    @property
+    def option(self) -> str:
+        return "--token-file" if self.kind == "token" else "--password-file"
+
+    def source_secret(self, what: str) -> str:
+        """The source's password or token (`what` says which, for the error)."""
+        return read_secret_file(self.path, self.option, what)
+
+    def destination_secret(self, what: str) -> str:
+        return read_secret_file(self.to_path, "--to-password-file", what)
+
+
+def read_secret_file(path: Path | None, option: str, what: str) -> str:
+    """The secret a file holds: one line of UTF-8, its line ending dropped. UserError naming the option,
+    the file and the fix when it is not given, unreadable, empty or more than one line; the error never
+    shows the file's content."""
+    from sovstack.errors import UserError
+
+    if path is None:
+        raise UserError(f"{what} is needed: {option} is not given",
+                        f"write {what} in a file only you can read (chmod 600) and pass {option} FILE")
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise UserError(f"{option} {path}: cannot read it ({exc.strerror})",
+                        f"give a readable file holding {what}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{option} {path}: not UTF-8 text", f"the file must hold only {what}") from None
+    if not secret or any(ord(c) < 32 for c in secret):
+        raise UserError(f"{option} {path}: empty, or more than one line",
+                        f"the file must hold only {what}, on one line")
+    return secret

@@ -76,6 +76,8 @@ class Radicale:
     target: Target
     user: str  # checked against the directory and members.accounts.USERNAME before it gets here
     url: str
+    what = "Radicale"
+    log_hint = "check Radicale's log on the server: journalctl -u radicale"
 
     def __str__(self) -> str:
         return f"radicale {self.url}{self.user}/"
@@ -96,6 +98,16 @@ class Radicale:
 
     def collection_path(self, slug: str) -> str:
         return f"/{self.user}/{slug}/"
+
+    def read_collection(self, slug: str) -> list[str] | None:
+        """The whole collection as Radicale serves it on a GET (None when it does not exist)."""
+        answer = self.call([{"method": "GET", "path": self.collection_path(slug), "want_body": True}])[0]
+        if answer["status"] == 404:
+            return None
+        if answer["status"] != 200:
+            raise UserError(f"{self}: reading {slug}/ back failed (HTTP {answer['status']})",
+                            "check Radicale's log on the server (journalctl -u radicale), then run again")
+        return [answer["body"]]
 
 
 def mkcol(kind: str, name: str) -> str:

@@ -76,18 +76,6 @@ def obscure(secret: str) -> str:
     return result.stdout.strip()
 
 
-def read_secret(secrets: SourceSecrets, what: str, option: str) -> str:
-    try:
-        value = secrets.read()
-    except OSError as exc:
-        raise UserError(f"{option} {secrets.path}: cannot read it ({exc.strerror})",
-                        f"give a readable file holding {what}") from None
-    if not value:
-        raise UserError(f"{what} is needed: {option} is not given or the file is empty",
-                        f"write {what} in a file only you can read (chmod 600) and pass {option} FILE")
-    return value
-
-
 def source_remote(source: str, secrets: SourceSecrets) -> Remote:
     """--from as an rclone remote named `src`; UserError naming the value and the forms allowed."""
     env = {"RCLONE_CONFIG_SRC_TYPE": ""}
@@ -99,7 +87,7 @@ def source_remote(source: str, secrets: SourceSecrets) -> Remote:
                             f"on a machine with a browser run `rclone authorize \"{backend}\"` and save the token "
                             "it prints (the JSON) in a file only you can read")
         env |= {"RCLONE_CONFIG_SRC_TYPE": backend,
-                "RCLONE_CONFIG_SRC_TOKEN": read_secret(secrets, "the OAuth token", "--token-file")}
+                "RCLONE_CONFIG_SRC_TOKEN": secrets.source_secret("the OAuth token")}
         if backend == "drive":
             env["RCLONE_DRIVE_EXPORT_FORMATS"] = os.environ.get("RCLONE_DRIVE_EXPORT_FORMATS", ODF)
         return Remote("src", env, path)
@@ -111,7 +99,7 @@ def source_remote(source: str, secrets: SourceSecrets) -> Remote:
         if url.password:
             raise UserError("--from has a password in it: it would show in the process list and your shell "
                             "history", "take it out of --from and give it with --password-file")
-        password = obscure(read_secret(secrets, "the password", "--password-file"))
+        password = obscure(secrets.source_secret("the password"))
         if url.scheme == "sftp":
             env |= {"RCLONE_CONFIG_SRC_TYPE": "sftp", "RCLONE_CONFIG_SRC_HOST": url.hostname,
                     "RCLONE_CONFIG_SRC_PORT": str(url.port or 22), "RCLONE_CONFIG_SRC_USER": unquote(url.username),
@@ -204,9 +192,7 @@ class FilesMover:
         return Destination(member, f"https://{fqdn}" + WEBDAV_PATHS[tool].format(user=member), tool)
 
     def _dest_remote(self, dest: Destination, secrets: SourceSecrets) -> Remote:
-        to_secret = SourceSecrets(secrets.to_path)
-        password = obscure(read_secret(to_secret, f"{dest.member}'s app password for {dest.url}",
-                                       "--to-password-file"))
+        password = obscure(secrets.destination_secret(f"{dest.member}'s app password for {dest.url}"))
         env = {"RCLONE_CONFIG_DST_TYPE": "webdav", "RCLONE_CONFIG_DST_URL": dest.url,
                "RCLONE_CONFIG_DST_VENDOR": dest.vendor, "RCLONE_CONFIG_DST_USER": dest.member,
                "RCLONE_CONFIG_DST_PASS": password}

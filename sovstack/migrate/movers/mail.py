@@ -105,17 +105,7 @@ def secret_of(source: ImapSource, secrets: SourceSecrets) -> str:
         raise UserError(f"--from {source}: the source's password is not given",
                         "put the app password in a file only you can read and add --password-file FILE "
                         "(or --token-file FILE for an OAuth access token)")
-    option = "--token-file" if secrets.kind == "token" else "--password-file"
-    try:
-        secret = secrets.read() or ""
-    except OSError as exc:
-        raise UserError(f"{option} {secrets.path}: cannot read it ({exc.strerror})", "give a readable file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{option} {secrets.path}: not UTF-8 text", "the file must hold only the secret") from None
-    if not secret or any(ord(c) < 32 for c in secret):
-        raise UserError(f"{option} {secrets.path}: empty, or more than one line",
-                        "the file must hold only the secret, on one line")
-    return secret
+    return secrets.source_secret("the OAuth access token" if secrets.kind == "token" else "the app password")
 
 
 @dataclass
