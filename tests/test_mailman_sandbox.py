@@ -9,6 +9,7 @@ The network: the hub "coordination" (ada), "nord" (ben, dan) and "sud" (cleo). T
 from __future__ import annotations
 
 import email
+import hashlib
 import email.policy
 import email.utils
 import json
@@ -21,6 +22,7 @@ import dkim
 import pytest
 import yaml
 
+from sovstack.migrate.movers import lists
 from sovstack.stack.secrets import new_private_key
 from sovstack.wiring.dkim import txt_value
 from tests import mailbox
@@ -252,6 +254,14 @@ def test_a_mailchimp_audience_moves_into_a_newsletter_verified_and_a_rerun_copie
     assert "3 expected, 3 copied this run, 0 missing, 0 altered, 2 skipped: verified" in first, first
     again = sovstack(*move, cwd=stack.work).stdout
     assert "3 expected, 0 copied this run, 0 missing, 0 altered, 2 skipped: verified" in again, again
+    # The export is kept on the server as the evidence of consent: root only, byte for byte, once however
+    # often it is moved, and named in the report.
+    kept = lists.evidence_path("infolettre", export.read_bytes(), str(export))
+    listing = ssh(stack.server, f"stat -c '%a %U' {kept}; sha256sum {kept} | cut -d' ' -f1; "
+                                f"ls {lists.EVIDENCE_DIR}/infolettre | wc -l").stdout.split()
+    assert listing == ["600", "root", hashlib.sha256(export.read_bytes()).hexdigest(), "1"], listing
+    report = json.loads((stack.work / "migration-report.json").read_text())["moves"]
+    assert any(kept in note for m in report if m["kind"] == "lists" for note in m["notes"]), report
     members = rest(stack, f"/lists/infolettre.{LISTS}/roster/member")["entries"]
     assert sorted(e["email"].lower() for e in members) == ["ann@asso.example", "bob@asso.example"]
     pending = rest(stack, f"/lists/infolettre.{LISTS}/requests")["entries"]
@@ -264,6 +274,31 @@ def test_a_mailchimp_audience_moves_into_a_newsletter_verified_and_a_rerun_copie
     checked = sovstack(*move, "--verify-only", cwd=stack.work, check=False)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "bob@asso.example" in checked.stdout + checked.stderr
+
+
+@pytest.mark.proves("mailman3", "backup", "restore")
+def test_a_backup_brings_a_deleted_newsletter_back_with_its_subscribers_bans_and_kept_export(stack):
+    """After the newsletter test: its list, subscribers, invitation, bans and the kept export come back."""
+    name = f"infolettre.{LISTS}"
+    before = {what: sorted(e["email"].lower() for e in rest(stack, f"/lists/{name}/{what}").get("entries", []))
+              for what in ("roster/member", "requests", "bans")}
+    assert before["roster/member"] and before["bans"], before
+    assert "backup: main: snapshot " in sovstack("backup", cwd=stack.work).stdout
+    rest(stack, f"/lists/{name}", method="DELETE")
+    ssh(stack.server, f"rm -rf {lists.EVIDENCE_DIR}")
+    assert rest(stack, f"/lists/{name}", missing_ok=True) is None
+
+    result = sovstack("restore", "--tool", "mailman3", cwd=stack.work)
+    assert "FAILING" not in result.stdout, result.stdout
+    after = {what: sorted(e["email"].lower() for e in rest(stack, f"/lists/{name}/{what}").get("entries", []))
+             for what in before}
+    assert after == before
+    assert ssh(stack.server, f"find {lists.EVIDENCE_DIR}/infolettre -type f | wc -l").stdout.strip() == "1"
+    # The web interface answers again after the restore (its own database came back too).
+    page = ssh(stack.server, f"curl -sS --fail --resolve {LISTS}:443:127.0.0.1 --cacert "
+                             f"/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt "
+                             f"https://{LISTS}/postorius/lists/").stdout
+    assert "Mailing Lists" in page or "Listes de diffusion" in page, page[:500]
 
 
 @pytest.mark.proves("mailman3", "group-spaces")

@@ -264,3 +264,17 @@ def test_a_newsletter_name_mailman_cannot_take_or_sovstack_keeps_is_refused_befo
     assert f"--to {to}" in done.stderr or f"--to {to!r}" in done.stderr, done.stderr
     assert named in done.stderr and fix in done.stderr, done.stderr
     assert sorted(p.name for p in stack.parent.iterdir()) == before  # the server (203.0.113.10) was never asked
+
+
+@pytest.mark.parametrize("source, suffix", [("Audience.ZIP", ".zip"), ("groups.csv", ".csv"),
+                                            ("adresses.txt", ".txt"), ("export", ".export"),
+                                            ("x.sh;rm -rf", ".export")])
+def test_the_kept_export_is_named_by_its_content_inside_mailmans_backup_set(source, suffix):
+    from sovstack.catalog import load_catalog
+
+    path = lists.evidence_path("infolettre", b"Email Address\nann@asso.example\n", source)
+    assert path == lists.evidence_path("infolettre", b"Email Address\nann@asso.example\n", "other/" + source)
+    assert path != lists.evidence_path("infolettre", b"Email Address\nbob@asso.example\n", source)
+    assert re.fullmatch(r"/var/lib/sovstack/mailman3/consent/infolettre/[0-9a-f]{32}" + re.escape(suffix), path)
+    backup = load_catalog().tools["mailman3"].deploy.backup
+    assert any(path.startswith(kept.rstrip("/") + "/") for kept in backup.paths), backup.paths

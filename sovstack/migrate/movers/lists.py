@@ -21,8 +21,11 @@ Source shapes (facts: the project's migration notes, section "Mailing lists"):
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
+import shlex
 import json
 import re
 import zipfile
@@ -325,6 +328,17 @@ def _offer_name(catalog: Any, offer: Any) -> str:
 
 LIST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")  # Mailman's listname_chars, as sovstack names lists
 SCRIPT = "/usr/local/lib/sovstack/mailman3-lists.py"
+# The export itself, kept as the evidence of consent: root-only, under a path of Mailman's backup set
+# (mailman3.yml backup.paths), so it is in every backup, which restic encrypts.
+EVIDENCE_DIR = "/var/lib/sovstack/mailman3/consent"
+EVIDENCE_SUFFIXES = (".zip", ".csv", ".txt")
+
+
+def evidence_path(list_name: str, data: bytes, source: str) -> str:
+    """Where the export is kept: named by its content's hash, so a re-run of the same file keeps one copy."""
+    suffix = Path(source).suffix.lower()
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{EVIDENCE_DIR}/{list_name}/{digest[:32]}{suffix if suffix in EVIDENCE_SUFFIXES else '.export'}"
 
 
 @dataclass(frozen=True)
@@ -337,6 +351,23 @@ class Newsletter:
 
     def __str__(self) -> str:
         return f"{self.name}@{self.domain}"
+
+    def keep(self, source: str) -> str:
+        """Store the export on the server (root only, 0600) as the evidence of consent; returns its path."""
+        data = Path(source).read_bytes()
+        path = evidence_path(self.name, data, source)
+        folder = shlex.quote(path.rsplit("/", 1)[0])
+        digest = hashlib.sha256(data).hexdigest()
+        script = (f"umask 077 && mkdir -p {folder} && t=$(mktemp {folder}/.incoming.XXXXXX) && base64 -d > \"$t\" "
+                  f"&& {{ echo '{digest}  '\"$t\" | sha256sum -c --quiet || {{ rm -f \"$t\"; exit 1; }}; }} "
+                  f"&& mv -f \"$t\" {shlex.quote(path)}")
+        result = self.target.run(script, timeout=900, as_root=True, stdin=base64.b64encode(data).decode())
+        if result.returncode != 0:
+            raise UserError(f"server {self.target.name!r}: the export could not be kept at {path}: "
+                            f"{(result.stderr or result.stdout).strip()[-400:]}",
+                            "check the server's free space (df -h /var/lib), then run again: the list is complete, "
+                            "a re-run stores the export")
+        return path
 
     def call(self, command: str, job: dict | None = None) -> dict:
         line = f"python3 {SCRIPT} newsletter" if command == "newsletter" else f"python3 {SCRIPT} roster {self.name}"
@@ -394,6 +425,10 @@ class ListsMover:
                "invite": sorted(r.written.strip() for r in rows.values() if r.action == "invite"),
                "ban": bans(inventory)}
         after = dest.call("newsletter", job)
+        kept = dest.keep(source)
+        inventory.notes.append(f"the export is kept on the server as the evidence of consent: {kept} (root only, "
+                               "in every backup, encrypted by restic); delete it there when the law no longer "
+                               "asks you to keep it")
         progress(len(rows), len(rows))
         had = set(before["members"]) | set(before["pending"])
         return len({i.id for i in rows} & (set(after["members"]) | set(after["pending"])) - had)
