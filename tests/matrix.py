@@ -57,6 +57,17 @@ class Homeserver:
                 await client.close()
         return self.run(attempt())
 
+    def token_login(self, token: str) -> str | None:
+        """The Matrix ID a login token (what Synapse hands a client after single sign-on) logs in as."""
+        async def attempt() -> str | None:
+            client = self.client()
+            try:
+                answer = await client.login(token=token)
+                return answer.user_id if isinstance(answer, LoginResponse) else None
+            finally:
+                await client.close()
+        return self.run(attempt())
+
     def register(self, user: str, password: str) -> tuple[int, dict]:
         """Open sign-up, as Element's "Create account" asks for it (the dummy flow)."""
         async def attempt() -> tuple[int, dict]:

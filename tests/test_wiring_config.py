@@ -398,3 +398,38 @@ def test_the_value_matcher_needs_the_value_next_to_the_name():
 def test_pending_lists_name_real_tools():
     for table in (PENDING_PROVIDER, MAIL_NOT_RENDERED, LOGIN_PENDING, {t for t, _ in MAIL_PENDING}):
         assert set(table) <= set(CATALOG.tools), table
+
+
+@pytest.mark.parametrize("tls, same_server, login, trusted", [
+    ("internal", True, "oidc", True), ("public", True, "oidc", False), ("internal", False, "oidc", False),
+    ("internal", True, "ldap", False)])
+def test_synapse_trusts_caddys_own_ca_for_its_openid_provider_only_with_internal_tls(tmp_path, tls, same_server,
+                                                                                     login, trusted):
+    """With tls: internal, the portal's certificate comes from Caddy's own CA on that server: Synapse fetches
+    the provider's keys server-side, so it must trust that CA too (beside Debian's, not instead)."""
+    from click.testing import CliRunner
+
+    from sovstack.cli.main import main as cli
+
+    servers = {"main": {"address": "192.0.2.10", "public_ip": "192.0.2.10"},
+               "chat": {"address": "192.0.2.11", "public_ip": "192.0.2.11"}}
+    tools = {"openldap": {"server": "main"}, "lemonldap-ng": {"server": "main"},
+             "matrix-synapse": {"server": "main" if same_server else "chat", "login": login}}
+    (tmp_path / "sovstack.yml").write_text(yaml.safe_dump({
+        "organisation": "Les Voisins", "domain": "voisins.test", "admin_email": "admin@voisins.test", "tls": tls,
+        "servers": servers if not same_server else {"main": servers["main"]}, "tools": tools}))
+    result = CliRunner().invoke(cli, ["render", "--stack", str(tmp_path / "sovstack.yml")])
+    assert result.exit_code == 0, result.output
+    server = "main" if same_server else "chat"
+    compose = yaml.safe_load((tmp_path / f"build/{server}/files/srv/sovstack/apps/matrix-synapse/compose.yml").read_text())
+    synapse = compose["services"]["synapse"]
+    mounts = [v for v in synapse["volumes"] if isinstance(v, dict)]
+    script = synapse["entrypoint"][-1]
+    if not trusted:
+        assert not mounts and "SSL_CERT_FILE" not in script
+        return
+    assert mounts == [{"type": "bind", "source": identity.CADDY_LOCAL_CA, "target": "/config/provider-ca.crt",
+                       "read_only": True, "bind": {"create_host_path": False}}]
+    bundle = "cat /etc/ssl/certs/ca-certificates.crt /config/provider-ca.crt > /run/ca-certificates.crt;"
+    assert bundle in script and script.index(bundle) < script.index("export SSL_CERT_FILE=/run/ca-certificates.crt;") \
+        < script.index("exec setpriv")

@@ -17,6 +17,8 @@ from sovstack.wiring.model import Wiring, ldap_base_dn
 
 # From inside a container, the server itself (compose files add host-gateway under this name).
 HOST_FROM_CONTAINERS = "host.docker.internal"
+# Caddy's own root CA (tls: internal), where Caddy keeps it on the server.
+CADDY_LOCAL_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
 
 
 def providers(stack: Stack, catalog: Catalog) -> list[str]:
@@ -53,7 +55,7 @@ def context(w: Wiring, tool_id: str, secrets: dict[str, str]) -> dict[str, Any] 
     if wired is None or by is None:
         return None
     deploy = w.catalog.tools[by].deploy
-    ctx: dict[str, Any] = {"tool": by, "name": w.catalog.tools[by].name, "protocol": wired}
+    ctx: dict[str, Any] = {"tool": by, "name": w.catalog.tools[by].name, "protocol": wired, "provider_ca": None}
     if wired == "ldap":
         ctx["ldap"] = _ldap_context(w, by, tool_id, secrets.get("ldap_bind_password"))
         # The directory listens on the host (slapd, or lldap on the host's network): Docker's gateway.
@@ -65,6 +67,9 @@ def context(w: Wiring, tool_id: str, secrets: dict[str, str]) -> dict[str, Any] 
         # Caddy through Docker's gateway instead of a round trip through public DNS.
         same_server = w.stack.tools[by].server == w.stack.tools[tool_id].server
         ctx["extra_hosts"] = [f"{fqdn}:host-gateway"] if same_server else []
+        # tls: internal: the provider's certificate comes from Caddy's own CA, which the tool must trust to
+        # fetch its keys (on that same server; a public certificate needs nothing more).
+        ctx["provider_ca"] = CADDY_LOCAL_CA if same_server and w.stack.tls == "internal" else None
     return ctx
 
 
