@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from sovstack.errors import UserError
-from sovstack.migrate.davserver import _loopback
+from sovstack.migrate.model import is_loopback
 
 DAV, CALDAV, CARDDAV = "DAV:", "urn:ietf:params:xml:ns:caldav", "urn:ietf:params:xml:ns:carddav"
 HOME = {"calendars": (CALDAV, "calendar-home-set"), "contacts": (CARDDAV, "addressbook-home-set")}
@@ -54,7 +54,7 @@ def parse_to(to: str, kind: str) -> tuple[str, str, str]:
     if parts.password is not None:
         raise UserError(f"--to {member}=...: the address holds a password",
                         "give the address without it, and the member's app password in --to-password-file")
-    if parts.scheme.lower() == "http" and not _loopback(host):
+    if parts.scheme.lower() == "http" and not is_loopback(host):
         raise UserError(f"--to {to}: plain HTTP would send {member}'s app password unencrypted to {host}",
                         "use the server's https:// address")
     netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")

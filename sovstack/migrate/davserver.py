@@ -13,7 +13,6 @@ Debian's 0.19.0 and 0.19.3.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from sovstack.errors import UserError
-from sovstack.migrate.model import SourceSecrets
+from sovstack.migrate.model import SourceSecrets, is_loopback
 
 STORAGE = {"calendars": ("caldav", ".ics"), "contacts": ("carddav", ".vcf")}
 TIMEOUT = 3 * 3600  # thousands of items one request each still end; a stuck server does not hang forever
@@ -35,15 +34,6 @@ ANSWERS = "y\n" * 10_000
 
 def is_server(source: str) -> bool:
     return source.lower().startswith(("https://", "http://"))
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse(source: str, kind: str) -> tuple[str, str]:
@@ -63,7 +53,7 @@ def parse(source: str, kind: str) -> tuple[str, str]:
     if parts.password is not None:
         raise UserError("--from: the address holds a password", "never put a password in a command: "
                         "give the address without it and the password in --password-file")
-    if parts.scheme.lower() == "http" and not _loopback(host):
+    if parts.scheme.lower() == "http" and not is_loopback(host):
         raise UserError(f"--from {source}: plain http would send the password in clear to {host}",
                         "use the server's https:// address")
     if any(c in source for c in "\"\\\n\r"):

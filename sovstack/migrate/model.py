@@ -152,6 +152,18 @@ class SourceSecrets:
         return read_secret_file(self.to_path, "--to-password-file", what)
 
 
+def is_loopback(host: str) -> bool:
+    """This machine's own address ("localhost", 127.0.0.0/8, ::1): where plain text crosses no network."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def read_secret_file(path: Path | None, option: str, what: str) -> str:
     """The secret a file holds: one line of UTF-8, its line ending dropped. UserError naming the option,
     the file and the fix when it is not given, unreadable, empty or more than one line; the error never

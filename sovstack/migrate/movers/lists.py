@@ -336,8 +336,11 @@ EVIDENCE_SUFFIXES = (".zip", ".csv", ".txt")
 
 def evidence_path(list_name: str, data: bytes, source: str) -> str:
     """Where the export is kept: named by its content's hash, so a re-run of the same file keeps one copy."""
+    return _evidence_path(list_name, hashlib.sha256(data).hexdigest(), source)
+
+
+def _evidence_path(list_name: str, digest: str, source: str) -> str:
     suffix = Path(source).suffix.lower()
-    digest = hashlib.sha256(data).hexdigest()
     return f"{EVIDENCE_DIR}/{list_name}/{digest[:32]}{suffix if suffix in EVIDENCE_SUFFIXES else '.export'}"
 
 
@@ -355,9 +358,9 @@ class Newsletter:
     def keep(self, source: str) -> str:
         """Store the export on the server (root only, 0600) as the evidence of consent; returns its path."""
         data = Path(source).read_bytes()
-        path = evidence_path(self.name, data, source)
-        folder = shlex.quote(path.rsplit("/", 1)[0])
         digest = hashlib.sha256(data).hexdigest()
+        path = _evidence_path(self.name, digest, source)
+        folder = shlex.quote(path.rsplit("/", 1)[0])
         script = (f"umask 077 && mkdir -p {folder} && t=$(mktemp {folder}/.incoming.XXXXXX) && base64 -d > \"$t\" "
                   f"&& {{ echo '{digest}  '\"$t\" | sha256sum -c --quiet || {{ rm -f \"$t\"; exit 1; }}; }} "
                   f"&& mv -f \"$t\" {shlex.quote(path)}")
