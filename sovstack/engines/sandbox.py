@@ -6,6 +6,8 @@ its recipe. Each sandbox gets its own SSH key and an inventory, kept in `<state>
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import re
@@ -158,19 +160,38 @@ def import_tree(tree: Path, tag: str, changes: list[str]) -> None:
           f"docker import {tag}")
 
 
+@contextlib.contextmanager
+def _building(tag: str):
+    """Held while `tag` is built: a second `sandbox up` (another terminal, a second test lane) waits for the
+    first build instead of running debootstrap again."""
+    lock = Path(tempfile.gettempdir()) / f"sovstack-image-{re.sub(r'[^A-Za-z0-9.-]', '_', tag)}.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_image(suite: str = SUITE) -> str:
     """Build the sandbox image unless the one for this recipe exists. Returns its tag."""
     client = docker_client()
     tag = image_tag(suite)
     if client.images.list(name=tag):
         return tag
+    with _building(tag):
+        if not client.images.list(name=tag):  # built by whoever held the lock before
+            _build_image(tag, suite)
+    return tag
+
+
+def _build_image(tag: str, suite: str) -> None:
     with tempfile.TemporaryDirectory(prefix="sovstack-rootfs-") as tmp:
         tree = Path(tmp) / "rootfs"
         build_rootfs(tree, suite, PACKAGES)
         setup = SETUP.replace("MIRROR", debian_mirror()).replace("SUITE", suite)
         _run(["chroot", str(tree), "/bin/sh", "-c", setup], "sandbox image setup")
         import_tree(tree, tag, ['CMD ["/sbin/init"]', "ENV container=docker"])
-    return tag
 
 
 def ensure_slim_image(suite: str = SUITE) -> str:
@@ -183,12 +204,18 @@ def ensure_slim_image(suite: str = SUITE) -> str:
     tag = f"debian:{suite}-slim"
     if client.images.list(name=tag):
         return tag
+    with _building(tag):
+        if not client.images.list(name=tag):
+            _build_slim_image(tag, suite)
+    return tag
+
+
+def _build_slim_image(tag: str, suite: str) -> None:
     with tempfile.TemporaryDirectory(prefix="sovstack-slim-") as tmp:
         tree = Path(tmp) / "rootfs"
         build_rootfs(tree, suite)
         _run(["chroot", str(tree), "/bin/sh", "-c", "apt-get clean; rm -rf /var/lib/apt/lists/*"], "slim image setup")
         import_tree(tree, tag, ['CMD ["bash"]'])
-    return tag
 
 
 def _state(name: str, state_dir: Path) -> Path:
