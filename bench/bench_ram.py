@@ -1,11 +1,14 @@
 """RAM actually used by each deployed tool on a sandbox server, against the catalog's estimate.
 
 The stack is the tools that really run here (Debian packages: Postfix + Dovecot + Rspamd + Redis,
-OpenLDAP, Roundcube on PHP-FPM, GoAccess, Prosody; and Matrix Synapse with its PostgreSQL, in the images
-sovstack builds from debian:trixie-slim), converged with pyinfra on a fresh sandbox, one member added, a
+OpenLDAP, Roundcube on PHP-FPM, GoAccess, Prosody, Radicale, Matomo on MariaDB, DokuWiki, LemonLDAP::NG,
+Mailman 3; and Matrix Synapse with its PostgreSQL, in the images sovstack builds from debian:trixie-slim),
+converged with pyinfra on a fresh sandbox, one member added, a
 minute left to settle. A host tool's RAM is the sum of its systemd units' cgroup memory (MemoryCurrent:
 resident memory and page cache charged to the service); a built tool's is the sum of its containers'
 memory as `docker stats` reports it (usage without the inactive page cache), read once after settling.
+A unit several tools run in (PHP-FPM: Roundcube, Matomo and DokuWiki are pools of one service) is counted
+whole for each of them and named as shared: systemd cannot split one service's memory by pool.
 Upstream images cannot be pulled here, so other compose tools are not measured (stand-ins would say
 nothing about the real ones).
 
@@ -26,13 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import rows  # noqa: E402  (bench/rows.py, next to this file)
-from stacks import write_stack  # noqa: E402
+from stacks import DEBIAN_FIRST, write_stack  # noqa: E402
 
 from sovstack.catalog import load_catalog  # noqa: E402
 from sovstack.engines import sandbox  # noqa: E402
-from tests.servers import DEBIAN_TOOLS, trust_test_host_ca  # noqa: E402
+from tests.servers import trust_test_host_ca  # noqa: E402
 
-TOOLS = list(DEBIAN_TOOLS)
+TOOLS = DEBIAN_FIRST
 BUILT_TOOLS = ["matrix-synapse"]  # compose tools whose images the server builds, so they run for real
 # Units a tool's packages start besides the ones it restarts on change (deploy.services):
 # measured with it because they run only for it.
@@ -100,6 +103,8 @@ def main() -> int:
                            check=True, capture_output=True, input="bench-password-123\n", text=True)
             time.sleep(args.settle)
             wanted = {tool: units(catalog, tool) for tool in TOOLS}
+            shared = {unit: [tool for tool in TOOLS if unit in wanted[tool]] for names in wanted.values()
+                      for unit in names}
             used = measure(server, sorted({u for names in wanted.values() for u in names}))
             built = {tool: measure_containers(server, tool) for tool in BUILT_TOOLS}
         finally:
@@ -114,7 +119,9 @@ def main() -> int:
         else:
             mb = sum(values) / 2**20
             measured, ok = f"{mb:.0f} MB", mb <= ram.recommended
-        print(f"| {tool} | {', '.join(wanted[tool])} | {measured} | {ram.min:.0f} / {ram.recommended:.0f} MB | "
+        named = ", ".join(u if len(shared[u]) == 1 else f"{u} (shared with {', '.join(t for t in shared[u] if t != tool)})"
+                          for u in wanted[tool])
+        print(f"| {tool} | {named} | {measured} | {ram.min:.0f} / {ram.recommended:.0f} MB | "
               f"{'' if ok is None else 'yes' if ok else 'NO'} |")
         rows.add(args.rows, "ram", f"{tool} ({', '.join(wanted[tool]) or 'timer'})", measured,
                  f"<= {ram.recommended:.0f} MB (catalog)", ok)

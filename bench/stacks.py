@@ -6,6 +6,12 @@ from pathlib import Path
 
 import yaml
 
+from tests.servers import DEBIAN_APPS, DEBIAN_TOOLS
+
+# Every tool the suite proves for real from Debian's packages: the two shared test stacks
+# (tests/servers.py), and the portal and the lists that have modules of their own.
+DEBIAN_FIRST = list(dict.fromkeys([*DEBIAN_TOOLS, *DEBIAN_APPS, "lemonldap-ng", "mailman3"]))
+
 
 def write_stack(work: Path, server, tools: dict) -> Path:
     work.mkdir(parents=True, exist_ok=True)

@@ -195,19 +195,19 @@ PROFILES = [
      # one option, DokuWiki (23.5, 256 MB); keeping what the group has scores nothing, so the best fit of the
      # whole stack keeps DokuWiki and squeezes the heavy tools: Mailu (2.5 GB) no longer fits, and
      # Postfix+Dovecot (22.5, proven) with Roundcube takes mail; that leaves room for Prosody (22.5) over
-     # Framateam (22). Lists: Mailman 3 from Debian (24.5, proven) over Framalistes (23); its 1 GB leaves no
-     # room for Galène (24), so video goes to Entraide CHATONS' free Jitsi (23), and the stack fills 8192 MB
-     # exactly. Synapse (2.5 GB) does not fit; Jitsi needs 8 GB alone. Etherpad, Nextcloud with its Forms,
+     # Framateam (22). Lists: Mailman 3 from Debian (24.5, proven) needs 2 GB as measured (bench_ram), which
+     # the 8 GB no longer hold beside the rest: Framalistes (23), run by Framasoft, and Galène (24) self-hosted
+     # for video. Synapse (2.5 GB) does not fit; Jitsi needs 8 GB alone. Etherpad, Nextcloud with its Forms,
      # GoatCounter and Radicale as before. Events: Framasoft's free Mobilizon.fr (no self-hosted option is
      # deployable yet); polls: no poll tool is deployed by sovstack yet, so the free Framadate of Entraide
      # CHATONS (first by id over Framasoft's, both 22).
      {"email": ("self-host", "postfix-dovecot"), "documents": ("self-host", "etherpad"),
-      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("hosted", "entraide-chatons"),
+      "files": ("self-host", "nextcloud"), "chat": ("self-host", "prosody"), "video": ("self-host", "galene"),
       "forms": ("self-host", "nextcloud-forms"), "analytics": ("self-host", "goatcounter"),
-      "lists": ("self-host", "mailman3"), "calendar": ("self-host", "radicale"), "knowledge": ("self-host", "dokuwiki"),
+      "lists": ("hosted", "framasoft"), "calendar": ("self-host", "radicale"), "knowledge": ("self-host", "dokuwiki"),
       "events": ("hosted", "framasoft"), "polls": ("hosted", "entraide-chatons")},
      {"chat": [("matrix-synapse", "stack_fit")], "email": [("mailu", "stack_fit")],
-      "video": [("galene", "stack_fit"), ("jitsi-meet", "ram_server")],
+      "video": [("jitsi-meet", "ram_server")], "lists": [("mailman3", "stack_fit")],
       "forms": [("framasoft", "end_of_life_other")], "polls": [("nextcloud-polls", "not_deployed")],
       "calendar": [("framaspace", "francophone_only")]}),
     ("sports club of 120 on €10, volunteer techie",
