@@ -1,9 +1,8 @@
 """Fresh and no-op converge time per engine, on sandbox servers (Debian 13 in Docker, over SSH).
 
 The stack is the Debian-first tools (Postfix + Dovecot + Rspamd, OpenLDAP, Roundcube, GoAccess, Prosody
-with converse.js from npm, Radicale, Matomo on MariaDB, DokuWiki, LemonLDAP::NG, Mailman 3, the members'
-portal) on the base layer (Docker, Caddy, firewall, fail2ban, unattended upgrades): every tool the suite
-runs for real from Debian's packages (bench/stacks.py DEBIAN_FIRST).
+with converse.js from npm, the members' portal) on the base layer (Docker, Caddy, firewall, fail2ban,
+unattended upgrades): the sample stack the suite converges with each engine (tests/servers.py DEBIAN_TOOLS).
 Each engine gets its own fresh sandbox; the no-op time is the median of several runs of `sovstack deploy` (render, checks, engine,
 health), so it is what a techie waits for.
 
@@ -25,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import rows  # noqa: E402  (bench/rows.py, next to this file)
-from stacks import DEBIAN_FIRST, write_stack  # noqa: E402
+from stacks import write_stack  # noqa: E402
 
 from sovstack.engines import sandbox  # noqa: E402
-from tests.servers import trust_test_host_ca  # noqa: E402
+from tests.servers import DEBIAN_TOOLS, trust_test_host_ca  # noqa: E402
 
 TARGETS = {"ansible": 15.0, "pyinfra": 5.0}  # no-op re-converge, seconds
-TOOLS = {tool: {"server": "main"} for tool in DEBIAN_FIRST}
+TOOLS = dict(DEBIAN_TOOLS)
 
 
 def deploy(work: Path, engine: str) -> float:

@@ -68,6 +68,9 @@ def lanes(tests: Path = TESTS) -> dict[str, list[Path]]:
 
 def main(args: list[str]) -> int:
     python = sys.executable
+    if "-h" in args or "--help" in args:
+        print(__doc__.replace("python scripts/lanes.py", "./run-tests"), flush=True)
+        return subprocess.call([python, "-m", "pytest", "--help"], cwd=ROOT)
     if selects_a_part(args) or os.environ.get("SOVSTACK_TEST_LANES") == "1":
         return subprocess.call([python, "-m", "pytest", *args], cwd=ROOT)
     modules = lanes()
