@@ -302,10 +302,24 @@ def test_a_backup_brings_a_deleted_newsletter_back_with_its_subscribers_bans_and
 
 
 @pytest.mark.proves("mailman3", "group-spaces")
-def test_purging_a_group_deletes_its_list_and_nothing_makes_it_again(stack):
-    # Last in the module: est leaves the stack file.
+def archived_lists(stack) -> set[str]:
+    """The lists HyperKitty holds web archives of (its own database, read as the web pages' user)."""
+    code = "from hyperkitty.models import MailingList\nprint(*MailingList.objects.values_list('name', flat=True))"
+    return set(ssh(stack.server, "cd / && runuser -u www-data -- python3 /usr/share/mailman3-web/manage.py shell -c "
+                                 + shlex.quote(code)).stdout.split())
+
+
+def test_purging_a_group_deletes_its_list_and_its_web_archives_and_nothing_makes_them_again(stack, tls):
+    # Last in the module: est leaves the stack file. First a post to est, so that HyperKitty archives it.
+    post(stack, tls, "cleo", f"est@{LISTS}", "Archive de est")
+    deadline = time.monotonic() + 120
+    while f"est@{LISTS}" not in archived_lists(stack):
+        assert time.monotonic() < deadline, f"HyperKitty did not archive est's post: {archived_lists(stack)}"
+        time.sleep(3)
     out = sovstack("groups", "remove", "est", "--purge", cwd=stack.work).stdout
-    assert f"the list est@{LISTS}" in out, out
+    assert f"the list est@{LISTS}" in out and f"the web archives of est@{LISTS} (HyperKitty)" in out, out
+    after = archived_lists(stack)
+    assert f"est@{LISTS}" not in after and f"sud@{LISTS}" in after, after  # sud's archive (posts above) stays
     assert rest(stack, f"/lists/est.{LISTS}", method="GET", missing_ok=True) is None
     sovstack("members", "join", "ada", "nord", cwd=stack.work)  # a refresh runs the deployed script, which still names est
     try:
