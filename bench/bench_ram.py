@@ -105,7 +105,7 @@ def main() -> int:
             wanted = {tool: units(catalog, tool) for tool in TOOLS}
             shared = {unit: [tool for tool in TOOLS if unit in wanted[tool]] for names in wanted.values()
                       for unit in names}
-            used = measure(server, sorted({u for names in wanted.values() for u in names}))
+            used = measure(server, sorted(shared))
             built = {tool: measure_containers(server, tool) for tool in BUILT_TOOLS}
         finally:
             sandbox.down("bench-ram", state_dir=state)

@@ -173,16 +173,20 @@ def _building(tag: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_image(suite: str = SUITE) -> str:
-    """Build the sandbox image unless the one for this recipe exists. Returns its tag."""
+def _ensure(tag: str, build) -> str:
+    """`tag` as it is, or made by `build(tag)` under the build lock unless another build made it meanwhile."""
     client = docker_client()
-    tag = image_tag(suite)
     if client.images.list(name=tag):
         return tag
     with _building(tag):
         if not client.images.list(name=tag):  # built by whoever held the lock before
-            _build_image(tag, suite)
+            build(tag)
     return tag
+
+
+def ensure_image(suite: str = SUITE) -> str:
+    """Build the sandbox image unless the one for this recipe exists. Returns its tag."""
+    return _ensure(image_tag(suite), lambda tag: _build_image(tag, suite))
 
 
 def _build_image(tag: str, suite: str) -> None:
@@ -200,14 +204,7 @@ def ensure_slim_image(suite: str = SUITE) -> str:
     Used where Docker Hub cannot be reached (tests, offline servers): same Debian packages, built
     here instead of pulled.
     """
-    client = docker_client()
-    tag = f"debian:{suite}-slim"
-    if client.images.list(name=tag):
-        return tag
-    with _building(tag):
-        if not client.images.list(name=tag):
-            _build_slim_image(tag, suite)
-    return tag
+    return _ensure(f"debian:{suite}-slim", lambda tag: _build_slim_image(tag, suite))
 
 
 def _build_slim_image(tag: str, suite: str) -> None:
