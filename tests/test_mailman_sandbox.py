@@ -301,7 +301,6 @@ def test_a_backup_brings_a_deleted_newsletter_back_with_its_subscribers_bans_and
     assert "Mailing Lists" in page or "Listes de diffusion" in page, page[:500]
 
 
-@pytest.mark.proves("mailman3", "group-spaces")
 def archived_lists(stack) -> set[str]:
     """The lists HyperKitty holds web archives of (its own database, read as the web pages' user)."""
     code = "from hyperkitty.models import MailingList\nprint(*MailingList.objects.values_list('name', flat=True))"
@@ -309,6 +308,7 @@ def archived_lists(stack) -> set[str]:
                                  + shlex.quote(code)).stdout.split())
 
 
+@pytest.mark.proves("mailman3", "group-spaces")
 def test_purging_a_group_deletes_its_list_and_its_web_archives_and_nothing_makes_them_again(stack, tls):
     # Last in the module: est leaves the stack file. First a post to est, so that HyperKitty archives it.
     post(stack, tls, "cleo", f"est@{LISTS}", "Archive de est")

@@ -3,6 +3,7 @@ tests' `proves` markers show (tests/proof_markers.py collects them from the whol
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -63,6 +64,25 @@ def test_a_real_proof_comes_from_a_sandbox_test_and_a_stand_in_one_from_a_test_n
         else:
             assert m["sandbox"], f"{m['test']}: proves {m['tools']} for real, so it must run on a sandbox server " \
                 "(pytest.mark.sandbox)"
+
+
+def proves_marked(tree: ast.Module) -> list[str]:
+    """The functions and classes of a test module that carry a `proves` marker, by name."""
+    def is_proves(decorator: ast.expr) -> bool:
+        call = decorator.func if isinstance(decorator, ast.Call) else decorator
+        return isinstance(call, ast.Attribute) and call.attr == "proves"
+    return [node.name for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and any(is_proves(d) for d in node.decorator_list)]
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (ROOT / "tests").glob("test_*.py")))
+def test_every_proves_marker_sits_on_a_test(module):
+    # pytest drops a marker on a helper without a word: the proof it names would silently vanish from the catalog.
+    tree = ast.parse((ROOT / "tests" / module).read_text(), module)
+    misplaced = [name for name in proves_marked(tree) if not name.startswith(("test_", "Test"))]
+    assert not misplaced, f"tests/{module}: `proves` marks {misplaced}, which pytest does not run as tests; " \
+        "move the marker onto the test below it"
 
 
 @pytest.mark.parametrize("tool", DEPLOYABLE)
