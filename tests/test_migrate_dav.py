@@ -318,7 +318,7 @@ def test_a_wrong_password_names_the_source_and_leaves_nothing_with_standin_radic
 
 
 @pytest.mark.parametrize("source, secret, message", [
-    ("http://bob@192.0.2.7/dav/", "password", "plain http would send the password in clear to 192.0.2.7"),
+    ("http://bob@192.0.2.7/dav/", "password", "plain HTTP would send the password unencrypted to 192.0.2.7"),
     ("https://cloud.example.org/remote.php/dav/", "password", "names the member's user name and the host"),
     ("https://bob:hunter2@cloud.example.org/", "password", "the address holds a password"),
     ("https://bob@cloud.example.org/", "token", "OAuth tokens are not used"),

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from sovstack.errors import UserError
-from sovstack.migrate.model import is_loopback
+from sovstack.migrate.model import server_address
 
 DAV, CALDAV, CARDDAV = "DAV:", "urn:ietf:params:xml:ns:caldav", "urn:ietf:params:xml:ns:carddav"
 HOME = {"calendars": (CALDAV, "calendar-home-set"), "contacts": (CARDDAV, "addressbook-home-set")}
@@ -44,22 +44,9 @@ def parse_to(to: str, kind: str) -> tuple[str, str, str]:
     MEMBER)."""
     member, _, url = to.partition("=")
     example = f"--to {member or 'alice'}=https://cloud.example.org/remote.php/dav/ --to-password-file alice.app"
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-    except ValueError as exc:
-        raise UserError(f"--to {to}: not a server address ({exc})", f"write e.g. {example}") from None
-    if parts.scheme.lower() not in ("https", "http") or not host:
-        raise UserError(f"--to {to}: {url!r} is not a CalDAV/CardDAV server address", f"write e.g. {example}")
-    if parts.password is not None:
-        raise UserError(f"--to {member}=...: the address holds a password",
-                        "give the address without it, and the member's app password in --to-password-file")
-    if parts.scheme.lower() == "http" and not is_loopback(host):
-        raise UserError(f"--to {to}: plain HTTP would send {member}'s app password unencrypted to {host}",
-                        "use the server's https:// address")
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
-    return member, urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", "")), \
-        unquote(parts.username) if parts.username else member
+    address = server_address(url, f"--to {to}", f"--to {member}=...", what="CalDAV/CardDAV server",
+                             example=example, secret=f"{member}'s app password", secret_option="--to-password-file")
+    return member, replace(address, query="").url, address.user or member
 
 
 @dataclass

@@ -20,10 +20,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from sovstack.errors import UserError
-from sovstack.migrate.model import SourceSecrets, is_loopback
+from sovstack.migrate.model import SourceSecrets, server_address
 
 STORAGE = {"calendars": ("caldav", ".ics"), "contacts": ("carddav", ".vcf")}
 TIMEOUT = 3 * 3600  # thousands of items one request each still end; a stuck server does not hang forever
@@ -42,28 +41,15 @@ def parse(source: str, kind: str) -> tuple[str, str]:
     clear."""
     server = "CalDAV" if kind == "calendars" else "CardDAV"
     example = "--from https://alice@cloud.example.org/remote.php/dav/ --password-file alice.pass"
-    try:
-        parts = urlsplit(source)
-        host, port = parts.hostname or "", parts.port
-    except ValueError as exc:
-        raise UserError(f"--from {source}: not a {server} server address ({exc})", f"give e.g. {example}") from None
-    if not host or not parts.username:
+    address = server_address(source, f"--from {source}", "--from", what=f"{server} server", example=example, secret="the password",
+                             secret_option="--password-file")
+    if not address.user:
         raise UserError(f"--from {source}: a {server} server address names the member's user name and the host",
                         f"give e.g. {example}")
-    if parts.password is not None:
-        raise UserError("--from: the address holds a password", "never put a password in a command: "
-                        "give the address without it and the password in --password-file")
-    if parts.scheme.lower() == "http" and not is_loopback(host):
-        raise UserError(f"--from {source}: plain http would send the password in clear to {host}",
-                        "use the server's https:// address")
     if any(c in source for c in "\"\\\n\r"):
         raise UserError(f"--from {source!r}: quotes, backslashes and line breaks cannot be part of the address",
                         "give the address as the server's documentation writes it")
-    netloc = f"[{host}]" if ":" in host else host
-    if port:
-        netloc += f":{port}"
-    url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
-    return url, unquote(parts.username)
+    return address.url, address.user
 
 
 def _config(kind: str, url: str, user: str, secret: Path, folder: Path) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 KINDS = ("mail", "files", "calendars", "contacts", "lists")
 # What `id` is for each kind, as the report and --help say it.
@@ -162,6 +163,55 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """A server's address as a command gave it, checked (server_address): `user` is the name before the @,
+    unquoted, or None."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    query: str
+    user: str | None
+
+    @property
+    def netloc(self) -> str:
+        """HOST[:PORT], without the user; an IPv6 host in brackets."""
+        return (f"[{self.host}]" if ":" in self.host else self.host) + (f":{self.port}" if self.port else "")
+
+    @property
+    def url(self) -> str:
+        """The address without the user: lower-case scheme, "/" for an empty path."""
+        return urlunsplit((self.scheme, self.netloc, self.path or "/", self.query, ""))
+
+
+def server_address(value: str, where: str, option: str, *, what: str, example: str, secret: str,
+                   secret_option: str, schemes: tuple[str, ...] = ("https", "http")) -> ServerAddress:
+    """`value` as the address of a server that `secret` (e.g. "bob's app password") is sent to. UserError
+    starting with `where` (the argument as given) and showing `example` when it is not one of `schemes` with a
+    host, or when plain HTTP would carry the secret to another machine; when the address holds a password,
+    the error names only `option`, so the password is not shown again."""
+    from sovstack.errors import UserError
+
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname or "", parts.port
+    except ValueError as exc:
+        raise UserError(f"{where} is not a {what} address ({exc})", f"give e.g. {example}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in schemes or not host:
+        raise UserError(f"{where} is not a {what} address", f"give e.g. {example}")
+    if parts.password is not None:
+        raise UserError(f"{option}: the address holds a password", "never put a password in a command: give "
+                        f"the address without it, and {secret} in {secret_option}")
+    if scheme.split("+")[-1] == "http" and not is_loopback(host):
+        raise UserError(f"{where}: plain HTTP would send {secret} unencrypted to {host}",
+                        "use the server's https:// address")
+    return ServerAddress(scheme, host, port, parts.path, parts.query,
+                         unquote(parts.username) if parts.username else None)
 
 
 def read_secret_file(path: Path | None, option: str, what: str) -> str:

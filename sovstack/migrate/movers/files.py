@@ -17,11 +17,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from sovstack.errors import UserError
 from sovstack.members.accounts import check_username
-from sovstack.migrate.model import Inventory, Item, Progress, SourceSecrets, Verification
+from sovstack.migrate.model import Inventory, Item, Progress, SourceSecrets, Verification, server_address
 
 KIND = "files"
 CLOUDS = {"drive": "Google Drive", "onedrive": "OneDrive", "dropbox": "Dropbox"}
@@ -92,22 +92,21 @@ def source_remote(source: str, secrets: SourceSecrets) -> Remote:
             env["RCLONE_DRIVE_EXPORT_FORMATS"] = os.environ.get("RCLONE_DRIVE_EXPORT_FORMATS", ODF)
         return Remote("src", env, path)
     if re.match(r"(webdav\+https?|sftp)://", source):
-        url = urlsplit(source)
-        if not url.username or not url.hostname:
-            raise UserError(f"--from {source}: the user and the server are both needed",
-                            "write it as webdav+https://USER@HOST/PATH or sftp://USER@HOST/PATH")
-        if url.password:
-            raise UserError("--from has a password in it: it would show in the process list and your shell "
-                            "history", "take it out of --from and give it with --password-file")
+        forms = "webdav+https://USER@HOST/PATH or sftp://USER@HOST/PATH"
+        url = server_address(source, f"--from {source}", "--from", what="WebDAV or SFTP folder", example=forms,
+                             secret="the password", secret_option="--password-file",
+                             schemes=("webdav+https", "webdav+http", "sftp"))
+        if not url.user:
+            raise UserError(f"--from {source}: the user and the server are both needed", f"write it as {forms}")
         password = obscure(secrets.source_secret("the password"))
         if url.scheme == "sftp":
-            env |= {"RCLONE_CONFIG_SRC_TYPE": "sftp", "RCLONE_CONFIG_SRC_HOST": url.hostname,
-                    "RCLONE_CONFIG_SRC_PORT": str(url.port or 22), "RCLONE_CONFIG_SRC_USER": unquote(url.username),
+            env |= {"RCLONE_CONFIG_SRC_TYPE": "sftp", "RCLONE_CONFIG_SRC_HOST": url.host,
+                    "RCLONE_CONFIG_SRC_PORT": str(url.port or 22), "RCLONE_CONFIG_SRC_USER": url.user,
                     "RCLONE_CONFIG_SRC_PASS": password}
             return Remote("src", env, unquote(url.path))
         scheme = url.scheme.removeprefix("webdav+")
-        env |= {"RCLONE_CONFIG_SRC_TYPE": "webdav", "RCLONE_CONFIG_SRC_URL": f"{scheme}://{url.netloc.split('@')[-1]}",
-                "RCLONE_CONFIG_SRC_VENDOR": "other", "RCLONE_CONFIG_SRC_USER": unquote(url.username),
+        env |= {"RCLONE_CONFIG_SRC_TYPE": "webdav", "RCLONE_CONFIG_SRC_URL": f"{scheme}://{url.netloc}",
+                "RCLONE_CONFIG_SRC_VENDOR": "other", "RCLONE_CONFIG_SRC_USER": url.user,
                 "RCLONE_CONFIG_SRC_PASS": password}
         return Remote("src", env, unquote(url.path))
     folder = Path(source)
@@ -172,14 +171,13 @@ class FilesMover:
         member, _, url = to.partition("=")
         check_username(member, f"--to {to}")  # it becomes part of the WebDAV address and the login
         if url:  # a file tool outside the stack (a hoster's Nextcloud): MEMBER=WEBDAV-URL
-            parsed = urlsplit(url)
-            if parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.username or parsed.password:
-                raise UserError(f"--to {to}: {url!r} is not a WebDAV folder address",
-                                "write MEMBER=https://HOST/PATH (no user or password in it; the password "
-                                "goes in the moves CSV's to_secret_file or --to-password-file)")
-            if parsed.scheme == "http" and parsed.hostname not in ("127.0.0.1", "::1", "localhost"):
-                raise UserError(f"--to {to}: plain HTTP would send {member}'s app password unencrypted",
-                                "use the https:// address of the WebDAV folder")
+            forms = "--to MEMBER=https://HOST/PATH (no user in it; the password goes in the moves CSV's " \
+                "to_secret_file or --to-password-file)"
+            parsed = server_address(url, f"--to {to}", f"--to {member}=...", what="WebDAV folder", example=forms,
+                                    secret=f"{member}'s app password", secret_option="--to-password-file")
+            if parsed.user is not None:
+                raise UserError(f"--to {to}: the member's login is {member}, so the address names no user",
+                                f"give e.g. {forms}")
             return Destination(member, url.rstrip("/") + "/", "other")
         tools = [t for t in loaded.stack.tools if t in WEBDAV_PATHS]
         if not tools:

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from sovstack.errors import UserError
 from sovstack.engines.remote import Target
 from sovstack.members.accounts import check_username
-from sovstack.migrate.model import Inventory, Item, Progress, Skipped, SourceSecrets, Verification
+from sovstack.migrate.model import Inventory, Item, Progress, Skipped, SourceSecrets, Verification, is_loopback
 from sovstack.migrate.sources import imap_list, takeout_mbox
 
 SUPPORTED = "postfix-dovecot"
@@ -80,11 +80,11 @@ def parse_imap(source: str) -> ImapSource | None:
     host = parts.hostname or ""
     if not IMAP_USER.match(user):
         raise UserError(f"{where}: {user!r} is not an IMAP user name", fix)
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-        if not HOST.match(host):
+    loopback = is_loopback(host)
+    if not loopback and not HOST.match(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
             raise UserError(f"{where}: {host!r} is not a host name", fix) from None
     try:
         port = parts.port
