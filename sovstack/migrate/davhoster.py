@@ -58,6 +58,7 @@ class DavHoster:
     password: str = field(repr=False)
     kind: str = "calendars"
     home: str = ""  # the calendar or address-book home's path, once discovered
+    opened: Any = field(default=None, repr=False, compare=False)  # the requests session, once made
 
     what = "the server"
     log_hint = "the hoster's server refused it: try that item in a calendar app, or ask the hoster"
@@ -66,12 +67,14 @@ class DavHoster:
         return urljoin(self.url, self.home) if self.home else self.url
 
     def _session(self):
+        """One HTTPS session for the whole move: each chunk of items reuses its connection."""
         import requests
 
-        session = requests.Session()
-        session.auth = (self.user, self.password)
-        session.verify = os.environ.get("SSL_CERT_FILE") or True  # a hoster's private CA, as for vdirsyncer
-        return session
+        if self.opened is None:
+            self.opened = requests.Session()
+            self.opened.auth = (self.user, self.password)
+            self.opened.verify = os.environ.get("SSL_CERT_FILE") or True  # a hoster's private CA, as for vdirsyncer
+        return self.opened
 
     def _request(self, session, method: str, url: str, headers: dict | None = None, body: str = ""):
         import requests
