@@ -145,6 +145,51 @@ def test_form_posts_in_quick_succession_all_reach_the_web_pages(stack):
     assert answers == {("GET", 200): ROUNDS, ("POST", 403): ROUNDS}, answers
 
 
+# Run on the server, straight to uWSGI, as from one address (X-Forwarded-For, which Caddy sets for every
+# request it proxies), so that the test machine's own address stays clear for the other tests. allauth
+# allows 30 login forms a minute from one address, counted by each uWSGI worker (Django's default cache is
+# per process; there are 2): the forms go on until one is refused. They lack a password, so no login is
+# tried or counted as failed.
+TOO_OFTEN = """
+import json, re, sys, urllib.error, urllib.request
+host, languages = sys.argv[1], sys.argv[2:]
+def send(method, body=None, language="en", address="192.0.2.44"):
+    request = urllib.request.Request("http://127.0.0.1:8312/accounts/login/", data=body, method=method, headers={
+        "Host": host, "X-Forwarded-For": address, "Origin": "http://" + host, "Accept-Language": language,
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.headers, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+cookie = ""
+status, headers, page = send("GET")
+cookie = re.search(r"csrftoken=[^;]+", "; ".join(headers.get_all("Set-Cookie"))).group(0)
+form = ("csrfmiddlewaretoken=" + re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        + "&login=cleo&password=").encode()
+answered, refused, first = [], {}, None
+for language in languages:
+    for _ in range(61):
+        status, headers, page = send("POST", form, language)
+        if status != 200:
+            title = re.search(r"<h1>(.*?)</h1>", page)
+            refused[language] = [status, title.group(1) if title else page[-300:]]
+            first = first if refused.keys() - {language} else len(answered)
+            break
+        answered.append(status)
+print(json.dumps({"answered before the first refusal": first,
+                  "refused": refused, "another address": send("POST", form, address="192.0.2.45")[0]}))
+"""
+
+
+@pytest.mark.proves("mailman3", "health")
+def test_a_login_form_sent_too_often_gets_a_page_that_says_so_not_a_server_error(stack):
+    found = json.loads(ssh(stack.server, f"python3 -c {shlex.quote(TOO_OFTEN)} {LISTS} en fr").stdout)
+    assert 30 <= found.pop("answered before the first refusal") <= 60, found
+    assert found == {"refused": {"en": [429, "Too many attempts"], "fr": [429, "Trop de tentatives"]},
+                     "another address": 200}, found
+
+
 @pytest.mark.proves("mailman3", "group-spaces")
 def test_each_list_holds_the_directorys_members_and_the_coalition_list_lets_only_the_hub_post(stack):
     assert subscribers(stack, "nord") == {f"ben@{DOMAIN}", f"dan@{DOMAIN}"}
