@@ -13,11 +13,15 @@ import email
 import hashlib
 import email.policy
 import email.utils
+import html
 import json
+import re
 import shlex
 import ssl
 import time
+import urllib.parse
 from email.message import EmailMessage
+from http.cookies import SimpleCookie
 
 import dkim
 import pytest
@@ -306,6 +310,98 @@ def test_the_lists_secrets_stay_out_of_the_world_readable_files(stack):
     script = ssh(stack.server, "cat /usr/local/lib/sovstack/mailman3-lists.py").stdout
     assert not any(value in script for value in secrets.values())
 
+
+
+class Browser:
+    """A browser with cookies for lists.voisins.test, reaching the sandbox through Caddy as public DNS would,
+    TLS checked against the server's CA."""
+
+    def __init__(self, stack):
+        self.pool = urllib3.HTTPSConnectionPool(stack.server.address, 443, ssl_context=stack.tls(),
+                                                server_hostname=LISTS, assert_hostname=LISTS, retries=False,
+                                                timeout=urllib3.Timeout(total=120))
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, fields: dict | None = None) -> urllib3.BaseHTTPResponse:
+        headers = {"Host": LISTS}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if fields is not None:  # Django checks a form's origin over HTTPS, as a browser sends it
+            headers.update({"Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://{LISTS}",
+                            "Referer": f"https://{LISTS}{path}"})
+            body = urllib.parse.urlencode(fields)
+        answer = self.pool.request(method, path, body=body, headers=headers, redirect=False)
+        for header in answer.headers.getlist("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                if morsel.value:
+                    self.cookies[name] = morsel.value
+                else:
+                    self.cookies.pop(name, None)
+        return answer
+
+    def log_in(self, username: str, password: str) -> bool:
+        """The login form of the web pages (django-allauth's, with its CSRF token); True when the member then
+        reaches their own subscriptions page in Postorius instead of being sent to log in."""
+        page = self.request("GET", "/accounts/login/").data.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, page[:1000]
+        posted = self.request("POST", "/accounts/login/", {"csrfmiddlewaretoken": html.unescape(token.group(1)),
+                                                          "login": username, "password": password})
+        page = self.request("GET", "/postorius/accounts/subscriptions/")
+        # What happened, for an assertion's message: a refusal is a 200 form again, a login a 302.
+        self.answers = f"login POST {posted.status}, subscriptions page {page.status} {page.headers.get('Location', '')}"
+        return page.status == 200
+
+
+@pytest.mark.parametrize("username,password,accepted", [
+    ("ada", PASSWORDS["ada"], True),
+    ("ada", "ada-Wrong-0123456789", False),
+    ("nobody", "nobody-Pass-0123456789", False),
+])
+@pytest.mark.proves(("mailman3", "openldap"), "login")
+def test_a_member_logs_in_to_the_web_pages_with_the_directory_password_only(stack, username, password, accepted):
+    browser = Browser(stack)
+    assert browser.log_in(username, password) is accepted, browser.answers
+
+
+@pytest.mark.proves("mailman3", "login")
+def test_a_members_web_account_is_her_directory_address_with_her_lists_and_nobody_signs_up(stack):
+    browser = Browser(stack)
+    assert browser.log_in("ada", PASSWORDS["ada"]), browser.answers
+    # Her account page in Postorius shows the lists sovstack subscribed her address to: the web account
+    # and Mailman's subscriber are the same, with no confirmation mail in between.
+    page = browser.request("GET", "/postorius/accounts/subscriptions/").data.decode()
+    assert f"members.{LISTS}" in page and f"coordination.{LISTS}" in page, page[:3000]
+    profile = browser.request("GET", "/user-profile/").data.decode()
+    assert f"ada@{DOMAIN}" in profile, profile[:3000]
+    # Web-only accounts cannot be made: the sign-up page is closed.
+    signup = Browser(stack).request("GET", "/accounts/signup/").data.decode()
+    assert "Sign Up Closed" in signup and 'name="password1"' not in signup, signup[:2000]
+
+
+@pytest.mark.proves("mailman3", "disabled-refused")
+def test_a_disabled_member_is_refused_by_the_web_pages_until_enabled(stack):
+    browser = Browser(stack)
+    assert browser.log_in("cleo", PASSWORDS["cleo"]), browser.answers  # the probe can succeed: a refusal means something
+    sovstack("members", "disable", "cleo", cwd=stack.work)
+    try:
+        browser = Browser(stack)
+        assert not browser.log_in("cleo", PASSWORDS["cleo"]), browser.answers
+    finally:
+        sovstack("members", "enable", "cleo", cwd=stack.work)
+    browser = Browser(stack)
+    assert browser.log_in("cleo", PASSWORDS["cleo"]), browser.answers
+
+
+def test_the_web_pages_directory_password_stays_in_their_private_settings(stack):
+    """After the logins above: the service account's password is in mailman-web.py (0640 root:www-data,
+    checked above) and nowhere a process list or the web pages' log would show it."""
+    password = yaml.safe_load((stack.work / "secrets.yml").read_text())["tools"]["mailman3"]["ldap_bind_password"]
+    assert password in ssh(stack.server, "cat /etc/mailman3/mailman-web.py").stdout
+    shown = ssh(stack.server, "ps -eo args; cat /var/log/mailman3/web/mailman-web.log; "
+                              "journalctl -u mailman3-web --no-pager").stdout
+    assert password not in shown
 
 def test_a_mailchimp_audience_moves_into_a_newsletter_verified_and_a_rerun_copies_nothing_with_standin_export(
         stack, tmp_path):

@@ -7,6 +7,7 @@ below say which value of the `identity` context each key setting must hold.
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
@@ -433,3 +434,58 @@ def test_synapse_trusts_caddys_own_ca_for_its_openid_provider_only_with_internal
     bundle = "cat /etc/ssl/certs/ca-certificates.crt /config/provider-ca.crt > /run/ca-certificates.crt;"
     assert bundle in script and script.index(bundle) < script.index("export SSL_CERT_FILE=/run/ca-certificates.crt;") \
         < script.index("exec setpriv")
+
+
+# Debian-package tools whose login settings are a Python file (Django): setting -> identity.ldap key its
+# literal must equal, read with Python's own parser. Their logins are proven on sandbox servers too.
+PYTHON_LDAP_VALUES = {
+    ("mailman3", "/etc/mailman3/mailman-web.py"): {
+        "AUTH_LDAP_SERVER_URI": "host_url", "AUTH_LDAP_BIND_DN": "bind_dn", "AUTH_LDAP_BIND_PASSWORD": "bind_password"},
+}
+
+
+def python_settings(text: str) -> dict[str, ast.expr]:
+    """The top-level assignments of a settings file, parsed (a quoting mistake fails here)."""
+    return {target.id: node.value for node in ast.parse(text).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS["ldap"])
+@pytest.mark.parametrize("tool_id,dest", list(PYTHON_LDAP_VALUES))
+def test_a_debian_tools_python_settings_log_members_in_through_the_directory(catalog, rendered, tool_id, dest, provider):
+    bundle, stack, secrets = rendered([tool_id, provider, *catalog.tools[tool_id].requires_tools])
+    ldap = identity.context(wire(stack, catalog), tool_id, secrets.for_tool(tool_id))["ldap"]
+    text = bundle.files[dest].decode()
+    settings = python_settings(text)
+    names = catalog.tools[tool_id].sso.settings["ldap"].names
+    assert not [n for n in names if n not in settings], f"{tool_id}: documented names not set in {dest}"
+    for name, key in PYTHON_LDAP_VALUES[(tool_id, dest)].items():
+        assert ast.literal_eval(settings[name]) == ldap[key], name
+    # The directory alone logs people in: no local-password backend behind it.
+    assert ast.literal_eval(settings["AUTHENTICATION_BACKENDS"]) == ("django_auth_ldap.backend.LDAPBackend",)
+    # LDAPSearch(base, scope, filter): people under the people OU, by uid, with the directory's person filter
+    # (service accounts excluded); the member's name is django-auth-ldap's %(user)s, which it escapes.
+    search = settings["AUTH_LDAP_USER_SEARCH"]
+    assert isinstance(search, ast.Call) and ast.unparse(search.func) == "LDAPSearch"
+    base, scope, user_filter = search.args
+    assert ast.literal_eval(base) == ldap["users_dn"] and ast.unparse(scope) == "ldap.SCOPE_SUBTREE"
+    assert ast.literal_eval(user_filter) == ldap["user_filter"].replace("{username}", "%(user)s")
+    assert ast.literal_eval(settings["AUTH_LDAP_USER_ATTR_MAP"]) == {"first_name": ldap["name_attribute"],
+                                                                     "email": ldap["mail_attribute"]}
+    # No web-only sign-up, and no confirmation mail standing before a directory member's first login.
+    assert ast.literal_eval(settings["ACCOUNT_ADAPTER"]) == "django_mailman3.views.user_adapter.DisableSignupAdapter"
+    assert ast.literal_eval(settings["ACCOUNT_EMAIL_VERIFICATION"]) == "none"
+    # The service account's password: on the tool's side in this private file only (root:www-data 0640),
+    # nowhere else rendered but in the directory's own private files (lldap's bootstrap account).
+    secret = ldap["bind_password"]
+    holders = [e for e in bundle.manifest["files"] if secret in bundle.files[e["dest"]].decode(errors="replace")]
+    provider_files = tool_files(bundle, provider)
+    assert [e["dest"] for e in holders if e["dest"] not in provider_files] == [dest], holders
+    assert all(e["mode"] in ("0600", "0640") and e["secret"] for e in holders), holders
+    assert next(e for e in holders if e["dest"] == dest)["group"] == "www-data" and text.count(secret) == 1
+
+
+def test_without_a_directory_the_web_pages_keep_debians_own_logins(catalog, rendered):
+    bundle, _, _ = rendered(["mailman3", "postfix-dovecot"])
+    settings = python_settings(bundle.files["/etc/mailman3/mailman-web.py"].decode())
+    assert not [n for n in settings if n.startswith("AUTH_LDAP") or n in ("AUTHENTICATION_BACKENDS", "ACCOUNT_ADAPTER")]
