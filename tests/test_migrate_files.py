@@ -202,6 +202,11 @@ def test_no_password_shows_in_any_process_argument_with_standins_webdav_source_a
     (["--from", ".", "--to", "alice=https://alice@files.example.org/"], "names no user", "MEMBER=https://HOST/PATH"),
     (["--from", ".", "--to", "alice=https://alice:pw@files.example.org/"], "the address holds a password",
      "--to-password-file"),
+    # A password in an address that is wrong in other ways too is still not shown back.
+    (["--from", ".", "--to", "alice=ftp://alice:pw@files.example.org/"], "the address holds a password",
+     "--to-password-file"),
+    (["--from", ".", "--to", "alice=https://alice:pw@[files.example.org/"], "the address holds a password",
+     "--to-password-file"),
     (["--from", "sftp://dav.example.org/x", "--dry-run"], "the user and the server are both needed",
      "sftp://USER@HOST"),
     (["--from", ".", "--to", "alice=ftp://x/"], "is not a WebDAV folder address", "MEMBER=https://HOST/PATH"),
@@ -215,6 +220,7 @@ def test_bad_input_names_the_value_and_the_fix_and_writes_nothing(work, args, me
     out = sovstack("migrate", "files", *args, cwd=work, check=False)
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and fix in out.stderr
+    assert ":pw@" not in out.stdout + out.stderr  # a password given in an address is never shown back
     assert sorted(p.name for p in work.iterdir()) == before
 
 

@@ -41,8 +41,8 @@ def parse(source: str, kind: str) -> tuple[str, str]:
     clear."""
     server = "CalDAV" if kind == "calendars" else "CardDAV"
     example = "--from https://alice@cloud.example.org/remote.php/dav/ --password-file alice.pass"
-    address = server_address(source, f"--from {source}", "--from", what=f"{server} server", example=example, secret="the password",
-                             secret_option="--password-file")
+    address = server_address(source, f"--from {source}", "--from", what=f"{server} server", example=example,
+                             secret="the password", secret_option="--password-file")
     if not address.user:
         raise UserError(f"--from {source}: a {server} server address names the member's user name and the host",
                         f"give e.g. {example}")

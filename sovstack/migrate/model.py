@@ -194,19 +194,24 @@ def server_address(value: str, where: str, option: str, *, what: str, example: s
     starting with `where` (the argument as given) and showing `example` when it is not one of `schemes` with a
     host, or when plain HTTP would carry the secret to another machine; when the address holds a password,
     the error names only `option`, so the password is not shown again."""
+    import re
+
     from sovstack.errors import UserError
 
+    holds_password = UserError(f"{option}: the address holds a password", "never put a password in a command: "
+                               f"give the address without it, and {secret} in {secret_option}")
     try:
         parts = urlsplit(value)
         host, port = parts.hostname or "", parts.port
     except ValueError as exc:
+        if re.search(r"://[^/@]*:[^/@]*@", value):  # USER:PASSWORD@ that did not parse: still not shown
+            raise holds_password from None
         raise UserError(f"{where} is not a {what} address ({exc})", f"give e.g. {example}") from None
+    if parts.password is not None:
+        raise holds_password
     scheme = parts.scheme.lower()
     if scheme not in schemes or not host:
         raise UserError(f"{where} is not a {what} address", f"give e.g. {example}")
-    if parts.password is not None:
-        raise UserError(f"{option}: the address holds a password", "never put a password in a command: give "
-                        f"the address without it, and {secret} in {secret_option}")
     if scheme.split("+")[-1] == "http" and not is_loopback(host):
         raise UserError(f"{where}: plain HTTP would send {secret} unencrypted to {host}",
                         "use the server's https:// address")
