@@ -179,6 +179,42 @@ class Deployed:
         return ssl.create_default_context(cafile=str(self.ca))
 
 
+class Browser:
+    """A browser with cookies for one site of a deployed stack, reaching the sandbox through Caddy as public
+    DNS would, TLS checked against the server's CA. A form is sent with the Origin and Referer a browser
+    gives it (Django checks them over HTTPS)."""
+
+    def __init__(self, deployed: Deployed, host: str, timeout: float = 120):
+        import urllib3
+
+        self.host = host
+        self.pool = urllib3.HTTPSConnectionPool(deployed.server.address, 443, ssl_context=deployed.tls(),
+                                                server_hostname=host, assert_hostname=host, retries=False,
+                                                timeout=urllib3.Timeout(total=timeout))
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, fields: dict | None = None):
+        import urllib.parse
+        from http.cookies import SimpleCookie
+
+        headers = {"Host": self.host}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if fields is not None:
+            headers.update({"Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://{self.host}",
+                            "Referer": f"https://{self.host}{path}"})
+            body = urllib.parse.urlencode(fields)
+        answer = self.pool.request(method, path, body=body, headers=headers, redirect=False)
+        for header in answer.headers.getlist("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                if morsel.value and morsel.value != "deleted":  # PHP deletes a cookie with "deleted"
+                    self.cookies[name] = morsel.value
+                else:
+                    self.cookies.pop(name, None)
+        return answer
+
+
 @contextmanager
 def deployed_stack(tmp_path_factory, name: str, tools: dict, members: dict[str, str] | None = None,
                    prepare: Callable[[sandbox.Sandbox, Path], None] | None = None,

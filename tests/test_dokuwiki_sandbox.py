@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import html
 import re
-import urllib.parse
-from http.cookies import SimpleCookie
 
 import pytest
-import urllib3
 
+from tests import servers
 from tests.servers import DEBIAN_APPS_MEMBERS, Deployed, changes, sovstack, ssh
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.docker]
@@ -24,31 +22,11 @@ PAGE = "bureau:reunions"
 TEXT = "====== Réunions du bureau ======\n\nLe premier jeudi du mois, à la maison de quartier.\n"
 
 
-class Browser:
-    """A browser with cookies for wiki.voisins.test, reaching the sandbox as public DNS would."""
+class Browser(servers.Browser):
+    """A browser for wiki.voisins.test, with DokuWiki's forms."""
 
     def __init__(self, deployed: Deployed):
-        self.pool = urllib3.HTTPSConnectionPool(deployed.server.address, 443, ssl_context=deployed.tls(),
-                                                server_hostname=WIKI, assert_hostname=WIKI, retries=False,
-                                                timeout=urllib3.Timeout(total=120))
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, fields: dict | None = None) -> urllib3.BaseHTTPResponse:
-        headers = {"Host": WIKI}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
-        if fields is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            body = urllib.parse.urlencode(fields)
-        answer = self.pool.request(method, path, body=body, headers=headers, redirect=False)
-        for header in answer.headers.getlist("Set-Cookie"):
-            for name, morsel in SimpleCookie(header).items():
-                if morsel.value and morsel.value != "deleted":
-                    self.cookies[name] = morsel.value
-                else:
-                    self.cookies.pop(name, None)
-        return answer
+        super().__init__(deployed, WIKI)
 
     def form(self, path: str, form_id: str) -> dict[str, str]:
         """The hidden fields of a form on a page (DokuWiki's security token among them)."""

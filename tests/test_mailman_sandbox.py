@@ -19,19 +19,17 @@ import re
 import shlex
 import ssl
 import time
-import urllib.parse
 from email.message import EmailMessage
-from http.cookies import SimpleCookie
 
 import dkim
 import pytest
-import urllib3
 import yaml
 
 from sovstack.migrate.movers import lists
 from sovstack.stack.secrets import new_private_key
 from sovstack.wiring.dkim import txt_value
 from tests import mailbox
+from tests import servers
 from tests.servers import changed_tasks, changes, deployed_stack, sovstack, ssh
 from tests.test_migrate_lists import mailchimp_zip, member
 
@@ -139,13 +137,11 @@ def test_form_posts_in_quick_succession_all_reach_the_web_pages(stack):
     # uWSGI closes its connection after each answer; a POST Caddy sent on such a connection came back 502
     # now and then (a member's login refused). Each round is a page and the form posted back at once, as a
     # browser does; the form has no CSRF token, so Django answers 403 without doing anything.
-    pool = urllib3.HTTPSConnectionPool(stack.server.address, 443, ssl_context=stack.tls(), server_hostname=LISTS,
-                                       assert_hostname=LISTS, retries=False, timeout=urllib3.Timeout(total=60))
-    form = {"Host": LISTS, "Origin": f"https://{LISTS}", "Content-Type": "application/x-www-form-urlencoded"}
+    browser = Browser(stack, timeout=60)
     answers: collections.Counter = collections.Counter()
     for _ in range(ROUNDS):
-        answers["GET", pool.request("GET", "/accounts/login/", headers={"Host": LISTS}, redirect=False).status] += 1
-        answers["POST", pool.request("POST", "/accounts/login/", body="login=x", headers=form, redirect=False).status] += 1
+        answers["GET", browser.request("GET", "/accounts/login/").status] += 1
+        answers["POST", browser.request("POST", "/accounts/login/", {"login": "x"}).status] += 1
     assert answers == {("GET", 200): ROUNDS, ("POST", 403): ROUNDS}, answers
 
 
@@ -312,33 +308,11 @@ def test_the_lists_secrets_stay_out_of_the_world_readable_files(stack):
 
 
 
-class Browser:
-    """A browser with cookies for lists.voisins.test, reaching the sandbox through Caddy as public DNS would,
-    TLS checked against the server's CA."""
+class Browser(servers.Browser):
+    """A browser for lists.voisins.test, with the web pages' login form."""
 
-    def __init__(self, stack):
-        self.pool = urllib3.HTTPSConnectionPool(stack.server.address, 443, ssl_context=stack.tls(),
-                                                server_hostname=LISTS, assert_hostname=LISTS, retries=False,
-                                                timeout=urllib3.Timeout(total=120))
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, fields: dict | None = None) -> urllib3.BaseHTTPResponse:
-        headers = {"Host": LISTS}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
-        if fields is not None:  # Django checks a form's origin over HTTPS, as a browser sends it
-            headers.update({"Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://{LISTS}",
-                            "Referer": f"https://{LISTS}{path}"})
-            body = urllib.parse.urlencode(fields)
-        answer = self.pool.request(method, path, body=body, headers=headers, redirect=False)
-        for header in answer.headers.getlist("Set-Cookie"):
-            for name, morsel in SimpleCookie(header).items():
-                if morsel.value:
-                    self.cookies[name] = morsel.value
-                else:
-                    self.cookies.pop(name, None)
-        return answer
+    def __init__(self, stack, timeout: float = 120):
+        super().__init__(stack, LISTS, timeout)
 
     def log_in(self, username: str, password: str) -> bool:
         """The login form of the web pages (django-allauth's, with its CSRF token); True when the member then
